@@ -107,10 +107,6 @@ impl Values {
         self.first_at_or_after(0)
     }
 
-    pub(crate) fn max(self) -> Option<u32> {
-        (self.0 != 0).then(|| 63 - self.0.leading_zeros())
-    }
-
     pub(crate) const fn single(value: u32) -> Self {
         Values(1 << value)
     }

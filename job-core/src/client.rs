@@ -1,0 +1,213 @@
+//! Enqueueing jobs: the client trait the runner implements, and the typed builder.
+
+use std::future::IntoFuture;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{BoxFuture, InvalidArgs, Job, TaskId, Trigger};
+
+/// When and how to run an enqueued task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnqueueOptions {
+    /// Run no earlier than this instant.
+    pub run_at: Option<DateTime<Utc>>,
+    /// Run no earlier than this long after the enqueue (ignored when `run_at` is set).
+    pub delay: Option<Duration>,
+    /// Overrides the job's priority (higher runs first).
+    pub priority: Option<i32>,
+    /// While a task with this key is pending or running for the same job, enqueueing
+    /// another returns the existing one instead of adding a second.
+    pub unique_key: Option<String>,
+}
+
+/// One task to enqueue: a job by name, its arguments as JSON, and options.
+///
+/// This is the one enqueue path: the typed `enqueue`, the CLI and admin trigger, cron
+/// ticks, events and chains all build one of these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnqueueRequest {
+    /// The job's name.
+    pub job: String,
+    /// The arguments, as JSON (`null` for a job that takes none).
+    pub args: serde_json::Value,
+    /// When and how to run it.
+    pub options: EnqueueOptions,
+    /// Why it is enqueued.
+    pub trigger: Trigger,
+}
+
+impl EnqueueRequest {
+    /// A request for `job` with `args`, triggered by code.
+    pub fn new(job: impl Into<String>, args: serde_json::Value) -> EnqueueRequest {
+        EnqueueRequest {
+            job: job.into(),
+            args,
+            options: EnqueueOptions::default(),
+            trigger: Trigger::Enqueue,
+        }
+    }
+}
+
+/// The result of an enqueue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enqueued {
+    /// The task's id.
+    pub id: TaskId,
+    /// True when a task with the same uniqueness key already existed and was returned
+    /// instead of a new one.
+    pub existing: bool,
+}
+
+/// Why an enqueue was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// No job of that name is registered.
+    #[error("no job named `{0}` is registered; `job-runner list` shows the registered jobs")]
+    UnknownJob(String),
+    /// The arguments do not fit the job's argument type.
+    #[error(transparent)]
+    InvalidArgs(#[from] InvalidArgs),
+    /// The arguments could not be turned into JSON.
+    #[error("the arguments of job `{job}` cannot be stored as JSON: {source}")]
+    Serialize {
+        /// The job.
+        job: String,
+        /// What serde reported.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The option values make no sense together.
+    #[error("invalid enqueue options: {0}")]
+    InvalidOptions(String),
+    /// The storage failed.
+    #[error("could not store the task: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Something that can store tasks: the runner's client, or a test double.
+pub trait JobClient: Send + Sync {
+    /// Stores one task.
+    fn enqueue(&self, request: EnqueueRequest) -> BoxFuture<'_, Result<Enqueued, EnqueueError>>;
+
+    /// Stores many tasks at once; all or none. Backends override this with one round trip.
+    fn enqueue_many(
+        &self,
+        requests: Vec<EnqueueRequest>,
+    ) -> BoxFuture<'_, Result<Vec<Enqueued>, EnqueueError>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(requests.len());
+            for request in requests {
+                out.push(self.enqueue(request).await?);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// A typed enqueue of job `J`, built by the generated `enqueue` function; `.await` it.
+///
+/// ```
+/// use std::time::Duration;
+/// use job_core::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Report { customer: u64 }
+///
+/// #[job(queue = "reports")]
+/// async fn build_report(report: Report) -> JobResult {
+///     Ok(Outcome::processed(1_u32))
+/// }
+///
+/// async fn later(jobs: &dyn JobClient) -> Result<(), EnqueueError> {
+///     BuildReport::enqueue(jobs, Report { customer: 7 })
+///         .delay(Duration::from_secs(60))
+///         .priority(5)
+///         .unique_key("report:7")
+///         .await?;
+///     Ok(())
+/// }
+/// ```
+#[must_use = "an enqueue does nothing until it is awaited"]
+pub struct Enqueue<'c, J: Job> {
+    client: &'c dyn JobClient,
+    args: Result<serde_json::Value, serde_json::Error>,
+    options: EnqueueOptions,
+    trigger: Trigger,
+    job: PhantomData<fn() -> J>,
+}
+
+impl<'c, J: Job> Enqueue<'c, J> {
+    /// An enqueue of `J` with `args` through `client`.
+    pub fn new(client: &'c dyn JobClient, args: J::Args) -> Self {
+        Enqueue {
+            client,
+            args: serde_json::to_value(args),
+            options: EnqueueOptions::default(),
+            trigger: Trigger::Enqueue,
+            job: PhantomData,
+        }
+    }
+
+    /// Runs no earlier than `delay` from now.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.options.delay = Some(delay);
+        self
+    }
+
+    /// Runs no earlier than `at`.
+    pub fn run_at(mut self, at: DateTime<Utc>) -> Self {
+        self.options.run_at = Some(at);
+        self
+    }
+
+    /// Overrides the job's priority for this task (higher runs first).
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.options.priority = Some(priority);
+        self
+    }
+
+    /// Keeps at most one pending or running task of this job with `key`: a second enqueue
+    /// with the same key returns the first task.
+    pub fn unique_key(mut self, key: impl Into<String>) -> Self {
+        self.options.unique_key = Some(key.into());
+        self
+    }
+
+    /// Records why the task exists (the default is [`Trigger::Enqueue`]).
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// The request this enqueue sends.
+    pub fn into_request(self) -> Result<EnqueueRequest, EnqueueError> {
+        let args = self.args.map_err(|source| EnqueueError::Serialize {
+            job: J::name().to_owned(),
+            source,
+        })?;
+        Ok(EnqueueRequest {
+            job: J::name().to_owned(),
+            args,
+            options: self.options,
+            trigger: self.trigger,
+        })
+    }
+}
+
+impl<'c, J: Job> IntoFuture for Enqueue<'c, J> {
+    type Output = Result<TaskId, EnqueueError>;
+    type IntoFuture = BoxFuture<'c, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let client = self.client;
+        Box::pin(async move {
+            let request = self.into_request()?;
+            Ok(client.enqueue(request).await?.id)
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! What a successful attempt reports.
+
+use serde::{Deserialize, Serialize};
+
+/// What a successful attempt reports: for now, how many records it processed, which the
+/// execution history keeps.
+///
+/// ```
+/// use job_core::Outcome;
+///
+/// let outcome = Outcome::processed(42_usize);
+/// assert_eq!(outcome.records_processed(), Some(42));
+/// assert_eq!(Outcome::none().records_processed(), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    records_processed: Option<u64>,
+}
+
+impl Outcome {
+    /// Nothing to report.
+    pub fn none() -> Outcome {
+        Outcome::default()
+    }
+
+    /// The attempt processed `count` records (rows deleted, files copied...). Counts beyond
+    /// `u64::MAX` are recorded as `u64::MAX`.
+    pub fn processed(count: impl TryInto<u64>) -> Outcome {
+        Outcome {
+            records_processed: Some(count.try_into().unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// How many records the attempt processed, when it said.
+    pub fn records_processed(&self) -> Option<u64> {
+        self.records_processed
+    }
+}
+
+/// What a job function may return on success: `()` or an [`Outcome`].
+pub trait IntoOutcome {
+    /// Converts the success value.
+    fn into_outcome(self) -> Outcome;
+}
+
+impl IntoOutcome for Outcome {
+    fn into_outcome(self) -> Outcome {
+        self
+    }
+}
+
+impl IntoOutcome for () {
+    fn into_outcome(self) -> Outcome {
+        Outcome::none()
+    }
+}
+
+/// The usual return type of a job: an [`Outcome`] or a [`JobError`](crate::JobError).
+///
+/// A job may return any `Result<T, E>` where `T` is `()` or [`Outcome`] and `E` displays;
+/// `JobResult` is the short name for the common case.
+pub type JobResult<T = Outcome, E = crate::JobError> = Result<T, E>;

@@ -1,0 +1,230 @@
+//! The `#[job]` attribute. Use it through `job_core::job` (or `job_core::prelude::*`); the
+//! code it generates names only `job_core` paths.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::{format_ident, quote};
+use syn::{Ident, ItemFn, parse_macro_input};
+
+mod options;
+mod signature;
+
+use options::Options;
+
+/// Turns an `async fn` into a registered background job.
+///
+/// ```ignore
+/// use job_core::prelude::*;
+///
+/// /// Deletes sessions past their expiry; hourly at :00.
+/// #[job(cron = "0 * * * *")]
+/// async fn cleanup_expired_sessions(ctx: JobContext) -> JobResult {
+///     let store = ctx.data::<SessionStore>()?;
+///     Ok(Outcome::processed(store.delete_expired(ctx.now()).await?))
+/// }
+///
+/// /// Copies one document; retried with backoff when the destination fails.
+/// #[job(queue = "transfers", retries = 8, backoff = "5s..10m", timeout = "5m")]
+/// async fn transfer_document(request: TransferRequest, ctx: JobContext) -> JobResult { ... }
+///
+/// // Typed enqueue, generated from the signature:
+/// TransferDocument::enqueue(&jobs, request).delay(Duration::from_secs(30)).await?;
+/// ```
+///
+/// # Options
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `cron = "0 0 * * *"` | run on this schedule (5 or 6 fields, `@daily`...) | on demand only |
+/// | `timezone = "Europe/Paris"` | IANA zone the schedule is read in (cron jobs only) | `"UTC"` |
+/// | `queue = "emails"` | the queue its tasks are stored in | `"default"` |
+/// | `retries = 5` | retries after a failed attempt | `10` |
+/// | `backoff = "1s..10m"` | first and longest delay between retries (doubling) | `"1s..1h"` |
+/// | `timeout = "30s"` | longest time one attempt may run | none |
+/// | `concurrency = 4` | tasks of this job one runner runs at once | `10` |
+/// | `priority = 10` | higher runs first among due tasks | `0` |
+/// | `unique` | a cron job never runs twice at once | off |
+/// | `name = "send_email"` | the job's name in storage, the CLI and the API | the function's name |
+///
+/// # The function
+///
+/// `async`, not generic. An on-demand job takes its arguments as one value that implements
+/// `Serialize` and `Deserialize` (or none), then optionally a `JobContext`. A cron job takes
+/// no arguments, only optionally the context. It returns `Result<T, E>` where `T` is `()` or
+/// `Outcome` and `E` displays (`JobResult` is the usual choice).
+///
+/// # What it generates
+///
+/// The function stays as written. Next to it comes a unit struct named after it in
+/// PascalCase (`transfer_document` gives `TransferDocument`) that implements
+/// `job_core::Job`, with an inherent `enqueue` function typed by the job's arguments, and a
+/// registration that the runner finds at start.
+#[proc_macro_attribute]
+pub fn job(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let options = parse_macro_input!(attr as Options);
+    let function = parse_macro_input!(item as ItemFn);
+    match expand(&options, &function) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            // Keep the function so that other errors in it are still reported normally.
+            let error = error.to_compile_error();
+            quote!(#function #error).into()
+        }
+    }
+}
+
+fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
+    let signature = signature::check(function, options.cron.is_some())?;
+    let fn_ident = &function.sig.ident;
+    let vis = &function.vis;
+    let struct_ident = Ident::new(&pascal_case(&fn_ident.to_string()), fn_ident.span());
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| fn_ident.to_string().trim_start_matches("r#").to_owned());
+
+    let args_ty = match &signature.args {
+        Some(ty) => quote!(#ty),
+        None => quote!(()),
+    };
+    let takes_args = signature.args.is_some();
+    let call = match (takes_args, signature.takes_context) {
+        (true, true) => quote!(#fn_ident(args, ctx)),
+        (true, false) => quote!({ let _ = ctx; #fn_ident(args) }),
+        (false, true) => quote!({ let () = args; #fn_ident(ctx) }),
+        (false, false) => quote!({ let () = args; let _ = ctx; #fn_ident() }),
+    };
+
+    let option_fields = option_fields(options);
+    let docs = function.attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let enqueue_doc = format!(
+        "Enqueues job `{name}`; set `.delay(..)`, `.run_at(..)`, `.priority(..)` or `.unique_key(..)` on the result, then `.await` it."
+    );
+    let enqueue = if takes_args {
+        quote! {
+            #[doc = #enqueue_doc]
+            #vis fn enqueue<'c>(
+                client: &'c dyn ::job_core::JobClient,
+                args: #args_ty,
+            ) -> ::job_core::Enqueue<'c, Self> {
+                ::job_core::Enqueue::new(client, args)
+            }
+        }
+    } else {
+        quote! {
+            #[doc = #enqueue_doc]
+            #vis fn enqueue<'c>(client: &'c dyn ::job_core::JobClient) -> ::job_core::Enqueue<'c, Self> {
+                ::job_core::Enqueue::new(client, ())
+            }
+        }
+    };
+    let run_ident = format_ident!("__run_{}", fn_ident);
+
+    Ok(quote! {
+        #function
+
+        #(#docs)*
+        #[derive(Debug, Clone, Copy, Default)]
+        #vis struct #struct_ident;
+
+        impl #struct_ident {
+            #enqueue
+        }
+
+        const _: () = {
+            #[allow(non_snake_case)]
+            fn #run_ident(
+                ctx: ::job_core::JobContext,
+                args: ::job_core::__private::serde_json::Value,
+            ) -> ::job_core::BoxFuture<'static, ::core::result::Result<::job_core::Outcome, ::job_core::JobError>> {
+                ::std::boxed::Box::pin(async move {
+                    let args: #args_ty = ::job_core::__private::decode_args(#name, args)?;
+                    ::job_core::__private::finish(#call.await)
+                })
+            }
+
+            static DESCRIPTOR: ::job_core::JobDescriptor = ::job_core::JobDescriptor::__new(
+                #name,
+                ::job_core::JobOptions { #(#option_fields,)* ..::job_core::JobOptions::DEFAULT },
+                ::job_core::__private::type_name::<#args_ty>,
+                #takes_args,
+                ::job_core::SourceLocation {
+                    file: ::core::file!(),
+                    line: ::core::line!(),
+                    module_path: ::core::module_path!(),
+                },
+                #run_ident,
+                ::job_core::__private::check_args::<#args_ty>,
+            );
+
+            ::job_core::__private::inventory::submit! {
+                ::job_core::__private::Registration(&DESCRIPTOR)
+            }
+
+            impl ::job_core::Job for #struct_ident {
+                type Args = #args_ty;
+
+                fn descriptor() -> &'static ::job_core::JobDescriptor {
+                    &DESCRIPTOR
+                }
+            }
+        };
+    })
+}
+
+/// The fields of `JobOptions` that the attribute sets.
+fn option_fields(options: &Options) -> Vec<TokenStream2> {
+    let duration = |d: std::time::Duration| {
+        let millis = d.as_millis() as u64;
+        quote!(::core::time::Duration::from_millis(#millis))
+    };
+    let mut fields = Vec::new();
+    if let Some(cron) = &options.cron {
+        let text = cron.value();
+        fields.push(quote!(cron: ::core::option::Option::Some(#text)));
+    }
+    if let Some(zone) = &options.timezone {
+        let text = zone.value();
+        fields.push(quote!(timezone: #text));
+    }
+    if let Some(queue) = &options.queue {
+        fields.push(quote!(queue: #queue));
+    }
+    if let Some(retries) = options.retries {
+        fields.push(quote!(retries: #retries));
+    }
+    if let Some((initial, max)) = options.backoff {
+        let (initial, max) = (duration(initial), duration(max));
+        fields.push(quote!(backoff: ::job_core::Backoff { initial: #initial, max: #max }));
+    }
+    if let Some(timeout) = options.timeout {
+        let timeout = duration(timeout);
+        fields.push(quote!(timeout: ::core::option::Option::Some(#timeout)));
+    }
+    if let Some(concurrency) = options.concurrency {
+        fields.push(quote!(concurrency: #concurrency));
+    }
+    if let Some(priority) = options.priority {
+        fields.push(quote!(priority: #priority));
+    }
+    if let Some((_, unique)) = options.unique {
+        fields.push(quote!(unique: #unique));
+    }
+    fields
+}
+
+/// `transfer_document` becomes `TransferDocument`.
+fn pascal_case(snake: &str) -> String {
+    snake
+        .trim_start_matches("r#")
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}

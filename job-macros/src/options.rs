@@ -1,0 +1,319 @@
+//! The options of `#[job(...)]`: parsed, checked, each error at its token.
+
+use std::time::Duration;
+
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, LitStr, Meta, Token, UnOp};
+
+/// Every option, for the "expected one of" message and suggestions.
+const KNOWN: &[&str] = &[
+    "cron",
+    "timezone",
+    "queue",
+    "retries",
+    "backoff",
+    "timeout",
+    "concurrency",
+    "priority",
+    "unique",
+    "name",
+];
+
+/// The options as written, checked one by one.
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) cron: Option<LitStr>,
+    pub(crate) timezone: Option<LitStr>,
+    pub(crate) queue: Option<String>,
+    pub(crate) retries: Option<u32>,
+    pub(crate) backoff: Option<(Duration, Duration)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) concurrency: Option<u32>,
+    pub(crate) priority: Option<i32>,
+    pub(crate) unique: Option<(Span, bool)>,
+    pub(crate) name: Option<String>,
+    /// The span of the `timezone` key, for "timezone without cron".
+    timezone_key: Option<Span>,
+}
+
+impl Parse for Options {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let metas = Punctuated::<Meta, Token![,]>::parse_terminated(input)?;
+        let mut options = Options::default();
+        let mut seen: Vec<String> = Vec::new();
+        let mut errors: Option<syn::Error> = None;
+        for meta in metas {
+            if let Err(error) = options.apply(&meta, &mut seen) {
+                match &mut errors {
+                    Some(all) => all.combine(error),
+                    None => errors = Some(error),
+                }
+            }
+        }
+        if let Err(error) = options.check_combinations() {
+            match &mut errors {
+                Some(all) => all.combine(error),
+                None => errors = Some(error),
+            }
+        }
+        match errors {
+            Some(error) => Err(error),
+            None => Ok(options),
+        }
+    }
+}
+
+impl Options {
+    fn apply(&mut self, meta: &Meta, seen: &mut Vec<String>) -> syn::Result<()> {
+        let path = meta.path();
+        let Some(key) = path.get_ident().map(ToString::to_string) else {
+            return Err(syn::Error::new_spanned(path, unknown_message(&quote::quote!(#path).to_string())));
+        };
+        if !KNOWN.contains(&key.as_str()) {
+            return Err(syn::Error::new_spanned(path, unknown_message(&key)));
+        }
+        if seen.contains(&key) {
+            return Err(syn::Error::new_spanned(
+                path,
+                format!("duplicate option `{key}`: give each option once"),
+            ));
+        }
+        seen.push(key.clone());
+
+        if key == "unique" {
+            let value = match meta {
+                Meta::Path(_) => true,
+                Meta::NameValue(nv) => match &nv.value {
+                    Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => b.value,
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            other,
+                            "`unique` is a flag: write `unique` or `unique = true`",
+                        ));
+                    }
+                },
+                Meta::List(_) => {
+                    return Err(syn::Error::new_spanned(
+                        meta,
+                        "`unique` is a flag: write `unique` or `unique = true`",
+                    ));
+                }
+            };
+            self.unique = Some((path.span(), value));
+            return Ok(());
+        }
+
+        let value = match meta {
+            Meta::NameValue(nv) => &nv.value,
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    meta,
+                    format!("option `{key}` needs a value: {}", example(&key)),
+                ));
+            }
+        };
+        match key.as_str() {
+            "cron" => {
+                let lit = string(value, &key)?;
+                job_schedule::Cron::parse(&lit.value()).map_err(|e| {
+                    syn::Error::new_spanned(&lit, format!("{e}"))
+                })?;
+                self.cron = Some(lit);
+            }
+            "timezone" => {
+                let lit = string(value, &key)?;
+                job_schedule::parse_zone(&lit.value())
+                    .map_err(|e| syn::Error::new_spanned(&lit, e.to_string()))?;
+                self.timezone_key = Some(path.span());
+                self.timezone = Some(lit);
+            }
+            "queue" | "name" => {
+                let lit = string(value, &key)?;
+                let text = lit.value();
+                check_identifier(&text).map_err(|problem| {
+                    syn::Error::new_spanned(&lit, format!("invalid {key} `{text}`: {problem}"))
+                })?;
+                if key == "queue" {
+                    self.queue = Some(text);
+                } else {
+                    self.name = Some(text);
+                }
+            }
+            "retries" => self.retries = Some(whole_number(value, &key, 0, 1000)?),
+            "concurrency" => self.concurrency = Some(whole_number(value, &key, 1, 10_000)?),
+            "priority" => self.priority = Some(priority(value)?),
+            "timeout" => {
+                let lit = string(value, &key)?;
+                let timeout = duration(&lit)?;
+                if timeout.is_zero() {
+                    return Err(syn::Error::new_spanned(
+                        &lit,
+                        "a timeout of 0 would fail every attempt; use a positive duration such as \"30s\"",
+                    ));
+                }
+                self.timeout = Some(timeout);
+            }
+            "backoff" => {
+                let lit = string(value, &key)?;
+                self.backoff = Some(backoff(&lit)?);
+            }
+            _ => unreachable!("every key in KNOWN is handled above"),
+        }
+        Ok(())
+    }
+
+    fn check_combinations(&self) -> syn::Result<()> {
+        if self.cron.is_none() {
+            if let Some(span) = self.timezone_key {
+                return Err(syn::Error::new(
+                    span,
+                    "`timezone` only applies to cron jobs: add `cron = \"...\"` or remove `timezone`",
+                ));
+            }
+            if let Some((span, _)) = self.unique {
+                return Err(syn::Error::new(
+                    span,
+                    "`unique` only applies to cron jobs: for an on-demand job pass a key when enqueueing, with `.unique_key(...)`",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unknown_message(key: &str) -> String {
+    let mut message = format!("unknown option `{key}`");
+    if let Some(close) = KNOWN
+        .iter()
+        .min_by_key(|known| edit_distance(key, known))
+        .filter(|known| edit_distance(key, known) <= 2)
+    {
+        message.push_str(&format!("; did you mean `{close}`?"));
+    }
+    message.push_str(&format!(" Expected one of: {}", KNOWN.join(", ")));
+    message
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        "cron" => "`cron = \"0 0 * * *\"`",
+        "timezone" => "`timezone = \"Europe/Paris\"`",
+        "queue" => "`queue = \"emails\"`",
+        "retries" => "`retries = 5`",
+        "backoff" => "`backoff = \"1s..10m\"`",
+        "timeout" => "`timeout = \"30s\"`",
+        "concurrency" => "`concurrency = 4`",
+        "priority" => "`priority = 10`",
+        _ => "`name = \"send_email\"`",
+    }
+}
+
+fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit.clone()),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("option `{key}` takes a string: {}", example(key)),
+        )),
+    }
+}
+
+fn whole_number(value: &Expr, key: &str, min: u32, max: u32) -> syn::Result<u32> {
+    let range = || format!("option `{key}` takes a whole number from {min} to {max}, such as {}", example(key));
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => match lit.base10_parse::<u32>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(syn::Error::new_spanned(lit, range())),
+        },
+        other => Err(syn::Error::new_spanned(other, range())),
+    }
+}
+
+fn priority(value: &Expr) -> syn::Result<i32> {
+    let message = "option `priority` takes a whole number (higher runs first), such as `priority = 10` or `priority = -5`";
+    let (lit, negative): (&LitInt, bool) = match value {
+        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => (lit, false),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => match &**expr {
+            Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => (lit, true),
+            other => return Err(syn::Error::new_spanned(other, message)),
+        },
+        other => return Err(syn::Error::new_spanned(other, message)),
+    };
+    let magnitude: i64 = lit
+        .base10_parse()
+        .map_err(|_| syn::Error::new_spanned(lit, message))?;
+    let signed = if negative { -magnitude } else { magnitude };
+    i32::try_from(signed).map_err(|_| syn::Error::new_spanned(value, message))
+}
+
+fn duration(lit: &LitStr) -> syn::Result<Duration> {
+    job_schedule::parse_duration(&lit.value()).map_err(|e| syn::Error::new_spanned(lit, e.to_string()))
+}
+
+/// `"1s..10m"` (initial and maximum delay) or `"5s"` (initial delay, default maximum).
+fn backoff(lit: &LitStr) -> syn::Result<(Duration, Duration)> {
+    let text = lit.value();
+    let fail = |why: String| syn::Error::new_spanned(lit, why);
+    let read = |part: &str| {
+        job_schedule::parse_duration(part).map_err(|e| {
+            fail(format!(
+                "{e}; a backoff is written \"INITIAL..MAX\", such as \"1s..10m\", or \"INITIAL\""
+            ))
+        })
+    };
+    let (initial, max) = match text.split_once("..") {
+        Some((initial, max)) => (read(initial)?, read(max)?),
+        None => {
+            let initial = read(&text)?;
+            (initial, initial.max(Duration::from_secs(3600)))
+        }
+    };
+    if initial.is_zero() {
+        return Err(fail(
+            "a backoff must start above 0, such as \"1s..10m\"".to_owned(),
+        ));
+    }
+    if max < initial {
+        return Err(fail(format!(
+            "the maximum delay is shorter than the initial delay in \"{text}\"; write the shorter one first, such as \"1s..10m\""
+        )));
+    }
+    Ok((initial, max))
+}
+
+/// Job and queue names: what fits in a URL path, a log line and a metric label.
+fn check_identifier(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("it is empty".into());
+    }
+    if text.len() > 100 {
+        return Err("it is longer than 100 characters".into());
+    }
+    match text
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
+    {
+        Some(c) => Err(format!(
+            "`{c}` is not allowed; use letters, digits, `_`, `-`, `.` and `:`"
+        )),
+        None => Ok(()),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.as_bytes().iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            current[j + 1] = (previous[j] + usize::from(ca != cb))
+                .min(previous[j + 1] + 1)
+                .min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
