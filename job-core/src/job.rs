@@ -110,7 +110,11 @@ impl JobDescriptor {
     }
 
     /// Runs one attempt with arguments as JSON.
-    pub fn run(&self, ctx: JobContext, args: serde_json::Value) -> BoxFuture<'static, Result<Outcome, JobError>> {
+    pub fn run(
+        &self,
+        ctx: JobContext,
+        args: serde_json::Value,
+    ) -> BoxFuture<'static, Result<Outcome, JobError>> {
         (self.run)(ctx, args)
     }
 

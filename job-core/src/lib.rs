@@ -47,7 +47,9 @@ pub mod testing;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use crate::client::{EnqueueError, EnqueueOptions, EnqueueRequest, Enqueue, Enqueued, JobClient};
+pub use crate::client::{
+    Enqueue, EnqueueError, EnqueueOptions, EnqueueRequest, Enqueued, JobClient,
+};
 pub use crate::clock::Clock;
 pub use crate::context::{ContextBuilder, JobContext, TaskId, Trigger};
 pub use crate::error::JobError;
@@ -64,7 +66,5 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a job module needs: `use job_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::{
-        EnqueueError, Job, JobClient, JobContext, JobError, JobResult, Outcome, job,
-    };
+    pub use crate::{EnqueueError, Job, JobClient, JobContext, JobError, JobResult, Outcome, job};
 }

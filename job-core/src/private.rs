@@ -34,7 +34,9 @@ pub fn type_name<A>() -> &'static str {
 
 /// Turns what a job function returned into the runner's terms. A [`JobError`] keeps its
 /// flags; any other error becomes a failure with its message.
-pub fn finish<T: IntoOutcome, E: Display + 'static>(result: Result<T, E>) -> Result<Outcome, JobError> {
+pub fn finish<T: IntoOutcome, E: Display + 'static>(
+    result: Result<T, E>,
+) -> Result<Outcome, JobError> {
     match result {
         Ok(value) => Ok(value.into_outcome()),
         Err(error) => {

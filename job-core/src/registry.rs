@@ -55,7 +55,10 @@ impl Registry {
             Ok(Registry { jobs })
         } else {
             Err(DuplicateJobs {
-                clashes: clashes.into_iter().map(|(n, l)| (n.to_owned(), l)).collect(),
+                clashes: clashes
+                    .into_iter()
+                    .map(|(n, l)| (n.to_owned(), l))
+                    .collect(),
             })
         }
     }

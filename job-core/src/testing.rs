@@ -161,6 +161,11 @@ impl JobClient for RecordingClient {
         let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
         requests.push(request);
         let id = TaskId::new(format!("recorded-{}", requests.len()));
-        Box::pin(async move { Ok(Enqueued { id, existing: false }) })
+        Box::pin(async move {
+            Ok(Enqueued {
+                id,
+                existing: false,
+            })
+        })
     }
 }

@@ -3,7 +3,8 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, parse_macro_input};
 
 mod options;
@@ -119,6 +120,12 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
         }
     };
     let run_ident = format_ident!("__run_{}", fn_ident);
+    // Spanned at the return type, so that an error type that does not display is reported there.
+    let output_span = match &function.sig.output {
+        syn::ReturnType::Type(_, ty) => ty.span(),
+        syn::ReturnType::Default => function.sig.ident.span(),
+    };
+    let finish = quote_spanned!(output_span=> ::job_core::__private::finish);
 
     Ok(quote! {
         #function
@@ -139,7 +146,7 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
             ) -> ::job_core::BoxFuture<'static, ::core::result::Result<::job_core::Outcome, ::job_core::JobError>> {
                 ::std::boxed::Box::pin(async move {
                     let args: #args_ty = ::job_core::__private::decode_args(#name, args)?;
-                    ::job_core::__private::finish(#call.await)
+                    #finish(#call.await)
                 })
             }
 

@@ -70,7 +70,10 @@ impl Options {
     fn apply(&mut self, meta: &Meta, seen: &mut Vec<String>) -> syn::Result<()> {
         let path = meta.path();
         let Some(key) = path.get_ident().map(ToString::to_string) else {
-            return Err(syn::Error::new_spanned(path, unknown_message(&quote::quote!(#path).to_string())));
+            return Err(syn::Error::new_spanned(
+                path,
+                unknown_message(&quote::quote!(#path).to_string()),
+            ));
         };
         if !KNOWN.contains(&key.as_str()) {
             return Err(syn::Error::new_spanned(path, unknown_message(&key)));
@@ -87,7 +90,9 @@ impl Options {
             let value = match meta {
                 Meta::Path(_) => true,
                 Meta::NameValue(nv) => match &nv.value {
-                    Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) => b.value,
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Bool(b), ..
+                    }) => b.value,
                     other => {
                         return Err(syn::Error::new_spanned(
                             other,
@@ -118,9 +123,8 @@ impl Options {
         match key.as_str() {
             "cron" => {
                 let lit = string(value, &key)?;
-                job_schedule::Cron::parse(&lit.value()).map_err(|e| {
-                    syn::Error::new_spanned(&lit, format!("{e}"))
-                })?;
+                job_schedule::Cron::parse(&lit.value())
+                    .map_err(|e| syn::Error::new_spanned(&lit, format!("{e}")))?;
                 self.cron = Some(lit);
             }
             "timezone" => {
@@ -185,15 +189,18 @@ impl Options {
 }
 
 fn unknown_message(key: &str) -> String {
-    let mut message = format!("unknown option `{key}`");
-    if let Some(close) = KNOWN
+    let mut message = format!(
+        "unknown option `{key}`: expected one of {}",
+        KNOWN.join(", ")
+    );
+    let close = KNOWN
         .iter()
-        .min_by_key(|known| edit_distance(key, known))
-        .filter(|known| edit_distance(key, known) <= 2)
-    {
+        .map(|known| (edit_distance(key, known), known))
+        .min()
+        .filter(|(distance, known)| *distance <= 2 || (*distance <= 3 && known.len() >= 6));
+    if let Some((_, close)) = close {
         message.push_str(&format!("; did you mean `{close}`?"));
     }
-    message.push_str(&format!(" Expected one of: {}", KNOWN.join(", ")));
     message
 }
 
@@ -213,7 +220,9 @@ fn example(key: &str) -> &'static str {
 
 fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => Ok(lit.clone()),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Ok(lit.clone()),
         other => Err(syn::Error::new_spanned(
             other,
             format!("option `{key}` takes a string: {}", example(key)),
@@ -222,9 +231,16 @@ fn string(value: &Expr, key: &str) -> syn::Result<LitStr> {
 }
 
 fn whole_number(value: &Expr, key: &str, min: u32, max: u32) -> syn::Result<u32> {
-    let range = || format!("option `{key}` takes a whole number from {min} to {max}, such as {}", example(key));
+    let range = || {
+        format!(
+            "option `{key}` takes a whole number from {min} to {max}, such as {}",
+            example(key)
+        )
+    };
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => match lit.base10_parse::<u32>() {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => match lit.base10_parse::<u32>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
             _ => Err(syn::Error::new_spanned(lit, range())),
         },
@@ -235,9 +251,17 @@ fn whole_number(value: &Expr, key: &str, min: u32, max: u32) -> syn::Result<u32>
 fn priority(value: &Expr) -> syn::Result<i32> {
     let message = "option `priority` takes a whole number (higher runs first), such as `priority = 10` or `priority = -5`";
     let (lit, negative): (&LitInt, bool) = match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => (lit, false),
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => match &**expr {
-            Expr::Lit(ExprLit { lit: Lit::Int(lit), .. }) => (lit, true),
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(lit), ..
+        }) => (lit, false),
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_),
+            expr,
+            ..
+        }) => match &**expr {
+            Expr::Lit(ExprLit {
+                lit: Lit::Int(lit), ..
+            }) => (lit, true),
             other => return Err(syn::Error::new_spanned(other, message)),
         },
         other => return Err(syn::Error::new_spanned(other, message)),
@@ -250,7 +274,8 @@ fn priority(value: &Expr) -> syn::Result<i32> {
 }
 
 fn duration(lit: &LitStr) -> syn::Result<Duration> {
-    job_schedule::parse_duration(&lit.value()).map_err(|e| syn::Error::new_spanned(lit, e.to_string()))
+    job_schedule::parse_duration(&lit.value())
+        .map_err(|e| syn::Error::new_spanned(lit, e.to_string()))
 }
 
 /// `"1s..10m"` (initial and maximum delay) or `"5s"` (initial delay, default maximum).

@@ -20,7 +20,10 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
         ));
     }
     if let Some(constness) = &sig.constness {
-        return Err(syn::Error::new_spanned(constness, "a job cannot be a `const fn`"));
+        return Err(syn::Error::new_spanned(
+            constness,
+            "a job cannot be a `const fn`",
+        ));
     }
     if let Some(unsafety) = &sig.unsafety {
         return Err(syn::Error::new_spanned(
@@ -29,7 +32,10 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
         ));
     }
     if let Some(abi) = &sig.abi {
-        return Err(syn::Error::new_spanned(abi, "a job cannot have an `extern` ABI"));
+        return Err(syn::Error::new_spanned(
+            abi,
+            "a job cannot have an `extern` ABI",
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         return Err(syn::Error::new_spanned(
@@ -38,7 +44,10 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
         ));
     }
     if let Some(variadic) = &sig.variadic {
-        return Err(syn::Error::new_spanned(variadic, "a job cannot be variadic"));
+        return Err(syn::Error::new_spanned(
+            variadic,
+            "a job cannot be variadic",
+        ));
     }
     if matches!(sig.output, ReturnType::Default) {
         return Err(syn::Error::new_spanned(
@@ -47,7 +56,7 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
         ));
     }
 
-    let mut args: Option<Type> = None;
+    let mut args: Option<(Type, String)> = None;
     let mut context: Option<&FnArg> = None;
     for input in &sig.inputs {
         let typed = match input {
@@ -61,7 +70,10 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
         };
         if is_context(&typed.ty) {
             if context.is_some() {
-                return Err(syn::Error::new_spanned(input, "a job takes at most one `JobContext`"));
+                return Err(syn::Error::new_spanned(
+                    input,
+                    "a job takes at most one `JobContext`",
+                ));
             }
             context = Some(input);
             continue;
@@ -86,11 +98,11 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
                 "put the arguments first and the `JobContext` last: `async fn job(args: Args, ctx: JobContext)`",
             ));
         }
-        if args.is_some() {
+        if let Some((_, first)) = &args {
             return Err(syn::Error::new_spanned(
                 input,
                 format!(
-                    "a job takes its arguments as one value: put `{}` and the other argument in one struct that derives `Serialize` and `Deserialize`",
+                    "a job takes its arguments as one value: put `{first}` and `{}` in one struct that derives `Serialize` and `Deserialize`",
                     pattern_name(&typed.pat)
                 ),
             ));
@@ -101,10 +113,10 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
                 "a cron job takes no arguments (only an optional `ctx: JobContext`): each tick runs it with none",
             ));
         }
-        args = Some((*typed.ty).clone());
+        args = Some(((*typed.ty).clone(), pattern_name(&typed.pat)));
     }
     Ok(Signature {
-        args,
+        args: args.map(|(ty, _)| ty),
         takes_context: context.is_some(),
     })
 }
@@ -112,11 +124,11 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
 /// Whether a type names `JobContext` (by any path).
 fn is_context(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|segment| segment.ident == "JobContext" && segment.arguments.is_empty()),
+        Type::Path(path) => {
+            path.path.segments.last().is_some_and(|segment| {
+                segment.ident == "JobContext" && segment.arguments.is_empty()
+            })
+        }
         Type::Paren(inner) => is_context(&inner.elem),
         _ => false,
     }

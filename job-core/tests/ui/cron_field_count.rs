@@ -1,0 +1,8 @@
+use job_core::prelude::*;
+
+#[job(cron = "0 0 *")]
+async fn nightly() -> JobResult {
+    Ok(Outcome::none())
+}
+
+fn main() {}

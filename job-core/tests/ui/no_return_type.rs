@@ -1,0 +1,6 @@
+use job_core::prelude::*;
+
+#[job]
+async fn fire_and_forget() {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use job_core::prelude::*;
+
+#[job]
+fn send_email() -> JobResult {
+    Ok(Outcome::none())
+}
+
+fn main() {}

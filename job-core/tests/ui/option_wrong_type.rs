@@ -1,0 +1,8 @@
+use job_core::prelude::*;
+
+#[job(retries = "5")]
+async fn flaky() -> JobResult {
+    Ok(Outcome::none())
+}
+
+fn main() {}
