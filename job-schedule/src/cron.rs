@@ -337,13 +337,34 @@ mod tests {
             Err(CronError::FieldCount { found: 7, .. })
         ));
         assert!(matches!(Cron::parse("  "), Err(CronError::Empty)));
-        assert!(matches!(Cron::parse("@reboot"), Err(CronError::UnknownMacro(_))));
-        assert_eq!(next("@daily", "2026-01-01 00:00:01"), "2026-01-02 00:00:00 Fri");
-        assert_eq!(next("@hourly", "2026-01-01 00:00:01"), "2026-01-01 01:00:00 Thu");
-        assert_eq!(next("@weekly", "2026-01-01 00:00:00"), "2026-01-04 00:00:00 Sun");
-        assert_eq!(next("@monthly", "2026-01-01 00:00:01"), "2026-02-01 00:00:00 Sun");
-        assert_eq!(next("@yearly", "2026-01-01 00:00:01"), "2027-01-01 00:00:00 Fri");
-        assert_eq!(next("@ANNUALLY", "2026-01-01 00:00:01"), "2027-01-01 00:00:00 Fri");
+        assert!(matches!(
+            Cron::parse("@reboot"),
+            Err(CronError::UnknownMacro(_))
+        ));
+        assert_eq!(
+            next("@daily", "2026-01-01 00:00:01"),
+            "2026-01-02 00:00:00 Fri"
+        );
+        assert_eq!(
+            next("@hourly", "2026-01-01 00:00:01"),
+            "2026-01-01 01:00:00 Thu"
+        );
+        assert_eq!(
+            next("@weekly", "2026-01-01 00:00:00"),
+            "2026-01-04 00:00:00 Sun"
+        );
+        assert_eq!(
+            next("@monthly", "2026-01-01 00:00:01"),
+            "2026-02-01 00:00:00 Sun"
+        );
+        assert_eq!(
+            next("@yearly", "2026-01-01 00:00:01"),
+            "2027-01-01 00:00:00 Fri"
+        );
+        assert_eq!(
+            next("@ANNUALLY", "2026-01-01 00:00:01"),
+            "2027-01-01 00:00:00 Fri"
+        );
     }
 
     #[test]
@@ -365,47 +386,101 @@ mod tests {
             assert!(matches!(err, CronError::Never { .. }), "{expr}: {err}");
         }
         // With a restricted weekday the OR rule makes them fire on that weekday.
-        assert_eq!(next("0 0 30 2 MON", "2026-02-01 00:00:00"), "2026-02-02 00:00:00 Mon");
+        assert_eq!(
+            next("0 0 30 2 MON", "2026-02-01 00:00:00"),
+            "2026-02-02 00:00:00 Mon"
+        );
     }
 
     #[test]
     fn leap_years_and_the_31st() {
-        assert_eq!(next("0 0 29 2 *", "2026-01-01 00:00:00"), "2028-02-29 00:00:00 Tue");
-        assert_eq!(next("0 0 29 2 *", "2096-03-01 00:00:00"), "2104-02-29 00:00:00 Fri");
-        assert_eq!(next("0 0 31 * *", "2026-04-01 00:00:00"), "2026-05-31 00:00:00 Sun");
-        assert_eq!(next("0 12 31 * *", "2026-05-31 12:00:01"), "2026-07-31 12:00:00 Fri");
+        assert_eq!(
+            next("0 0 29 2 *", "2026-01-01 00:00:00"),
+            "2028-02-29 00:00:00 Tue"
+        );
+        assert_eq!(
+            next("0 0 29 2 *", "2096-03-01 00:00:00"),
+            "2104-02-29 00:00:00 Fri"
+        );
+        assert_eq!(
+            next("0 0 31 * *", "2026-04-01 00:00:00"),
+            "2026-05-31 00:00:00 Sun"
+        );
+        assert_eq!(
+            next("0 12 31 * *", "2026-05-31 12:00:01"),
+            "2026-07-31 12:00:00 Fri"
+        );
     }
 
     #[test]
     fn sunday_is_zero_and_seven() {
-        assert_eq!(next("0 0 * * 0", "2026-01-01 00:00:00"), "2026-01-04 00:00:00 Sun");
-        assert_eq!(next("0 0 * * 7", "2026-01-01 00:00:00"), "2026-01-04 00:00:00 Sun");
-        assert_eq!(next("0 0 * * SUN", "2026-01-01 00:00:00"), "2026-01-04 00:00:00 Sun");
-        assert_eq!(next("0 9 * * 1-5", "2026-01-03 00:00:00"), "2026-01-05 09:00:00 Mon");
-        assert_eq!(next("0 9 * * 1-5", "2026-01-09 09:00:01"), "2026-01-12 09:00:00 Mon");
+        assert_eq!(
+            next("0 0 * * 0", "2026-01-01 00:00:00"),
+            "2026-01-04 00:00:00 Sun"
+        );
+        assert_eq!(
+            next("0 0 * * 7", "2026-01-01 00:00:00"),
+            "2026-01-04 00:00:00 Sun"
+        );
+        assert_eq!(
+            next("0 0 * * SUN", "2026-01-01 00:00:00"),
+            "2026-01-04 00:00:00 Sun"
+        );
+        assert_eq!(
+            next("0 9 * * 1-5", "2026-01-03 00:00:00"),
+            "2026-01-05 09:00:00 Mon"
+        );
+        assert_eq!(
+            next("0 9 * * 1-5", "2026-01-09 09:00:01"),
+            "2026-01-12 09:00:00 Mon"
+        );
     }
 
     #[test]
     fn both_day_fields_restricted_means_either() {
         // The 13th, or any Friday.
-        assert_eq!(next("0 0 13 * FRI", "2026-01-01 00:00:00"), "2026-01-02 00:00:00 Fri");
-        assert_eq!(next("0 0 13 * FRI", "2026-01-10 00:00:00"), "2026-01-13 00:00:00 Tue");
+        assert_eq!(
+            next("0 0 13 * FRI", "2026-01-01 00:00:00"),
+            "2026-01-02 00:00:00 Fri"
+        );
+        assert_eq!(
+            next("0 0 13 * FRI", "2026-01-10 00:00:00"),
+            "2026-01-13 00:00:00 Tue"
+        );
         // A day-of-month starting with `*` is unrestricted: odd days that are Mondays.
-        assert_eq!(next("0 0 */2 * MON", "2026-01-01 00:00:00"), "2026-01-05 00:00:00 Mon");
-        assert_eq!(next("0 0 */2 * MON", "2026-01-06 00:00:00"), "2026-01-19 00:00:00 Mon");
+        assert_eq!(
+            next("0 0 */2 * MON", "2026-01-01 00:00:00"),
+            "2026-01-05 00:00:00 Mon"
+        );
+        assert_eq!(
+            next("0 0 */2 * MON", "2026-01-06 00:00:00"),
+            "2026-01-19 00:00:00 Mon"
+        );
         // A day-of-week starting with `*` is unrestricted too: the 10th, on any weekday.
-        assert_eq!(next("0 0 10 * */1", "2026-01-01 00:00:00"), "2026-01-10 00:00:00 Sat");
+        assert_eq!(
+            next("0 0 10 * */1", "2026-01-01 00:00:00"),
+            "2026-01-10 00:00:00 Sat"
+        );
     }
 
     #[test]
     fn seconds_field() {
-        assert_eq!(next("*/20 * * * * *", "2026-01-01 00:00:01"), "2026-01-01 00:00:20 Thu");
-        assert_eq!(next("30 59 23 31 12 *", "2026-01-01 00:00:00"), "2026-12-31 23:59:30 Thu");
+        assert_eq!(
+            next("*/20 * * * * *", "2026-01-01 00:00:01"),
+            "2026-01-01 00:00:20 Thu"
+        );
+        assert_eq!(
+            next("30 59 23 31 12 *", "2026-01-01 00:00:00"),
+            "2026-12-31 23:59:30 Thu"
+        );
     }
 
     #[test]
     fn from_is_inclusive_and_rounds_up() {
-        assert_eq!(next("0 * * * *", "2026-01-01 05:00:00"), "2026-01-01 05:00:00 Thu");
+        assert_eq!(
+            next("0 * * * *", "2026-01-01 05:00:00"),
+            "2026-01-01 05:00:00 Thu"
+        );
         let cron = Cron::parse("* * * * * *").unwrap();
         let from = at("2026-01-01 05:00:00") + chrono::TimeDelta::milliseconds(1);
         assert_eq!(cron.next_match(from), Some(at("2026-01-01 05:00:01")));

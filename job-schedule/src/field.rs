@@ -133,7 +133,10 @@ pub(crate) fn parse(field: Field, text: &str) -> Result<Parsed, FieldError> {
         reason,
     };
     if text.is_empty() {
-        return Err(fail(format!("the field is empty; expected {}", field.accepted())));
+        return Err(fail(format!(
+            "the field is empty; expected {}",
+            field.accepted()
+        )));
     }
     let (low, high) = field.bounds();
     let mut bits = 0u64;
@@ -152,7 +155,9 @@ pub(crate) fn parse(field: Field, text: &str) -> Result<Parsed, FieldError> {
                     ))
                 })?;
                 if step == 0 {
-                    return Err(fail("a step of 0 never advances; use a step of at least 1".into()));
+                    return Err(fail(
+                        "a step of 0 never advances; use a step of at least 1".into(),
+                    ));
                 }
                 (range, Some(step))
             }
@@ -160,9 +165,13 @@ pub(crate) fn parse(field: Field, text: &str) -> Result<Parsed, FieldError> {
         };
         let (start, end) = if range == "*" {
             (u32::from(low), u32::from(high))
-        } else if let Some((from, to)) = range.split_once('-') {
+        } else if let Some((from, to_text)) = range.split_once('-') {
             let from = value(field, from).map_err(&fail)?;
-            let to = value(field, to).map_err(&fail)?;
+            let mut to = value(field, to_text).map_err(&fail)?;
+            // `FRI-SUN` ends the week: SUN closing a range is day 7, not day 0.
+            if field == Field::DayOfWeek && to == 0 && from > 0 && !to_text.starts_with('0') {
+                to = 7;
+            }
             if from > to {
                 return Err(fail(format!(
                     "range {from}-{to} goes backwards; write the smaller value first"
@@ -172,14 +181,16 @@ pub(crate) fn parse(field: Field, text: &str) -> Result<Parsed, FieldError> {
         } else {
             let single = value(field, range).map_err(&fail)?;
             // `5/15` means "from 5 to the end, every 15", as in cronie and most crons.
-            let end = if step.is_some() { u32::from(high) } else { single };
+            let end = if step.is_some() {
+                u32::from(high)
+            } else {
+                single
+            };
             (single, end)
         };
-        let step = step.unwrap_or(1);
-        let mut n = start;
-        while n <= end {
+        // `step_by` rather than `n += step`, which overflows for a step near `u32::MAX`.
+        for n in (start..=end).step_by(step.unwrap_or(1) as usize) {
             bits |= 1 << n;
-            n += step;
         }
     }
     if field == Field::DayOfWeek && bits & (1 << 7) != 0 {
@@ -196,7 +207,10 @@ pub(crate) fn parse(field: Field, text: &str) -> Result<Parsed, FieldError> {
 fn value(field: Field, text: &str) -> Result<u32, String> {
     let (low, high) = field.bounds();
     if text.is_empty() {
-        return Err(format!("a range is missing a value; expected {}", field.accepted()));
+        return Err(format!(
+            "a range is missing a value; expected {}",
+            field.accepted()
+        ));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u32>() {
@@ -211,9 +225,15 @@ fn value(field: Field, text: &str) -> Result<u32, String> {
         return Ok(u32::from(n));
     }
     if field.names().is_empty() {
-        Err(format!("`{text}` is not a number; expected {}", field.accepted()))
+        Err(format!(
+            "`{text}` is not a number; expected {}",
+            field.accepted()
+        ))
     } else {
-        Err(format!("unknown name `{text}`; expected {}", field.accepted()))
+        Err(format!(
+            "unknown name `{text}`; expected {}",
+            field.accepted()
+        ))
     }
 }
 
@@ -236,12 +256,22 @@ mod tests {
         assert_eq!(set(Field::DayOfWeek, "MON-FRI"), [1, 2, 3, 4, 5]);
         assert_eq!(set(Field::DayOfWeek, "7"), [0]);
         assert_eq!(set(Field::DayOfWeek, "5-7"), [0, 5, 6]);
-        assert_eq!(set(Field::DayOfMonth, "*/2"), (1..=31).step_by(2).collect::<Vec<_>>());
+        assert_eq!(set(Field::DayOfWeek, "FRI-SUN"), [0, 5, 6]);
+        assert_eq!(set(Field::DayOfWeek, "MON-SUN"), [0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            set(Field::DayOfMonth, "*/2"),
+            (1..=31).step_by(2).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn refusals_name_the_problem() {
-        let reason = |field, text| parse(field, text).err().map(|e| e.reason).unwrap_or_default();
+        let reason = |field, text| {
+            parse(field, text)
+                .err()
+                .map(|e| e.reason)
+                .unwrap_or_default()
+        };
         assert!(reason(Field::Minute, "60").contains("out of range"));
         assert!(reason(Field::DayOfMonth, "0").contains("1-31"));
         assert!(reason(Field::DayOfWeek, "8").contains("0-7"));

@@ -88,6 +88,12 @@ impl Schedule {
             chrono::Timelike::nanosecond(&after),
         )))?;
         start = start.checked_add_signed(TimeDelta::seconds(1))?;
+        // The loop below looks for gaps after `start`; one that ends exactly at `start` (the
+        // clocks sprang forward at `start`) is checked here.
+        let before = self.offset_at(start.checked_sub_signed(TimeDelta::seconds(1))?);
+        if self.fires_after_gap(start, before) {
+            return Some(start.and_utc());
+        }
         loop {
             let offset = self.offset_at(start);
             let wall = self.cron.next_match(start.checked_add_signed(offset)?)?;
@@ -102,13 +108,8 @@ impl Schedule {
                 }
                 Some(change) => {
                     // No match in the wall-clock span before the change; look at the gap.
-                    let new_offset = self.offset_at(change);
-                    if !self.cron.follows_real_time() && new_offset > offset {
-                        let gap_start = change.checked_add_signed(offset)?;
-                        let gap_end = change.checked_add_signed(new_offset)?;
-                        if self.cron.next_match(gap_start).is_some_and(|t| t < gap_end) {
-                            return Some(change.and_utc());
-                        }
+                    if self.fires_after_gap(change, offset) {
+                        return Some(change.and_utc());
                     }
                     start = change;
                 }
@@ -158,6 +159,22 @@ impl Schedule {
         None
     }
 
+    /// Whether a fixed-time job fires at `change` because the clocks sprang forward there
+    /// from `old_offset` and the skipped wall-clock span holds a match.
+    fn fires_after_gap(&self, change: NaiveDateTime, old_offset: TimeDelta) -> bool {
+        let new_offset = self.offset_at(change);
+        if self.cron.follows_real_time() || new_offset <= old_offset {
+            return false;
+        }
+        let (Some(gap_start), Some(gap_end)) = (
+            change.checked_add_signed(old_offset),
+            change.checked_add_signed(new_offset),
+        ) else {
+            return false;
+        };
+        self.cron.next_match(gap_start).is_some_and(|t| t < gap_end)
+    }
+
     /// Whether `instant` is the second occurrence of the wall-clock time `wall`.
     fn is_second_pass(&self, wall: NaiveDateTime, instant: NaiveDateTime) -> bool {
         match self.zone.from_local_datetime(&wall) {
@@ -190,7 +207,12 @@ mod tests {
     #[test]
     fn fixed_time_in_the_spring_gap_fires_once_after_it() {
         assert_eq!(
-            fires("30 2 * * *", "America/New_York", "2026-03-07T12:00:00-05:00", 3),
+            fires(
+                "30 2 * * *",
+                "America/New_York",
+                "2026-03-07T12:00:00-05:00",
+                3
+            ),
             [
                 "2026-03-08T03:00:00-04:00",
                 "2026-03-09T02:30:00-04:00",
@@ -199,7 +221,12 @@ mod tests {
         );
         // Several matches inside one gap collapse into one fire.
         assert_eq!(
-            fires("*/15 2 * * *", "America/New_York", "2026-03-08T01:59:00-05:00", 2),
+            fires(
+                "*/15 2 * * *",
+                "America/New_York",
+                "2026-03-08T01:59:00-05:00",
+                2
+            ),
             ["2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00"]
         );
     }
@@ -207,7 +234,12 @@ mod tests {
     #[test]
     fn fixed_time_in_the_repeated_hour_fires_at_the_first_pass_only() {
         assert_eq!(
-            fires("30 1 * * *", "America/New_York", "2026-10-31T12:00:00-04:00", 3),
+            fires(
+                "30 1 * * *",
+                "America/New_York",
+                "2026-10-31T12:00:00-04:00",
+                3
+            ),
             [
                 "2026-11-01T01:30:00-04:00",
                 "2026-11-02T01:30:00-05:00",
@@ -216,7 +248,12 @@ mod tests {
         );
         // Starting between the two passes does not fire at the second one.
         assert_eq!(
-            fires("30 1 * * *", "America/New_York", "2026-11-01T01:10:00-05:00", 1),
+            fires(
+                "30 1 * * *",
+                "America/New_York",
+                "2026-11-01T01:10:00-05:00",
+                1
+            ),
             ["2026-11-02T01:30:00-05:00"]
         );
     }
@@ -224,7 +261,12 @@ mod tests {
     #[test]
     fn real_time_jobs_fire_on_both_passes_and_skip_the_gap() {
         assert_eq!(
-            fires("*/30 * * * *", "America/New_York", "2026-11-01T00:59:00-04:00", 5),
+            fires(
+                "*/30 * * * *",
+                "America/New_York",
+                "2026-11-01T00:59:00-04:00",
+                5
+            ),
             [
                 "2026-11-01T01:00:00-04:00",
                 "2026-11-01T01:30:00-04:00",
@@ -234,7 +276,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            fires("*/30 * * * *", "America/New_York", "2026-03-08T01:00:00-05:00", 3),
+            fires(
+                "*/30 * * * *",
+                "America/New_York",
+                "2026-03-08T01:00:00-05:00",
+                3
+            ),
             [
                 "2026-03-08T01:30:00-05:00",
                 "2026-03-08T03:00:00-04:00",
@@ -243,7 +290,12 @@ mod tests {
         );
         // A real-time job whose only match is in the gap does not fire that day.
         assert_eq!(
-            fires("30 */2 * * *", "America/New_York", "2026-03-08T01:00:00-05:00", 1),
+            fires(
+                "30 */2 * * *",
+                "America/New_York",
+                "2026-03-08T01:00:00-05:00",
+                1
+            ),
             ["2026-03-08T04:30:00-04:00"]
         );
     }
@@ -277,7 +329,12 @@ mod tests {
     fn half_hour_and_southern_zones() {
         // Lord Howe moves its clocks by 30 minutes: 02:00-02:30 is skipped on 2026-10-04.
         assert_eq!(
-            fires("15 2 * * *", "Australia/Lord_Howe", "2026-10-03T12:00:00+10:30", 2),
+            fires(
+                "15 2 * * *",
+                "Australia/Lord_Howe",
+                "2026-10-03T12:00:00+10:30",
+                2
+            ),
             ["2026-10-04T02:30:00+11:00", "2026-10-05T02:15:00+11:00"]
         );
     }

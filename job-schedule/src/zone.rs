@@ -82,7 +82,12 @@ mod tests {
         assert_eq!(parse_zone("UTC").unwrap(), Tz::UTC);
         assert_eq!(parse_zone("Asia/Tokyo").unwrap(), Tz::Asia__Tokyo);
         let error = parse_zone("america/new_york").unwrap_err();
-        assert!(error.to_string().contains("did you mean `America/New_York`?"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("did you mean `America/New_York`?"),
+            "{error}"
+        );
         let error = parse_zone("Mars/Olympus_Mons").unwrap_err();
         assert!(error.to_string().contains("IANA name"), "{error}");
         assert_eq!(error.name(), "Mars/Olympus_Mons");
