@@ -84,6 +84,20 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
         .clone()
         .unwrap_or_else(|| fn_ident.to_string().trim_start_matches("r#").to_owned());
 
+    if let Some(syn::Type::Path(path)) = &signature.args
+        && path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == struct_ident)
+    {
+        return Err(syn::Error::new_spanned(
+            path,
+            format!(
+                "`#[job]` names the job type of `{fn_ident}` `{struct_ident}`, which is also the name of its argument type; rename the argument type (such as `{struct_ident}Args`) or the function"
+            ),
+        ));
+    }
     let args_ty = match &signature.args {
         Some(ty) => quote!(#ty),
         None => quote!(()),

@@ -1,0 +1,179 @@
+//! `Jobs`: the client that stores tasks, the one enqueue path of the runner.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use job_core::{BoxFuture, Clock, EnqueueError, EnqueueRequest, Enqueued, JobClient, TaskId};
+use tokio::sync::Notify;
+
+use crate::plan::Plan;
+use crate::storage::{NewTask, Store};
+
+/// Wakes the local workers of a job when a task of it is stored due now.
+#[derive(Clone, Default)]
+pub(crate) struct Wakers {
+    by_job: Arc<HashMap<String, Arc<Notify>>>,
+}
+
+impl Wakers {
+    pub(crate) fn new(jobs: impl IntoIterator<Item = String>) -> Wakers {
+        Wakers {
+            by_job: Arc::new(
+                jobs.into_iter()
+                    .map(|job| (job, Arc::new(Notify::new())))
+                    .collect(),
+            ),
+        }
+    }
+
+    pub(crate) fn get(&self, job: &str) -> Option<Arc<Notify>> {
+        self.by_job.get(job).cloned()
+    }
+
+    pub(crate) fn wake(&self, job: &str) {
+        if let Some(notify) = self.by_job.get(job) {
+            notify.notify_one();
+        }
+    }
+}
+
+/// Stores tasks for the registered jobs, checking each request against the job: its name,
+/// its argument type and its options.
+///
+/// Generated `enqueue` functions take a `&dyn JobClient`; pass `&jobs`.
+#[derive(Clone)]
+pub struct Jobs {
+    store: Store,
+    plan: Arc<Plan>,
+    clock: Clock,
+    wakers: Wakers,
+}
+
+impl Jobs {
+    /// A client over `store` for the jobs of `plan`.
+    pub fn new(store: Store, plan: Arc<Plan>, clock: Clock) -> Jobs {
+        Jobs {
+            store,
+            plan,
+            clock,
+            wakers: Wakers::default(),
+        }
+    }
+
+    pub(crate) fn with_wakers(mut self, wakers: Wakers) -> Jobs {
+        self.wakers = wakers;
+        self
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The jobs' settings.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Wakes this process's workers of `job`.
+    pub(crate) fn wake(&self, job: &str) {
+        self.wakers.wake(job);
+    }
+
+    /// Checks a request and turns it into a task row.
+    pub fn task_for(
+        &self,
+        request: &EnqueueRequest,
+        now: DateTime<Utc>,
+    ) -> Result<NewTask, EnqueueError> {
+        let settings = self
+            .plan
+            .get(&request.job)
+            .ok_or_else(|| EnqueueError::UnknownJob(request.job.clone()))?;
+        settings.descriptor.check_args(&request.args)?;
+        let options = &request.options;
+        let run_at = match (options.run_at, options.delay) {
+            (Some(at), _) => at,
+            (None, Some(delay)) => {
+                let delay = TimeDelta::from_std(delay).map_err(|_| {
+                    EnqueueError::InvalidOptions(format!("a delay of {delay:?} is too long"))
+                })?;
+                now + delay
+            }
+            (None, None) => now,
+        };
+        if let Some(key) = &options.unique_key
+            && key.is_empty()
+        {
+            return Err(EnqueueError::InvalidOptions(
+                "the uniqueness key is empty; leave it out or give it a value".into(),
+            ));
+        }
+        Ok(NewTask {
+            job: request.job.clone(),
+            queue: settings.queue.clone(),
+            args: request.args.to_string(),
+            priority: options.priority.unwrap_or(settings.priority),
+            run_at,
+            scheduled_at: run_at,
+            max_attempts: settings.max_attempts(),
+            trigger: request.trigger,
+            unique_key: options.unique_key.clone(),
+            exclusive: settings.unique,
+        })
+    }
+
+    async fn store_tasks(
+        &self,
+        requests: Vec<EnqueueRequest>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
+        let now = self.clock.now();
+        let tasks = requests
+            .iter()
+            .map(|r| self.task_for(r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids = self
+            .store
+            .insert_tasks(&tasks, now)
+            .await
+            .map_err(|e| EnqueueError::Storage(Box::new(e)))?;
+        let mut woken: Vec<&str> = Vec::new();
+        for task in &tasks {
+            if task.run_at <= now && !woken.contains(&task.job.as_str()) {
+                self.wakers.wake(&task.job);
+                woken.push(&task.job);
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .map(|(id, existing)| Enqueued {
+                id: TaskId::new(id.to_string()),
+                existing,
+            })
+            .collect())
+    }
+}
+
+impl JobClient for Jobs {
+    fn enqueue(&self, request: EnqueueRequest) -> BoxFuture<'_, Result<Enqueued, EnqueueError>> {
+        Box::pin(async move {
+            let mut stored = self.store_tasks(vec![request]).await?;
+            stored.pop().ok_or_else(|| {
+                EnqueueError::Storage("the storage returned no id for the task".into())
+            })
+        })
+    }
+
+    fn enqueue_many(
+        &self,
+        requests: Vec<EnqueueRequest>,
+    ) -> BoxFuture<'_, Result<Vec<Enqueued>, EnqueueError>> {
+        Box::pin(self.store_tasks(requests))
+    }
+}

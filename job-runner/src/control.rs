@@ -1,0 +1,201 @@
+//! The controls: list jobs, trigger, pause, resume, retry, cancel, read the history.
+//!
+//! The CLI and the admin API both call these; they act on the database, so every runner
+//! obeys them, running or not.
+
+use chrono::{DateTime, Utc};
+use job_core::{EnqueueError, EnqueueOptions, EnqueueRequest, JobClient, Trigger};
+use serde::Serialize;
+
+use crate::client::Jobs;
+use crate::plan::Plan;
+use crate::storage::{Execution, ExecutionFilter, Store, StoreError, TaskFilter, TaskRow};
+
+pub use crate::storage::ControlError;
+
+/// A job as the controls show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    /// Its name.
+    pub name: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its cron expression, for a scheduled job.
+    pub schedule: Option<String>,
+    /// The time zone of the schedule.
+    pub timezone: Option<String>,
+    /// The next tick, in the schedule's zone.
+    pub next_run: Option<DateTime<job_schedule::Tz>>,
+    /// The latest attempt.
+    pub last_run: Option<Execution>,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Whether the configuration enables it.
+    pub enabled: bool,
+    /// The Rust type of its arguments (`()` for none).
+    pub args_type: &'static str,
+    /// Where it is defined.
+    pub location: String,
+}
+
+/// The controls over one database.
+#[derive(Clone)]
+pub struct Control {
+    jobs: Jobs,
+    actor: String,
+}
+
+impl Control {
+    /// Controls acting through `jobs`; `actor` is recorded as the runner of cancellations
+    /// (`cli`, `api`...).
+    pub fn new(jobs: Jobs, actor: impl Into<String>) -> Control {
+        Control {
+            jobs,
+            actor: actor.into(),
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.jobs.store()
+    }
+
+    fn plan(&self) -> &Plan {
+        self.jobs.plan()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.jobs.clock().now()
+    }
+
+    fn known(&self, name: &str) -> Result<(), ControlError> {
+        match self.plan().get(name) {
+            Some(_) => Ok(()),
+            None => Err(ControlError::UnknownJob(name.to_owned())),
+        }
+    }
+
+    /// Every registered job with its schedule, next and last run, and pause state.
+    pub async fn jobs(&self) -> Result<Vec<JobStatus>, ControlError> {
+        let now = self.now();
+        let paused = self.store().paused().await?;
+        let last = self.store().last_executions().await?;
+        Ok(self
+            .plan()
+            .jobs()
+            .map(|settings| JobStatus {
+                name: settings.name().to_owned(),
+                queue: settings.queue.clone(),
+                schedule: settings.schedule.as_ref().map(|s| s.cron().to_string()),
+                timezone: settings
+                    .schedule
+                    .as_ref()
+                    .map(|s| s.zone().name().to_owned()),
+                next_run: settings
+                    .schedule
+                    .as_ref()
+                    .and_then(|s| s.next_after(now).map(|t| s.local(t))),
+                last_run: last.iter().find(|e| e.job == settings.name()).cloned(),
+                paused: paused.iter().any(|p| p == settings.name()),
+                enabled: settings.enabled,
+                args_type: settings.descriptor.args_type(),
+                location: settings.descriptor.location().to_string(),
+            })
+            .collect())
+    }
+
+    /// Enqueues `name` now, by hand, with `args` (JSON; `null` or absent for a job that
+    /// takes none). Returns the stored task.
+    pub async fn trigger(
+        &self,
+        name: &str,
+        args: Option<serde_json::Value>,
+    ) -> Result<TaskRow, ControlError> {
+        self.known(name)?;
+        let request = EnqueueRequest {
+            job: name.to_owned(),
+            args: args.unwrap_or(serde_json::Value::Null),
+            options: EnqueueOptions::default(),
+            trigger: Trigger::Manual,
+        };
+        let enqueued = self
+            .jobs
+            .enqueue(request)
+            .await
+            .map_err(|error| match error {
+                EnqueueError::UnknownJob(job) => ControlError::UnknownJob(job),
+                EnqueueError::InvalidArgs(invalid) => ControlError::InvalidArgs(invalid),
+                other => ControlError::Enqueue(other.to_string()),
+            })?;
+        let id = parse_id(enqueued.id.as_str())?;
+        self.task(id).await
+    }
+
+    /// Pauses `name` in every runner: its ticks are skipped, its tasks held. `false` if it
+    /// was already paused.
+    pub async fn pause(&self, name: &str) -> Result<bool, ControlError> {
+        self.known(name)?;
+        Ok(self.store().pause(name, self.now()).await?)
+    }
+
+    /// Resumes `name`. `false` if it was not paused.
+    pub async fn resume(&self, name: &str) -> Result<bool, ControlError> {
+        self.known(name)?;
+        let resumed = self.store().resume(name).await?;
+        self.jobs.wake(name);
+        Ok(resumed)
+    }
+
+    /// Runs a dead (or cancelled) task again, with a fresh set of attempts.
+    pub async fn retry(&self, id: i64) -> Result<TaskRow, ControlError> {
+        let task = self.task(id).await?;
+        let extra = self
+            .plan()
+            .get(&task.job)
+            .map_or(1, |settings| settings.max_attempts());
+        let task = self.store().retry(id, extra, self.now()).await?;
+        self.jobs.wake(&task.job);
+        Ok(task)
+    }
+
+    /// Cancels a pending task.
+    pub async fn cancel(&self, id: i64) -> Result<TaskRow, ControlError> {
+        self.store().cancel(id, &self.actor, self.now()).await
+    }
+
+    /// One task.
+    pub async fn task(&self, id: i64) -> Result<TaskRow, ControlError> {
+        self.store()
+            .task(id)
+            .await?
+            .ok_or(ControlError::UnknownTask(id))
+    }
+
+    /// Tasks matching `filter`, newest first.
+    pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, ControlError> {
+        Ok(self.store().tasks(filter).await?)
+    }
+
+    /// History rows matching `filter`, newest first.
+    pub async fn history(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, ControlError> {
+        if let Some(job) = &filter.job
+            && self.plan().get(job).is_none()
+        {
+            // A job that is gone may still have history: allow it, but say so when empty.
+            let rows = self.store().executions(filter).await?;
+            if rows.is_empty() {
+                return Err(ControlError::UnknownJob(job.clone()));
+            }
+            return Ok(rows);
+        }
+        Ok(self.store().executions(filter).await?)
+    }
+}
+
+fn parse_id(id: &str) -> Result<i64, ControlError> {
+    id.parse().map_err(|_| {
+        ControlError::Store(StoreError::Corrupt {
+            doing: "reading a task id",
+            detail: format!("`{id}` is not a number"),
+        })
+    })
+}

@@ -1,0 +1,20 @@
+//! Runs every registered `#[job]`: durable storage, workers, cron, retries, recovery,
+//! history and controls.
+
+mod cleaner;
+pub mod cli;
+pub mod client;
+mod completer;
+pub mod config;
+pub mod control;
+mod executor;
+mod heartbeat;
+pub mod plan;
+mod rescuer;
+mod runner;
+mod scheduler;
+pub mod storage;
+
+pub use client::Jobs;
+pub use config::Config;
+pub use runner::{Runner, RunnerBuilder, RunnerError, connect_options};

@@ -1,0 +1,150 @@
+//! What the runner will do with each registered job: `#[job(...)]` options with the
+//! configuration's overrides applied and checked.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use job_core::{Backoff, JobDescriptor, Registry};
+use job_schedule::Schedule;
+
+use crate::config::{Config, ConfigError, JobOverride};
+
+/// One job's effective settings.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// The job's registration.
+    pub descriptor: &'static JobDescriptor,
+    /// Its queue.
+    pub queue: String,
+    /// Its schedule, for a cron job.
+    pub schedule: Option<Schedule>,
+    /// Retries after a failed attempt.
+    pub retries: u32,
+    /// Delays between retries.
+    pub backoff: Backoff,
+    /// Longest time one attempt may run.
+    pub timeout: Option<Duration>,
+    /// Tasks one runner runs at once.
+    pub concurrency: u32,
+    /// Default priority of its tasks.
+    pub priority: i32,
+    /// A cron job that never runs twice at once.
+    pub unique: bool,
+    /// `false`: no worker and no schedule.
+    pub enabled: bool,
+}
+
+impl JobSettings {
+    /// The job's name.
+    pub fn name(&self) -> &'static str {
+        self.descriptor.name()
+    }
+
+    /// Attempts a task of this job may have in all.
+    pub fn max_attempts(&self) -> u32 {
+        self.retries.saturating_add(1)
+    }
+}
+
+/// Every registered job's effective settings.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    jobs: BTreeMap<&'static str, JobSettings>,
+    registry: Registry,
+}
+
+impl Plan {
+    /// Applies `config`'s overrides to the jobs of `registry`, refusing overrides for jobs
+    /// that do not exist and values that are invalid.
+    pub fn new(registry: Registry, config: &Config) -> Result<Plan, ConfigError> {
+        if let Some(unknown) = config.jobs.keys().find(|name| registry.get(name).is_none()) {
+            let origin = config
+                .job_origins
+                .get(unknown)
+                .cloned()
+                .unwrap_or_else(|| format!("[jobs.{unknown}]"));
+            return Err(ConfigError::Value {
+                origin,
+                message: format!(
+                    "no job named `{unknown}` is registered (known: {}); remove the override or fix its name",
+                    registry
+                        .iter()
+                        .map(|d| d.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        let mut jobs = BTreeMap::new();
+        for descriptor in registry.iter() {
+            let empty = JobOverride::default();
+            let overrides = config.jobs.get(descriptor.name()).unwrap_or(&empty);
+            let origin = config
+                .job_origins
+                .get(descriptor.name())
+                .cloned()
+                .unwrap_or_default();
+            let settings = settings(descriptor, overrides, &origin)?;
+            jobs.insert(descriptor.name(), settings);
+        }
+        Ok(Plan { jobs, registry })
+    }
+
+    /// The job named `name`.
+    pub fn get(&self, name: &str) -> Option<&JobSettings> {
+        self.jobs.get(name)
+    }
+
+    /// Every job, by name.
+    pub fn jobs(&self) -> impl Iterator<Item = &JobSettings> {
+        self.jobs.values()
+    }
+
+    /// The registry the plan was made from.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+fn settings(
+    descriptor: &'static JobDescriptor,
+    overrides: &JobOverride,
+    origin: &str,
+) -> Result<JobSettings, ConfigError> {
+    let options = descriptor.options();
+    let fail = |message: String| ConfigError::Value {
+        origin: origin.to_owned(),
+        message,
+    };
+    let cron = overrides.cron.as_deref().or(options.cron);
+    let zone = overrides.timezone.as_deref().unwrap_or(options.timezone);
+    if overrides.cron.is_some() && descriptor.takes_args() {
+        return Err(fail(format!(
+            "job `{}` takes arguments (`{}`), so it cannot run on a schedule; remove `cron`",
+            descriptor.name(),
+            descriptor.args_type()
+        )));
+    }
+    if overrides.timezone.is_some() && cron.is_none() {
+        return Err(fail(format!(
+            "job `{}` has no schedule, so `timezone` does not apply; add `cron` or remove `timezone`",
+            descriptor.name()
+        )));
+    }
+    let schedule = cron
+        .map(|cron| Schedule::new(cron, zone))
+        .transpose()
+        .map_err(|e| fail(format!("job `{}`: {e}", descriptor.name())))?;
+    Ok(JobSettings {
+        descriptor,
+        queue: options.queue.to_owned(),
+        schedule,
+        retries: overrides.retries.unwrap_or(options.retries),
+        backoff: options.backoff,
+        timeout: options.timeout,
+        concurrency: overrides.concurrency.unwrap_or(options.concurrency).max(1),
+        priority: options.priority,
+        unique: options.unique,
+        enabled: overrides.enabled.unwrap_or(true),
+    })
+}

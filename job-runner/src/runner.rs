@@ -1,0 +1,437 @@
+//! The runner: starts the services and the workers, and stops them gracefully.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis_core::monitor::Monitor;
+use job_core::{Clock, DuplicateJobs, JobClient, Registry, State};
+use tokio::sync::watch;
+
+use crate::client::{Jobs, Wakers};
+use crate::config::{Config, ConfigError};
+use crate::executor::{Executor, ExecutorParts};
+use crate::plan::{JobSettings, Plan};
+use crate::storage::{ConnectOptions, RunnerRow, Store, StoreError};
+use crate::{cleaner, completer, heartbeat, rescuer, scheduler};
+
+/// Most tasks one claim takes for one job.
+const CLAIM_BATCH: u32 = 256;
+
+/// Why the runner cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// Two jobs share a name.
+    #[error(transparent)]
+    DuplicateJobs(#[from] DuplicateJobs),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Waiting for the shutdown signal failed.
+    #[error("cannot listen for shutdown signals: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Builds a [`Runner`]: configuration, shared state for the jobs, clock, registry.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), job_runner::RunnerError> {
+/// use job_runner::{Config, Runner};
+///
+/// struct Mailer;
+///
+/// let config = Config::load(None, &job_runner::config::process_env)?;
+/// let runner = Runner::builder(config).data(Mailer).build().await?;
+/// runner.run().await // until SIGINT or SIGTERM
+/// # }
+/// ```
+pub struct RunnerBuilder {
+    config: Config,
+    state: State,
+    clock: Clock,
+    registry: Option<Registry>,
+}
+
+impl RunnerBuilder {
+    /// Registers a value that jobs read with `ctx.data::<T>()`.
+    pub fn data<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Uses `state` as the shared state (replacing values registered before).
+    pub fn state(mut self, state: State) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// Uses `clock` for every time the runner reads or waits on.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Runs the jobs of `registry` instead of every job linked into the program.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Checks the jobs and the configuration, opens and migrates the database.
+    pub async fn build(self) -> Result<Runner, RunnerError> {
+        let registry = match self.registry {
+            Some(registry) => registry,
+            None => Registry::from_linked()?,
+        };
+        let mut config = self.config;
+        config.apply_job_env(
+            registry.iter().map(|d| d.name()),
+            &crate::config::process_env,
+        )?;
+        let plan = Arc::new(Plan::new(registry, &config)?);
+        let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
+        store.migrate().await?;
+        let id = runner_id();
+        let wakers = Wakers::new(plan.jobs().map(|j| j.name().to_owned()));
+        let jobs = Jobs::new(store.clone(), plan.clone(), self.clock).with_wakers(wakers.clone());
+        Ok(Runner {
+            config,
+            store,
+            plan,
+            state: Arc::new(self.state),
+            clock: self.clock,
+            id,
+            jobs,
+            wakers,
+        })
+    }
+}
+
+/// The connection settings a configuration asks for.
+pub fn connect_options(config: &Config) -> ConnectOptions {
+    ConnectOptions {
+        pool_size: config.pool_size,
+        sqlite_durability: config.sqlite_durability,
+        ..ConnectOptions::default()
+    }
+}
+
+/// Runs every enabled job: workers, schedules, retries, recovery and history.
+pub struct Runner {
+    config: Config,
+    store: Store,
+    plan: Arc<Plan>,
+    state: Arc<State>,
+    clock: Clock,
+    id: String,
+    jobs: Jobs,
+    wakers: Wakers,
+}
+
+impl Runner {
+    /// Starts building a runner with `config`.
+    pub fn builder(config: Config) -> RunnerBuilder {
+        RunnerBuilder {
+            config,
+            state: State::new(),
+            clock: Clock::system(),
+            registry: None,
+        }
+    }
+
+    /// The client for enqueueing jobs (wakes this runner's workers at once).
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The jobs' effective settings.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// This runner's id, as stored in claims and history rows.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until SIGINT (Ctrl-C) or SIGTERM, then stops gracefully.
+    pub async fn run(self) -> Result<(), RunnerError> {
+        let signal = shutdown_signal().map_err(RunnerError::Signal)?;
+        self.run_until(signal).await
+    }
+
+    /// Runs until `shutdown` completes, then stops claiming, lets running attempts finish
+    /// within the grace period, stores their results and exits.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), RunnerError> {
+        if !self.config.enabled {
+            tracing::info!(
+                "jobs are disabled (JOBS_ENABLED=false or `enabled = false`): starting nothing"
+            );
+            return Ok(());
+        }
+        let clock = self.clock;
+        let now = clock.now();
+        let row = RunnerRow {
+            id: self.id.clone(),
+            host: host_name(),
+            pid: i64::from(std::process::id()),
+            queues: self
+                .config
+                .queues
+                .as_ref()
+                .map(|q| q.join(","))
+                .unwrap_or_default(),
+            started_at: now,
+            heartbeat_at: now,
+        };
+        self.store.register_runner(&row).await?;
+        self.report_start().await;
+        rescuer::rescue_once(
+            &self.store,
+            &self.id,
+            clock,
+            self.config.lease,
+            &self.wakers,
+        )
+        .await;
+
+        let (stop, stopped) = watch::channel(false);
+        let services = vec![
+            tokio::spawn(heartbeat::run(
+                self.store.clone(),
+                row,
+                clock,
+                self.config.heartbeat,
+                stopped.clone(),
+            )),
+            tokio::spawn(rescuer::run(
+                self.store.clone(),
+                self.id.clone(),
+                clock,
+                self.config.lease,
+                self.config.heartbeat,
+                self.wakers.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(cleaner::run(
+                self.store.clone(),
+                clock,
+                self.config.history_retention,
+                Duration::from_secs(3600),
+                stopped.clone(),
+            )),
+            tokio::spawn(scheduler::run(
+                self.jobs.clone(),
+                self.schedules(),
+                clock,
+                stopped.clone(),
+            )),
+        ];
+        let (completer, completer_task) =
+            completer::start(self.store.clone(), self.id.clone(), clock);
+        let client: Arc<dyn JobClient> = Arc::new(self.jobs.clone());
+        let mut monitor = Monitor::new();
+        let mut fetchers = Vec::new();
+        for settings in self.runnable() {
+            let Some(wake) = self.wakers.get(settings.name()) else {
+                continue;
+            };
+            let executor = Executor::new(ExecutorParts {
+                settings: settings.clone(),
+                store: self.store.clone(),
+                state: self.state.clone(),
+                clock,
+                client: client.clone(),
+                completer: completer.clone(),
+                runner_id: self.id.clone(),
+                wake,
+                poll_interval: self.config.poll_interval,
+                claim_batch: CLAIM_BATCH,
+            });
+            let (fetcher, source) = executor.start(stopped.clone());
+            fetchers.push(fetcher);
+            monitor = monitor.register(move |_restarts| executor.worker(source.clone()));
+        }
+        drop(completer);
+        let workers = tokio::spawn(monitor.run());
+
+        shutdown.await;
+        let grace = self.config.shutdown_grace;
+        tracing::info!(grace = %job_schedule::format_duration(grace), "shutting down: claiming no new tasks, letting running attempts finish");
+        let _ = stop.send(true);
+        let abort = workers.abort_handle();
+        let drained = tokio::time::timeout(grace, async {
+            for fetcher in fetchers {
+                let _ = fetcher.await;
+            }
+            workers.await
+        })
+        .await;
+        // Past the grace period the attempts still running are dropped with the workers.
+        abort.abort();
+        match drained {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, "a worker stopped with an error"),
+            Ok(Err(error)) => tracing::error!(%error, "the workers' task failed"),
+            Err(_) => {
+                tracing::warn!("grace period over: giving back the attempts still running");
+                match self
+                    .store
+                    .rescue(clock.now(), self.config.lease, &self.id, Some(&self.id))
+                    .await
+                {
+                    Ok(given_back) => tracing::warn!(
+                        tasks = given_back.len(),
+                        "attempts interrupted by the shutdown will run again"
+                    ),
+                    Err(error) => {
+                        tracing::error!(%error, "cannot give back running attempts; another runner will recover them after the lease")
+                    }
+                }
+            }
+        }
+        // Every executor is gone (or aborted with the workers): the completer stores the
+        // last batch and stops.
+        if tokio::time::timeout(Duration::from_secs(10), completer_task)
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "could not store the last finished attempts within 10s; another runner will recover them after the lease"
+            );
+        }
+        for service in services {
+            let _ = service.await;
+        }
+        if let Err(error) = self.store.remove_runner(&self.id).await {
+            tracing::warn!(%error, "cannot unregister the runner");
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Enabled jobs in this runner's queues.
+    fn runnable(&self) -> impl Iterator<Item = &JobSettings> {
+        self.plan.jobs().filter(|s| {
+            s.enabled
+                && self
+                    .config
+                    .queues
+                    .as_ref()
+                    .is_none_or(|queues| queues.iter().any(|q| q == &s.queue))
+        })
+    }
+
+    fn schedules(&self) -> Vec<scheduler::Entry> {
+        self.plan
+            .jobs()
+            .filter(|s| s.enabled)
+            .filter_map(|s| {
+                s.schedule.as_ref().map(|schedule| scheduler::Entry {
+                    id: s.name().to_owned(),
+                    job: s.name().to_owned(),
+                    schedule: schedule.clone(),
+                })
+            })
+            .collect()
+    }
+
+    async fn report_start(&self) {
+        let now = self.clock.now();
+        tracing::info!(
+            runner = self.id,
+            database = %self.store.display_url(),
+            backend = %self.store.backend(),
+            "runner started"
+        );
+        let runnable: Vec<&str> = self.runnable().map(|s| s.name()).collect();
+        for settings in self.plan.jobs() {
+            let next = settings
+                .schedule
+                .as_ref()
+                .and_then(|s| s.next_after(now).map(|t| s.local(t).to_rfc3339()));
+            let schedule = settings.schedule.as_ref().map(|s| s.to_string());
+            let status = if !settings.enabled {
+                "disabled"
+            } else if runnable.contains(&settings.name()) {
+                "running"
+            } else {
+                "not in this runner's queues"
+            };
+            tracing::info!(
+                job = settings.name(),
+                queue = settings.queue,
+                schedule,
+                next_run = next,
+                concurrency = settings.concurrency,
+                status,
+                "found job"
+            );
+        }
+        match self.store.stored_jobs().await {
+            Ok(stored) => {
+                for (job, active) in stored {
+                    if self.plan.get(&job).is_none() && active > 0 {
+                        tracing::warn!(
+                            job,
+                            tasks = active,
+                            "tasks of a job that no registered job handles (renamed or deleted?) are stored; they wait until a job of that name is registered, or cancel them with `job-runner cancel`"
+                        );
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot list stored jobs"),
+        }
+    }
+}
+
+/// `host-pid-random`: unique per process, so a restarted runner never reuses a dead one's
+/// claims.
+fn runner_id() -> String {
+    let random = RandomState::new().build_hasher().finish() & 0xffff_ffff;
+    format!("{}-{}-{random:08x}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Completes on SIGINT or SIGTERM.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("received SIGTERM"),
+                _ = interrupt.recv() => tracing::info!("received SIGINT"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Schema migrations, embedded in the binary, one list per backend.
+//!
+//! sqlx's `migrate!` macro would pull in sqlx's proc-macro crates for what is a loop over a
+//! few embedded files; this runner is that loop, with a lock so that runners starting
+//! together migrate once.
+
+use sqlx::Row;
+
+use super::{Dialect, Doing, Store, StoreError, with_pool};
+
+/// (version, name, SQL) for SQLite.
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "tasks, history, runners",
+    include_str!("migrations/sqlite/0001_tasks_history_runners.sql"),
+)];
+
+fn migrations(dialect: Dialect) -> &'static [(i64, &'static str, &'static str)] {
+    match dialect {
+        Dialect::Sqlite => SQLITE,
+    }
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS jobs_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT NOT NULL
+)";
+
+pub(super) async fn run(store: &Store) -> Result<(), StoreError> {
+    with_pool!(store, |pool, dialect| {
+        let list = migrations(dialect);
+        let known = list.last().map_or(0, |m| m.0);
+        // `BEGIN IMMEDIATE` takes SQLite's write lock at once, so two runners starting
+        // together apply each migration once.
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .doing("starting the migration")?;
+        sqlx::query(CREATE_TABLE)
+            .execute(&mut *tx)
+            .await
+            .doing("creating the migrations table")?;
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM jobs_migrations")
+            .fetch_one(&mut *tx)
+            .await
+            .doing("reading the schema version")?
+            .try_get(0)
+            .doing("reading the schema version")?;
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        for &(version, name, sql) in list.iter().filter(|m| m.0 > current) {
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .doing("applying a migration")?;
+            sqlx::query(
+                "INSERT INTO jobs_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .doing("recording a migration")?;
+            tracing::info!(version, name, "applied migration");
+        }
+        tx.commit().await.doing("committing the migration")?;
+        Ok(())
+    })
+}
+
+pub(super) async fn check(store: &Store) -> Result<(), StoreError> {
+    with_pool!(store, |pool, dialect| {
+        let known = migrations(dialect).last().map_or(0, |m| m.0);
+        let exists: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs_migrations'",
+        )
+        .fetch_one(pool)
+        .await
+        .doing("looking for the job tables")?
+        .try_get(0)
+        .doing("looking for the job tables")?;
+        if exists == 0 {
+            return Err(StoreError::NotMigrated);
+        }
+        let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM jobs_migrations")
+            .fetch_one(pool)
+            .await
+            .doing("reading the schema version")?
+            .try_get(0)
+            .doing("reading the schema version")?;
+        match current {
+            c if c > known => Err(StoreError::SchemaTooNew { found: c, known }),
+            c if c < known => Err(StoreError::NotMigrated),
+            _ => Ok(()),
+        }
+    })
+}

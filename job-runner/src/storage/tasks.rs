@@ -1,0 +1,659 @@
+//! Tasks: enqueue, claim in batches, complete in batches, cancel, retry, list.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use job_core::Trigger;
+use serde::Serialize;
+use serde_json::json;
+use sqlx::Row;
+
+use super::executions::{self, NewExecution};
+use super::{Doing, Store, StoreError, instant, millis, with_pool};
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Waiting for its `run_at` (new, delayed, or waiting to be retried).
+    Pending,
+    /// Claimed by a runner, which is running an attempt.
+    Running,
+    /// An attempt succeeded.
+    Succeeded,
+    /// Every attempt failed (or one failed permanently); kept until retried by hand.
+    Dead,
+    /// Cancelled by hand before it ran.
+    Cancelled,
+}
+
+impl TaskState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [TaskState; 5] = [
+        TaskState::Pending,
+        TaskState::Running,
+        TaskState::Succeeded,
+        TaskState::Dead,
+        TaskState::Cancelled,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Succeeded => "succeeded",
+            TaskState::Dead => "dead",
+            TaskState::Cancelled => "cancelled",
+        }
+    }
+
+    /// The state with this stored name.
+    pub fn from_name(name: &str) -> Option<TaskState> {
+        TaskState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for TaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task to store.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// The job's name.
+    pub job: String,
+    /// The queue.
+    pub queue: String,
+    /// The arguments, as JSON text.
+    pub args: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Not before this instant.
+    pub run_at: DateTime<Utc>,
+    /// When it was first due (the tick instant for a cron task).
+    pub scheduled_at: DateTime<Utc>,
+    /// Attempts allowed in all.
+    pub max_attempts: u32,
+    /// Why it exists.
+    pub trigger: Trigger,
+    /// At most one pending or running task of the job with this key.
+    pub unique_key: Option<String>,
+    /// Never run while another task of the same job is running.
+    pub exclusive: bool,
+}
+
+/// A task claimed for one attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    /// The task's id.
+    pub id: i64,
+    /// The job's name.
+    pub job: String,
+    /// The arguments, as JSON text.
+    pub args: String,
+    /// This attempt's number (1 for the first).
+    pub attempt: u32,
+    /// Attempts allowed in all.
+    pub max_attempts: u32,
+    /// Why it exists.
+    pub trigger: Trigger,
+    /// When it was first due.
+    pub scheduled_at: DateTime<Utc>,
+    /// When this attempt became due.
+    pub run_at: DateTime<Utc>,
+    /// Its priority.
+    pub priority: i32,
+}
+
+/// The end of an attempt, written with its history row.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The task.
+    pub task_id: i64,
+    /// The attempt that ended.
+    pub attempt: u32,
+    /// The task's next state: `Pending` (to be retried at `retry_at`), `Succeeded` or `Dead`.
+    pub next_state: TaskState,
+    /// When to retry, for `Pending`.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// The history row of the attempt.
+    pub execution: NewExecution,
+}
+
+/// A stored task, for listings.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRow {
+    /// The id.
+    pub id: i64,
+    /// The job's name.
+    pub job: String,
+    /// The queue.
+    pub queue: String,
+    /// The state.
+    pub state: TaskState,
+    /// The arguments.
+    pub args: serde_json::Value,
+    /// Its priority.
+    pub priority: i32,
+    /// Not before this instant.
+    pub run_at: DateTime<Utc>,
+    /// When it was first due.
+    pub scheduled_at: DateTime<Utc>,
+    /// Attempts started.
+    pub attempt: u32,
+    /// Attempts allowed in all.
+    pub max_attempts: u32,
+    /// Why it exists.
+    pub trigger: Trigger,
+    /// Its uniqueness key.
+    pub unique_key: Option<String>,
+    /// The runner running it.
+    pub locked_by: Option<String>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// When it reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Which tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// Only in this state.
+    pub state: Option<TaskState>,
+    /// Only in this queue.
+    pub queue: Option<String>,
+    /// Only of this job.
+    pub job: Option<String>,
+    /// Only with an id below this (the cursor of the previous page).
+    pub before_id: Option<i64>,
+    /// At most this many (newest first).
+    pub limit: u32,
+}
+
+const TASK_COLUMNS: &str = "id, job, queue, state, args, priority, run_at, scheduled_at, attempt, \
+     max_attempts, trigger, unique_key, locked_by, last_error, created_at, finished_at";
+
+fn trigger_of(name: &str, doing: &'static str) -> Result<Trigger, StoreError> {
+    Trigger::from_name(name).ok_or_else(|| StoreError::Corrupt {
+        doing,
+        detail: format!("unknown trigger `{name}`"),
+    })
+}
+
+fn task_row<R>(row: &R) -> Result<TaskRow, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    const DOING: &str = "reading a task";
+    let state: String = row.try_get("state").doing(DOING)?;
+    let args: String = row.try_get("args").doing(DOING)?;
+    let trigger: String = row.try_get("trigger").doing(DOING)?;
+    Ok(TaskRow {
+        id: row.try_get("id").doing(DOING)?,
+        job: row.try_get("job").doing(DOING)?,
+        queue: row.try_get("queue").doing(DOING)?,
+        state: TaskState::from_name(&state).ok_or_else(|| StoreError::Corrupt {
+            doing: DOING,
+            detail: format!("unknown state `{state}`"),
+        })?,
+        args: serde_json::from_str(&args).unwrap_or(serde_json::Value::String(args)),
+        priority: row.try_get::<i64, _>("priority").doing(DOING)? as i32,
+        run_at: instant(row.try_get("run_at").doing(DOING)?),
+        scheduled_at: instant(row.try_get("scheduled_at").doing(DOING)?),
+        attempt: row.try_get::<i64, _>("attempt").doing(DOING)? as u32,
+        max_attempts: row.try_get::<i64, _>("max_attempts").doing(DOING)? as u32,
+        trigger: trigger_of(&trigger, DOING)?,
+        unique_key: row.try_get("unique_key").doing(DOING)?,
+        locked_by: row.try_get("locked_by").doing(DOING)?,
+        last_error: row.try_get("last_error").doing(DOING)?,
+        created_at: instant(row.try_get("created_at").doing(DOING)?),
+        finished_at: row
+            .try_get::<Option<i64>, _>("finished_at")
+            .doing(DOING)?
+            .map(instant),
+    })
+}
+
+impl Store {
+    /// Stores tasks in one transaction; returns each task's id and whether it already
+    /// existed (a pending or running task of the same job with the same uniqueness key).
+    pub async fn insert_tasks(
+        &self,
+        tasks: &[NewTask],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
+        const DOING: &str = "storing tasks";
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
+            // Tasks without a key go in with one statement; keyed ones one by one, since
+            // each may resolve to an existing task.
+            let plain: Vec<usize> = (0..tasks.len())
+                .filter(|&i| tasks[i].unique_key.is_none())
+                .collect();
+            if !plain.is_empty() {
+                let rows: Vec<serde_json::Value> = plain
+                    .iter()
+                    .map(|&i| {
+                        let t = &tasks[i];
+                        json!({
+                            "job": t.job, "queue": t.queue, "args": t.args,
+                            "priority": t.priority, "run_at": millis(t.run_at),
+                            "scheduled_at": millis(t.scheduled_at),
+                            "max_attempts": t.max_attempts, "trigger": t.trigger.as_str(),
+                            "exclusive": i64::from(t.exclusive),
+                        })
+                    })
+                    .collect();
+                let mut new_ids: Vec<i64> = sqlx::query(
+                    "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                         attempt, max_attempts, trigger, exclusive, created_at) \
+                     SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
+                         value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
+                         value->>'trigger', value->>'exclusive', $2 \
+                     FROM json_each($1) ORDER BY key \
+                     RETURNING id",
+                )
+                .bind(serde_json::Value::Array(rows).to_string())
+                .bind(millis(now))
+                .fetch_all(&mut *tx)
+                .await
+                .doing(DOING)?
+                .iter()
+                .map(|row| row.try_get::<i64, _>(0))
+                .collect::<Result<_, _>>()
+                .doing(DOING)?;
+                // One statement inserts in the order of the array, so ids ascend with it;
+                // RETURNING itself promises no order.
+                new_ids.sort_unstable();
+                for (&i, id) in plain.iter().zip(new_ids) {
+                    ids[i] = Some((id, false));
+                }
+            }
+            for (i, task) in tasks.iter().enumerate() {
+                let Some(key) = &task.unique_key else {
+                    continue;
+                };
+                let inserted = sqlx::query(
+                    "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                         attempt, max_attempts, trigger, unique_key, exclusive, created_at) \
+                     VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11) \
+                     ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(&task.job)
+                .bind(&task.queue)
+                .bind(&task.args)
+                .bind(i64::from(task.priority))
+                .bind(millis(task.run_at))
+                .bind(millis(task.scheduled_at))
+                .bind(i64::from(task.max_attempts))
+                .bind(task.trigger.as_str())
+                .bind(key)
+                .bind(i64::from(task.exclusive))
+                .bind(millis(now))
+                .fetch_optional(&mut *tx)
+                .await
+                .doing(DOING)?;
+                ids[i] = Some(match inserted {
+                    Some(row) => (row.try_get(0).doing(DOING)?, false),
+                    None => {
+                        let existing: i64 = sqlx::query(
+                            "SELECT id FROM jobs_tasks WHERE job = $1 AND unique_key = $2 \
+                             AND state IN ('pending', 'running')",
+                        )
+                        .bind(&task.job)
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .doing(DOING)?
+                        .try_get(0)
+                        .doing(DOING)?;
+                        (existing, true)
+                    }
+                });
+            }
+            tx.commit().await.doing(DOING)?;
+            ids.into_iter()
+                .map(|id| {
+                    id.ok_or_else(|| StoreError::Corrupt {
+                        doing: DOING,
+                        detail: "a task was not stored".into(),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Claims up to `limit` due tasks of `job` for `runner`, counting their attempt.
+    /// Nothing is claimed while the job is paused; an `exclusive` job gets at most one
+    /// task, and none while another of its tasks runs.
+    pub async fn claim(
+        &self,
+        job: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        exclusive: bool,
+    ) -> Result<Vec<ClaimedTask>, StoreError> {
+        const DOING: &str = "claiming tasks";
+        let limit = if exclusive { 1 } else { limit.max(1) };
+        with_pool!(self, |pool, dialect| {
+            let rows = sqlx::query(
+                "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
+                     locked_by = $1, locked_at = $2 \
+                 WHERE id IN (\
+                     SELECT id FROM jobs_tasks \
+                     WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
+                       AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+                       AND ($5 = 0 OR NOT EXISTS (\
+                           SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
+                     ORDER BY priority DESC, run_at, id LIMIT $4) \
+                 RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority",
+            )
+            .bind(runner)
+            .bind(millis(now))
+            .bind(job)
+            .bind(i64::from(limit))
+            .bind(i64::from(exclusive))
+            .fetch_all(pool)
+            .await
+            .doing(DOING)?;
+            let mut claimed = rows
+                .iter()
+                .map(|row| {
+                    let trigger: String = row.try_get("trigger").doing(DOING)?;
+                    Ok(ClaimedTask {
+                        id: row.try_get("id").doing(DOING)?,
+                        job: row.try_get("job").doing(DOING)?,
+                        args: row.try_get("args").doing(DOING)?,
+                        attempt: row.try_get::<i64, _>("attempt").doing(DOING)? as u32,
+                        max_attempts: row.try_get::<i64, _>("max_attempts").doing(DOING)? as u32,
+                        trigger: trigger_of(&trigger, DOING)?,
+                        scheduled_at: instant(row.try_get("scheduled_at").doing(DOING)?),
+                        run_at: instant(row.try_get("run_at").doing(DOING)?),
+                        priority: row.try_get::<i64, _>("priority").doing(DOING)? as i32,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            claimed.sort_by(|a, b| {
+                b.priority
+                    .cmp(&a.priority)
+                    .then(a.run_at.cmp(&b.run_at))
+                    .then(a.id.cmp(&b.id))
+            });
+            Ok(claimed)
+        })
+    }
+
+    /// The earliest `run_at` among pending tasks of `job`, due or not.
+    pub async fn next_due(&self, job: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        const DOING: &str = "looking for the next due task";
+        with_pool!(self, |pool, dialect| {
+            let next: Option<i64> = sqlx::query(
+                "SELECT MIN(run_at) FROM jobs_tasks WHERE state = 'pending' AND job = $1",
+            )
+            .bind(job)
+            .fetch_one(pool)
+            .await
+            .doing(DOING)?
+            .try_get(0)
+            .doing(DOING)?;
+            Ok(next.map(instant))
+        })
+    }
+
+    /// Writes the end of many attempts and their history rows in one transaction. A task
+    /// that `runner` no longer holds (its claim was recovered by another runner) keeps its
+    /// state; its attempt is still recorded in the history.
+    pub async fn complete(
+        &self,
+        runner: &str,
+        completions: &[Completion],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "recording finished attempts";
+        if completions.is_empty() {
+            return Ok(());
+        }
+        let updates: Vec<serde_json::Value> = completions
+            .iter()
+            .map(|c| {
+                let finished = matches!(c.next_state, TaskState::Succeeded | TaskState::Dead);
+                json!({
+                    "id": c.task_id,
+                    "attempt": c.attempt,
+                    "state": c.next_state.as_str(),
+                    "run_at": c.retry_at.map(millis),
+                    "error": c.execution.error,
+                    "finished_at": finished.then(|| millis(now)),
+                })
+            })
+            .collect();
+        let executions: Vec<&NewExecution> = completions.iter().map(|c| &c.execution).collect();
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            sqlx::query(
+                "UPDATE jobs_tasks SET state = c.state, \
+                     run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
+                     last_error = c.error, finished_at = c.finished_at, \
+                     locked_by = NULL, locked_at = NULL \
+                 FROM (SELECT value->>'id' AS id, value->>'attempt' AS attempt, \
+                           value->>'state' AS state, value->>'run_at' AS run_at, \
+                           value->>'error' AS error, value->>'finished_at' AS finished_at \
+                       FROM json_each($1)) AS c \
+                 WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
+                   AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $2",
+            )
+            .bind(serde_json::Value::Array(updates).to_string())
+            .bind(runner)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            executions::insert_executions!(tx, dialect, &executions);
+            tx.commit().await.doing(DOING)?;
+            Ok(())
+        })
+    }
+
+    /// Cancels a pending task: it will not run. Records a `cancelled` history row.
+    pub async fn cancel(
+        &self,
+        id: i64,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRow, ControlError> {
+        self.transition(id, runner, now, Transition::Cancel).await
+    }
+
+    /// Makes a dead or cancelled task pending again, due now, with `extra_attempts` more
+    /// attempts than it has used.
+    pub async fn retry(
+        &self,
+        id: i64,
+        extra_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<TaskRow, ControlError> {
+        self.transition(id, "", now, Transition::Retry(extra_attempts))
+            .await
+    }
+
+    async fn transition(
+        &self,
+        id: i64,
+        runner: &str,
+        now: DateTime<Utc>,
+        transition: Transition,
+    ) -> Result<TaskRow, ControlError> {
+        const DOING: &str = "changing a task";
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            let current = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing(DOING)?;
+            let Some(current) = current else {
+                return Err(ControlError::UnknownTask(id));
+            };
+            let current = task_row(&current)?;
+            match transition {
+                Transition::Cancel => {
+                    if current.state != TaskState::Pending {
+                        return Err(ControlError::WrongState {
+                            id,
+                            state: current.state,
+                            action: "cancelled",
+                            allowed: "pending",
+                        });
+                    }
+                    sqlx::query(
+                        "UPDATE jobs_tasks SET state = 'cancelled', finished_at = $2 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(millis(now))
+                    .execute(&mut *tx)
+                    .await
+                    .doing(DOING)?;
+                    let execution = NewExecution::cancelled(&current, runner, now);
+                    executions::insert_executions!(tx, dialect, &[&execution]);
+                }
+                Transition::Retry(extra) => {
+                    if !matches!(current.state, TaskState::Dead | TaskState::Cancelled) {
+                        return Err(ControlError::WrongState {
+                            id,
+                            state: current.state,
+                            action: "retried",
+                            allowed: "dead or cancelled",
+                        });
+                    }
+                    sqlx::query(
+                        "UPDATE jobs_tasks SET state = 'pending', run_at = $2, finished_at = NULL, \
+                             max_attempts = attempt + $3 WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(millis(now))
+                    .bind(i64::from(extra.max(1)))
+                    .execute(&mut *tx)
+                    .await
+                    .doing(DOING)?;
+                }
+            }
+            let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .doing(DOING)?;
+            let updated = task_row(&updated)?;
+            tx.commit().await.doing(DOING)?;
+            Ok(updated)
+        })
+    }
+
+    /// One task.
+    pub async fn task(&self, id: i64) -> Result<Option<TaskRow>, StoreError> {
+        const DOING: &str = "reading a task";
+        with_pool!(self, |pool, dialect| {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .doing(DOING)?;
+            row.as_ref().map(task_row).transpose()
+        })
+    }
+
+    /// Tasks matching `filter`, newest first.
+    pub async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
+        const DOING: &str = "listing tasks";
+        with_pool!(self, |pool, dialect| {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TASK_COLUMNS} FROM jobs_tasks \
+                 WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR queue = $2) \
+                   AND ($3 IS NULL OR job = $3) AND ($4 IS NULL OR id < $4) \
+                 ORDER BY id DESC LIMIT $5"
+            )))
+            .bind(filter.state.map(TaskState::as_str))
+            .bind(filter.queue.as_deref())
+            .bind(filter.job.as_deref())
+            .bind(filter.before_id)
+            .bind(i64::from(filter.limit.max(1)))
+            .fetch_all(pool)
+            .await
+            .doing(DOING)?;
+            rows.iter().map(task_row).collect()
+        })
+    }
+
+    /// The distinct job names that have tasks stored, with how many are pending or running.
+    pub async fn stored_jobs(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const DOING: &str = "listing stored jobs";
+        with_pool!(self, |pool, dialect| {
+            let rows = sqlx::query(
+                "SELECT job, SUM(CASE WHEN state IN ('pending', 'running') THEN 1 ELSE 0 END) \
+                 FROM jobs_tasks GROUP BY job ORDER BY job",
+            )
+            .fetch_all(pool)
+            .await
+            .doing(DOING)?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0).doing(DOING)?, row.try_get(1).doing(DOING)?)))
+                .collect()
+        })
+    }
+}
+
+enum Transition {
+    Cancel,
+    Retry(u32),
+}
+
+/// Why a control action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No task has this id.
+    #[error("no task has id {0}; `job-runner history` shows task ids")]
+    UnknownTask(i64),
+    /// The task is in a state where the action makes no sense.
+    #[error("task {id} is {state}: only {allowed} tasks can be {action}")]
+    WrongState {
+        /// The task.
+        id: i64,
+        /// Its state.
+        state: TaskState,
+        /// What was asked, as a past participle (`cancelled`).
+        action: &'static str,
+        /// The states where it is allowed.
+        allowed: &'static str,
+    },
+    /// No job has this name.
+    #[error("no job named `{0}` is registered; `job-runner list` shows the registered jobs")]
+    UnknownJob(String),
+    /// The arguments do not fit the job.
+    #[error(transparent)]
+    InvalidArgs(#[from] job_core::InvalidArgs),
+    /// The task could not be enqueued.
+    #[error("{0}")]
+    Enqueue(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

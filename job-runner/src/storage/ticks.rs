@@ -1,0 +1,142 @@
+//! Cron ticks: each tick becomes one task across all runners.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::tasks::NewTask;
+use super::{Doing, Store, StoreError, millis, with_pool};
+
+/// What became of a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// This runner took the tick and stored its task.
+    Enqueued(i64),
+    /// Another runner took it first.
+    AlreadyTaken,
+    /// The job is paused: the tick is skipped.
+    Paused,
+    /// An exclusive job's previous run is still pending or running: the tick is skipped.
+    StillRunning,
+}
+
+impl Store {
+    /// Takes the tick `tick_at` of `schedule_id` and stores `task` for it, all in one
+    /// transaction; the tick's key (schedule, instant) is unique, so exactly one runner
+    /// stores its task.
+    pub async fn take_tick(
+        &self,
+        schedule_id: &str,
+        tick_at: DateTime<Utc>,
+        task: &NewTask,
+        now: DateTime<Utc>,
+    ) -> Result<TickOutcome, StoreError> {
+        const DOING: &str = "taking a cron tick";
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            let paused: i64 = sqlx::query("SELECT COUNT(*) FROM jobs_paused WHERE job = $1")
+                .bind(&task.job)
+                .fetch_one(&mut *tx)
+                .await
+                .doing(DOING)?
+                .try_get(0)
+                .doing(DOING)?;
+            if paused > 0 {
+                return Ok(TickOutcome::Paused);
+            }
+            let taken = sqlx::query(
+                "INSERT INTO jobs_ticks (schedule_id, tick_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(schedule_id)
+            .bind(millis(tick_at))
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            if taken.rows_affected() == 0 {
+                return Ok(TickOutcome::AlreadyTaken);
+            }
+            if task.exclusive {
+                let active: i64 = sqlx::query(
+                    "SELECT COUNT(*) FROM jobs_tasks WHERE job = $1 AND state IN ('pending', 'running')",
+                )
+                .bind(&task.job)
+                .fetch_one(&mut *tx)
+                .await
+                .doing(DOING)?
+                .try_get(0)
+                .doing(DOING)?;
+                if active > 0 {
+                    tx.commit().await.doing(DOING)?;
+                    return Ok(TickOutcome::StillRunning);
+                }
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                     attempt, max_attempts, trigger, exclusive, created_at) \
+                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(&task.job)
+            .bind(&task.queue)
+            .bind(&task.args)
+            .bind(i64::from(task.priority))
+            .bind(millis(task.run_at))
+            .bind(millis(task.scheduled_at))
+            .bind(i64::from(task.max_attempts))
+            .bind(task.trigger.as_str())
+            .bind(i64::from(task.exclusive))
+            .bind(millis(now))
+            .fetch_one(&mut *tx)
+            .await
+            .doing(DOING)?
+            .try_get(0)
+            .doing(DOING)?;
+            sqlx::query(
+                "UPDATE jobs_ticks SET task_id = $3 WHERE schedule_id = $1 AND tick_at = $2",
+            )
+            .bind(schedule_id)
+            .bind(millis(tick_at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            tx.commit().await.doing(DOING)?;
+            Ok(TickOutcome::Enqueued(id))
+        })
+    }
+
+    /// Deletes history rows, finished tasks and ticks older than `before`, in batches of
+    /// `batch`; returns how many history rows and tasks went. Dead tasks stay.
+    pub async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<(u64, u64), StoreError> {
+        const DOING: &str = "pruning old history";
+        with_pool!(self, |pool, dialect| {
+            let executions = sqlx::query(
+                "DELETE FROM jobs_executions WHERE id IN \
+                 (SELECT id FROM jobs_executions WHERE finished_at < $1 LIMIT $2)",
+            )
+            .bind(millis(before))
+            .bind(i64::from(batch))
+            .execute(pool)
+            .await
+            .doing(DOING)?
+            .rows_affected();
+            let tasks = sqlx::query(
+                "DELETE FROM jobs_tasks WHERE id IN (SELECT id FROM jobs_tasks \
+                 WHERE state IN ('succeeded', 'cancelled') AND finished_at < $1 LIMIT $2)",
+            )
+            .bind(millis(before))
+            .bind(i64::from(batch))
+            .execute(pool)
+            .await
+            .doing(DOING)?
+            .rows_affected();
+            sqlx::query(
+                "DELETE FROM jobs_ticks WHERE rowid IN (SELECT rowid FROM jobs_ticks WHERE tick_at < $1 LIMIT $2)",
+            )
+            .bind(millis(before))
+            .bind(i64::from(batch))
+            .execute(pool)
+            .await
+            .doing(DOING)?;
+            Ok((executions, tasks))
+        })
+    }
+}

@@ -1,0 +1,77 @@
+//! The jobs the integration tests run.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use job_core::prelude::*;
+use job_core::{BoxFuture, State};
+use serde::{Deserialize, Serialize};
+
+/// Nothing to register: the test jobs read no shared state.
+pub fn setup(_: &mut State) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+    Box::pin(async { Ok(()) })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+}
+
+/// Succeeds; records the note's length as records processed.
+#[job]
+async fn echo(note: Note) -> JobResult {
+    Ok(Outcome::processed(note.text.len()))
+}
+
+/// Always fails, like a destination that is down.
+#[job(retries = 3, backoff = "400ms..10s")]
+async fn always_fails() -> JobResult {
+    Err(JobError::msg("destination unreachable"))
+}
+
+/// Always panics.
+#[job(retries = 1, backoff = "100ms")]
+async fn panics() -> JobResult {
+    let empty: Vec<u32> = Vec::new();
+    Ok(Outcome::processed(empty[3]))
+}
+
+/// Never finishes within its timeout.
+#[job(retries = 1, backoff = "100ms", timeout = "300ms")]
+async fn hangs() -> JobResult {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    Ok(Outcome::none())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SlowArgs {
+    pub millis: u64,
+    pub marker: String,
+}
+
+/// Sleeps, leaving `<marker>.started.<attempt>` and `<marker>.done` files in the test's
+/// folder, so that a test knows when it is mid-job.
+#[job(retries = 2, backoff = "100ms")]
+async fn slow(args: SlowArgs, ctx: JobContext) -> JobResult {
+    let dir = PathBuf::from(std::env::var("TEST_SITE").unwrap_or_default());
+    std::fs::write(
+        dir.join(format!("{}.started.{}", args.marker, ctx.attempt())),
+        "",
+    )?;
+    tokio::time::sleep(Duration::from_millis(args.millis)).await;
+    std::fs::write(dir.join(format!("{}.done", args.marker)), "")?;
+    Ok(Outcome::none())
+}
+
+/// Every second.
+#[job(cron = "* * * * * *")]
+async fn every_second() -> JobResult {
+    Ok(Outcome::none())
+}
+
+/// Every second, but each run takes 2.5 s and runs never overlap.
+#[job(cron = "* * * * * *", unique)]
+async fn unique_every_second() -> JobResult {
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    Ok(Outcome::none())
+}

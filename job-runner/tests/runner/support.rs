@@ -1,0 +1,219 @@
+//! Real runner processes for the integration tests.
+//!
+//! The test binary is also the runner: started with `JOB_RUNNER_TEST_CHILD` set, it runs
+//! the `job-runner` command line (with the test jobs of this binary registered) instead of
+//! the tests. Every test gets its own folder and database.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The variable that turns this binary into a runner process.
+pub const CHILD: &str = "JOB_RUNNER_TEST_CHILD";
+
+/// A folder with a database, shared by the processes of one test.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub database_url: String,
+    env: Vec<(String, String)>,
+}
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().expect("create a temporary folder");
+        let database_url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+        Site {
+            dir,
+            database_url,
+            env: vec![
+                // Test timing: quick heartbeats and recovery, quick polling.
+                ("JOBS_HEARTBEAT".into(), "300ms".into()),
+                ("JOBS_LEASE".into(), "2s".into()),
+                ("JOBS_POLL_INTERVAL".into(), "100ms".into()),
+                ("JOBS_SHUTDOWN_GRACE".into(), "10s".into()),
+                // Cron test jobs only run in the tests that enable them.
+                ("JOBS_JOB_EVERY_SECOND_ENABLED".into(), "false".into()),
+                (
+                    "JOBS_JOB_UNIQUE_EVERY_SECOND_ENABLED".into(),
+                    "false".into(),
+                ),
+            ],
+        }
+    }
+
+    /// Sets an environment variable for every process started from now on.
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Site {
+        self.env.retain(|(n, _)| n != name);
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
+        let mut all = vec!["job-runner".to_owned()];
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        command
+            .env(
+                CHILD,
+                serde_json::to_string(&all).expect("arguments as JSON"),
+            )
+            .env("JOBS_DATABASE_URL", &self.database_url)
+            .env("JOBS_LOG", "info,sqlx=warn,apalis_core=warn")
+            .env("NO_COLOR", "1")
+            .env("TEST_SITE", self.dir.path())
+            .current_dir(self.dir.path());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// Runs a CLI command to completion.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run the command")
+    }
+
+    /// Runs a CLI command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(
+            output.status.success(),
+            "`job-runner {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// `history --json` with extra arguments.
+    pub fn history(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["history", "--json", "--limit", "10000"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str::<Vec<Value>>(&text)
+            .unwrap_or_else(|e| panic!("history is not JSON ({e}): {text}"))
+    }
+
+    /// `trigger NAME [--args JSON] --json`: the stored task.
+    pub fn trigger(&self, job: &str, args: Option<&str>) -> Value {
+        let mut all = vec!["trigger", job, "--json"];
+        if let Some(args) = args {
+            all.extend(["--args", args]);
+        }
+        serde_json::from_str(&self.ok(&all)).expect("the task as JSON")
+    }
+
+    /// Starts `job-runner run` and waits until it has started.
+    pub fn runner(&self) -> Runner {
+        self.runner_with(&[])
+    }
+
+    pub fn runner_with(&self, extra: &[&str]) -> Runner {
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        let mut child = self
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a runner");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let runner = Runner { child, log };
+        runner.wait_for_log("runner started", Duration::from_secs(30));
+        runner
+    }
+}
+
+/// A running `job-runner run` process.
+pub struct Runner {
+    pub child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Runner {
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) {
+        let found = wait_until(limit, || self.log().contains(needle));
+        assert!(
+            found,
+            "the runner did not log `{needle}` within {limit:?}:\n{}",
+            self.log()
+        );
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns whether it exited successfully.
+    pub fn terminate(mut self) -> (bool, String) {
+        signal(&self.child, "TERM");
+        let status = self.child.wait().expect("wait for the runner");
+        // Let the log reader catch up.
+        std::thread::sleep(Duration::from_millis(100));
+        (status.success(), self.log())
+    }
+
+    /// Kills with SIGKILL: no cleanup at all.
+    pub fn kill(mut self) {
+        signal(&self.child, "KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if condition() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for a file to exist.
+pub fn wait_for_file(path: &Path, limit: Duration) -> bool {
+    wait_until(limit, || path.exists())
+}
+
+/// An RFC 3339 field as milliseconds.
+pub fn millis(value: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp"))
+        .expect("an RFC 3339 timestamp")
+        .timestamp_millis()
+}

@@ -1,0 +1,610 @@
+//! The tests. Each starts real runner processes on its own SQLite file.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::{Site, millis, wait_for_file, wait_until};
+
+pub const ALL: &[(&str, fn())] = &[
+    (
+        "an_enqueued_job_runs_exactly_once",
+        an_enqueued_job_runs_exactly_once,
+    ),
+    (
+        "failures_retry_with_growing_delays_then_die_and_retry_by_hand",
+        failures_retry_with_growing_delays_then_die_and_retry_by_hand,
+    ),
+    (
+        "panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on",
+        panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on,
+    ),
+    (
+        "two_runners_run_each_cron_tick_exactly_once",
+        two_runners_run_each_cron_tick_exactly_once,
+    ),
+    (
+        "sigterm_lets_the_running_attempt_finish",
+        sigterm_lets_the_running_attempt_finish,
+    ),
+    (
+        "sigkill_mid_job_the_next_runner_runs_it_again",
+        sigkill_mid_job_the_next_runner_runs_it_again,
+    ),
+    (
+        "a_lost_last_attempt_ends_dead_not_retried_forever",
+        a_lost_last_attempt_ends_dead_not_retried_forever,
+    ),
+    (
+        "pause_and_resume_act_across_processes",
+        pause_and_resume_act_across_processes,
+    ),
+    (
+        "unique_cron_runs_never_overlap",
+        unique_cron_runs_never_overlap,
+    ),
+    (
+        "bad_input_is_refused_clearly_and_changes_nothing",
+        bad_input_is_refused_clearly_and_changes_nothing,
+    ),
+    ("a_cancelled_task_never_runs", a_cancelled_task_never_runs),
+    (
+        "configuration_disables_jobs_without_a_rebuild",
+        configuration_disables_jobs_without_a_rebuild,
+    ),
+    (
+        "start_up_reports_stored_tasks_of_unknown_jobs",
+        start_up_reports_stored_tasks_of_unknown_jobs,
+    ),
+    (
+        "the_binary_runs_the_examples_and_lists_them",
+        the_binary_runs_the_examples_and_lists_them,
+    ),
+];
+
+fn task_id(task: &Value) -> i64 {
+    task["id"].as_i64().expect("a task id")
+}
+
+fn rows_of_task(site: &Site, id: i64) -> Vec<Value> {
+    let mut rows = site.history(&["--task", &id.to_string()]);
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows
+}
+
+fn statuses(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn task_state(site: &Site, id: i64) -> String {
+    let tasks: Vec<Value> =
+        serde_json::from_str(&site.ok(&["tasks", "--json", "--limit", "10000"]))
+            .expect("tasks as JSON");
+    tasks
+        .iter()
+        .find(|t| t["id"] == id)
+        .map(|t| t["state"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+fn an_enqueued_job_runs_exactly_once() {
+    let site = Site::new();
+    let runner = site.runner();
+    let ids: Vec<i64> = (0..20)
+        .map(|i| task_id(&site.trigger("echo", Some(&format!(r#"{{"text":"note {i:02}"}}"#)))))
+        .collect();
+    let done = wait_until(Duration::from_secs(20), || {
+        site.history(&["--job", "echo", "--status", "succeeded"])
+            .len()
+            >= ids.len()
+    });
+    assert!(done, "the enqueued jobs did not all run:\n{}", runner.log());
+    // Give a duplicate run every chance to show up.
+    std::thread::sleep(Duration::from_millis(1000));
+    let history = site.history(&["--job", "echo"]);
+    for id in &ids {
+        let rows: Vec<&Value> = history.iter().filter(|r| r["task_id"] == *id).collect();
+        assert_eq!(rows.len(), 1, "task {id} ran {} times", rows.len());
+        assert_eq!(rows[0]["status"], "succeeded");
+        assert_eq!(rows[0]["trigger"], "manual");
+        assert_eq!(rows[0]["attempt"], 1);
+        assert_eq!(rows[0]["records_processed"], 7);
+        for field in [
+            "scheduled_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "runner_id",
+            "error",
+        ] {
+            assert!(rows[0].get(field).is_some(), "history rows have `{field}`");
+        }
+    }
+    let (clean, log) = runner.terminate();
+    assert!(clean, "the runner did not exit cleanly:\n{log}");
+}
+
+fn failures_retry_with_growing_delays_then_die_and_retry_by_hand() {
+    let site = Site::new();
+    let runner = site.runner();
+    let id = task_id(&site.trigger("always_fails", None));
+    let dead = wait_until(Duration::from_secs(30), || task_state(&site, id) == "dead");
+    assert!(dead, "the task did not end dead:\n{}", runner.log());
+    let rows = rows_of_task(&site, id);
+    assert_eq!(
+        statuses(&rows),
+        ["failed", "failed", "failed", "dead"],
+        "{rows:#?}"
+    );
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["attempt"].as_i64().unwrap_or(0))
+            .collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("destination unreachable")
+    );
+    assert!(
+        rows[3]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no retry left")
+    );
+    // Backoff 400ms doubling, ±10%: the gaps between attempts grow and respect the floor.
+    let gaps: Vec<i64> = rows
+        .windows(2)
+        .map(|w| millis(&w[1]["started_at"]) - millis(&w[0]["finished_at"]))
+        .collect();
+    for (i, gap) in gaps.iter().enumerate() {
+        let base = 400 * (1 << i);
+        assert!(
+            *gap >= base * 9 / 10,
+            "retry {} came after {gap}ms, before its backoff of ~{base}ms",
+            i + 1
+        );
+    }
+    assert!(
+        gaps.windows(2).all(|w| w[0] < w[1]),
+        "delays do not grow: {gaps:?}"
+    );
+
+    // Retried by hand: it runs again with a fresh set of attempts, numbered on.
+    site.ok(&["retry", &id.to_string()]);
+    let again = wait_until(Duration::from_secs(10), || {
+        rows_of_task(&site, id).len() >= 5
+    });
+    assert!(again, "the retried task did not run:\n{}", runner.log());
+    let rows = rows_of_task(&site, id);
+    assert_eq!(rows[4]["attempt"], 5);
+    assert_eq!(rows[4]["status"], "failed");
+}
+
+fn panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on() {
+    let site = Site::new();
+    let runner = site.runner();
+    let panics = task_id(&site.trigger("panics", None));
+    let hangs = task_id(&site.trigger("hangs", None));
+    let finished = wait_until(Duration::from_secs(20), || {
+        task_state(&site, panics) == "dead" && task_state(&site, hangs) == "dead"
+    });
+    assert!(finished, "the tasks did not end:\n{}", runner.log());
+
+    let rows = rows_of_task(&site, panics);
+    assert_eq!(statuses(&rows), ["panicked", "dead"]);
+    let error = rows[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("panicked: index out of bounds"),
+        "{error}"
+    );
+    let rows = rows_of_task(&site, hangs);
+    assert_eq!(statuses(&rows), ["timed_out", "dead"]);
+    assert_eq!(rows[0]["error"], "timed out after 300ms");
+    assert!(rows[0]["duration_ms"].as_i64().unwrap_or(0) < 5000);
+
+    // apalis bugs 1 and 2: a timeout or a panic never leaves a task running.
+    let running: Vec<Value> =
+        serde_json::from_str(&site.ok(&["tasks", "--state", "running", "--json"]))
+            .unwrap_or_default();
+    assert!(running.is_empty(), "tasks left running: {running:?}");
+
+    // The workers keep working.
+    let echo = task_id(&site.trigger("echo", Some(r#"{"text":"still here"}"#)));
+    let ran = wait_until(Duration::from_secs(10), || {
+        statuses(&rows_of_task(&site, echo)) == ["succeeded"]
+    });
+    assert!(
+        ran,
+        "the worker stopped after a panic or a timeout:\n{}",
+        runner.log()
+    );
+}
+
+fn two_runners_run_each_cron_tick_exactly_once() {
+    let mut site = Site::new();
+    site.env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
+    let first = site.runner();
+    let second = site.runner();
+    std::thread::sleep(Duration::from_secs(20));
+    let (clean_first, log_first) = first.terminate();
+    let (clean_second, log_second) = second.terminate();
+    assert!(clean_first && clean_second, "{log_first}\n{log_second}");
+
+    let history = site.history(&["--job", "every_second"]);
+    let mut per_tick: BTreeMap<i64, usize> = BTreeMap::new();
+    for row in &history {
+        *per_tick.entry(millis(&row["scheduled_at"])).or_default() += 1;
+    }
+    let doubled: Vec<_> = per_tick.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "ticks run more than once: {doubled:?}");
+    let (first_tick, last_tick) = (
+        *per_tick.keys().next().expect("some ticks ran"),
+        *per_tick.keys().last().expect("some ticks ran"),
+    );
+    let expected = (last_tick - first_tick) / 1000 + 1;
+    assert!(expected >= 17, "only {expected} ticks in 20 seconds");
+    assert_eq!(
+        per_tick.len() as i64,
+        expected,
+        "ticks were skipped between the first and the last"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|r| r["status"] == "succeeded" && r["trigger"] == "cron")
+    );
+}
+
+fn sigterm_lets_the_running_attempt_finish() {
+    let site = Site::new();
+    let runner = site.runner();
+    let id = task_id(&site.trigger("slow", Some(r#"{"millis":1500,"marker":"term"}"#)));
+    assert!(
+        wait_for_file(&site.path("term.started.1"), Duration::from_secs(10)),
+        "{}",
+        runner.log()
+    );
+    let (clean, log) = runner.terminate();
+    assert!(clean, "the runner did not exit cleanly:\n{log}");
+    assert!(
+        site.path("term.done").exists(),
+        "the attempt was cut short:\n{log}"
+    );
+    assert_eq!(statuses(&rows_of_task(&site, id)), ["succeeded"]);
+    assert_eq!(task_state(&site, id), "succeeded");
+}
+
+fn sigkill_mid_job_the_next_runner_runs_it_again() {
+    let site = Site::new();
+    let first = site.runner();
+    let id = task_id(&site.trigger("slow", Some(r#"{"millis":2000,"marker":"kill"}"#)));
+    assert!(
+        wait_for_file(&site.path("kill.started.1"), Duration::from_secs(10)),
+        "{}",
+        first.log()
+    );
+    first.kill();
+    assert!(!site.path("kill.done").exists());
+    let second = site.runner();
+    // The lease is 2 s in these tests: the claim is recovered within a few seconds.
+    assert!(
+        wait_for_file(&site.path("kill.done"), Duration::from_secs(15)),
+        "{}",
+        second.log()
+    );
+    assert!(
+        site.path("kill.started.2").exists(),
+        "the re-run was not attempt 2"
+    );
+    let ok = wait_until(Duration::from_secs(5), || {
+        task_state(&site, id) == "succeeded"
+    });
+    assert!(ok, "{}", second.log());
+    let rows = rows_of_task(&site, id);
+    assert_eq!(statuses(&rows), ["failed", "succeeded"], "{rows:#?}");
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stopped heartbeating"),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[1]["attempt"], 2);
+}
+
+/// apalis bug 5: its recovery of dead workers' tasks ignores `max_attempts`.
+fn a_lost_last_attempt_ends_dead_not_retried_forever() {
+    let site = Site::new();
+    site.ok(&["migrate"]);
+    let first = site.runner();
+    // `slow` allows 3 attempts; every one of them is lost to a SIGKILL.
+    let id = task_id(&site.trigger("slow", Some(r#"{"millis":60000,"marker":"lost"}"#)));
+    let mut runner = first;
+    for attempt in 1..=3 {
+        let marker = site.path(&format!("lost.started.{attempt}"));
+        assert!(
+            wait_for_file(&marker, Duration::from_secs(15)),
+            "attempt {attempt} did not start:\n{}",
+            runner.log()
+        );
+        runner.kill();
+        runner = site.runner();
+    }
+    let dead = wait_until(Duration::from_secs(15), || task_state(&site, id) == "dead");
+    assert!(dead, "the task was not declared dead:\n{}", runner.log());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !site.path("lost.started.4").exists(),
+        "a fourth attempt ran"
+    );
+    let rows = rows_of_task(&site, id);
+    assert_eq!(statuses(&rows), ["failed", "failed", "dead"], "{rows:#?}");
+}
+
+fn pause_and_resume_act_across_processes() {
+    let mut site = Site::new();
+    site.env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
+    let runner = site.runner();
+    let count = || site.history(&["--job", "every_second"]).len();
+    assert!(
+        wait_until(Duration::from_secs(10), || count() >= 2),
+        "{}",
+        runner.log()
+    );
+
+    let out = site.ok(&["pause", "every_second"]);
+    assert!(out.contains("paused"), "{out}");
+    // A tick already taken may still finish; after that, nothing.
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused_at = count();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(count(), paused_at, "a paused cron job kept running");
+    let listed = site.ok(&["list", "--json"]);
+    let jobs: Vec<Value> = serde_json::from_str(&listed).expect("list as JSON");
+    let job = jobs
+        .iter()
+        .find(|j| j["name"] == "every_second")
+        .expect("listed");
+    assert_eq!(job["paused"], true);
+
+    // A paused job's tasks are held, not lost.
+    let held = task_id(&site.trigger("every_second", None));
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(task_state(&site, held), "pending");
+
+    site.ok(&["resume", "every_second"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || count() > paused_at + 2),
+        "resume did not bring the runs back:\n{}",
+        runner.log()
+    );
+    assert!(wait_until(Duration::from_secs(5), || task_state(
+        &site, held
+    ) == "succeeded"));
+}
+
+fn unique_cron_runs_never_overlap() {
+    let mut site = Site::new();
+    site.env("JOBS_JOB_UNIQUE_EVERY_SECOND_ENABLED", "true");
+    let first = site.runner();
+    let second = site.runner();
+    std::thread::sleep(Duration::from_secs(9));
+    drop(first);
+    drop(second);
+    let history = site.history(&["--job", "unique_every_second", "--status", "succeeded"]);
+    let mut runs: Vec<(i64, i64)> = history
+        .iter()
+        .map(|r| (millis(&r["started_at"]), millis(&r["finished_at"])))
+        .collect();
+    runs.sort_unstable();
+    assert!(runs.len() >= 2, "{runs:?}");
+    assert!(
+        runs.len() <= 4,
+        "2.5 s runs every second cannot all have run: {runs:?}"
+    );
+    for pair in runs.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "runs overlap: {pair:?}");
+    }
+}
+
+fn bad_input_is_refused_clearly_and_changes_nothing() {
+    let site = Site::new();
+    site.ok(&["migrate"]);
+    let done = task_id(&site.trigger("echo", Some(r#"{"text":"x"}"#)));
+    let before = site.ok(&["tasks", "--json"]);
+    let refused = |args: &[&str], expected: &str| {
+        let output = site.cli(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "`{}` was accepted",
+            args.join(" ")
+        );
+        assert!(
+            stderr.contains(expected),
+            "`{}`: expected `{expected}` in:\n{stderr}",
+            args.join(" ")
+        );
+    };
+    refused(&["trigger", "nope"], "no job named `nope` is registered");
+    refused(
+        &["trigger", "echo", "--args", "{bad"],
+        "--args is not valid JSON",
+    );
+    refused(
+        &["trigger", "echo", "--args", r#"{"txt":"x"}"#],
+        "takes `runner::jobs::Note`",
+    );
+    refused(
+        &["trigger", "echo", "--args", r#"{"txt":"x"}"#],
+        "missing field `text`",
+    );
+    refused(&["trigger", "echo"], "invalid type: null");
+    refused(
+        &["trigger", "every_second", "--args", r#"{"a":1}"#],
+        "takes no arguments",
+    );
+    refused(&["retry", "999"], "no task has id 999");
+    refused(&["cancel", "999"], "no task has id 999");
+    refused(&["pause", "nope"], "no job named `nope`");
+    refused(
+        &["history", "--status", "broken"],
+        "unknown status `broken`",
+    );
+    refused(
+        &["history", "--since", "yesterday"],
+        "neither an RFC 3339 instant",
+    );
+    refused(
+        &["retry", &done.to_string()],
+        "only dead or cancelled tasks can be retried",
+    );
+    refused(&["schedule", "0 25 * * *"], "invalid hour field `25`");
+    refused(
+        &["schedule", "0 0 * * *", "--timezone", "Mars/Base"],
+        "unknown time zone `Mars/Base`",
+    );
+    assert_eq!(
+        site.ok(&["tasks", "--json"]),
+        before,
+        "a refused command changed the stored tasks"
+    );
+
+    let other = Site::new();
+    let output = other.cli(&["list"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("job-runner migrate"));
+}
+
+fn a_cancelled_task_never_runs() {
+    let site = Site::new();
+    site.ok(&["migrate"]);
+    let id = task_id(&site.trigger("echo", Some(r#"{"text":"never"}"#)));
+    let out = site.ok(&["cancel", &id.to_string()]);
+    assert!(out.contains("cancelled"), "{out}");
+    let runner = site.runner();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(statuses(&rows_of_task(&site, id)), ["cancelled"]);
+    assert_eq!(task_state(&site, id), "cancelled");
+    let output = site.cli(&["cancel", &id.to_string()]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("only pending tasks can be cancelled")
+    );
+    drop(runner);
+}
+
+fn configuration_disables_jobs_without_a_rebuild() {
+    let mut site = Site::new();
+    std::fs::write(site.path("jobs.toml"), "[jobs.echo]\nenabled = false\n")
+        .expect("write jobs.toml");
+    let runner = site.runner();
+    let id = task_id(&site.trigger("echo", Some(r#"{"text":"held"}"#)));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(task_state(&site, id), "pending", "a disabled job ran");
+    assert!(runner.log().contains("disabled"));
+    drop(runner);
+
+    std::fs::write(site.path("jobs.toml"), "[jobs.ecoh]\nenabled = false\n")
+        .expect("write jobs.toml");
+    let output = site.cli(&["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("no job named `ecoh` is registered"),
+        "{stderr}"
+    );
+
+    std::fs::remove_file(site.path("jobs.toml")).expect("remove jobs.toml");
+    site.env("JOBS_ENABLED", "false");
+    let output = site.cli(&["run"]);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("starting nothing"));
+}
+
+fn start_up_reports_stored_tasks_of_unknown_jobs() {
+    let site = Site::new();
+    site.ok(&["migrate"]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let store = job_runner::storage::Store::connect(&site.database_url, &Default::default())
+            .await
+            .expect("open the database");
+        let now = chrono::Utc::now();
+        let task = job_runner::storage::NewTask {
+            job: "renamed_job".into(),
+            queue: "default".into(),
+            args: "null".into(),
+            priority: 0,
+            run_at: now,
+            scheduled_at: now,
+            max_attempts: 1,
+            trigger: job_core::Trigger::Enqueue,
+            unique_key: None,
+            exclusive: false,
+        };
+        store
+            .insert_tasks(&[task], now)
+            .await
+            .expect("store a task");
+        store.close().await;
+    });
+    let runner = site.runner();
+    runner.wait_for_log("no registered job handles", Duration::from_secs(5));
+    assert!(runner.log().contains("renamed_job"));
+}
+
+fn the_binary_runs_the_examples_and_lists_them() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let binary = env!("CARGO_BIN_EXE_job-runner");
+    let mut child = std::process::Command::new(binary)
+        .current_dir(dir.path())
+        .env_remove("JOBS_DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start job-runner");
+    let started = wait_until(Duration::from_secs(20), || {
+        dir.path().join("jobs.db").exists()
+    });
+    assert!(started, "no jobs.db was created");
+    let listed = wait_until(Duration::from_secs(20), || {
+        std::process::Command::new(binary)
+            .arg("list")
+            .current_dir(dir.path())
+            .env_remove("JOBS_DATABASE_URL")
+            .output()
+            .map(|o| {
+                let out = String::from_utf8_lossy(&o.stdout);
+                [
+                    "expire_keys",
+                    "cleanup_expired_sessions",
+                    "cleanup_expired_refresh_tokens",
+                    "cleanup_expired_challenges",
+                    "cleanup_expired_device_codes",
+                    "transfer_document",
+                    "*/5 * * * *",
+                ]
+                .iter()
+                .all(|needle| out.contains(needle))
+            })
+            .unwrap_or(false)
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait for job-runner");
+    assert!(listed, "`job-runner list` does not show the example jobs");
+    assert!(
+        status.success(),
+        "job-runner did not exit cleanly on SIGTERM"
+    );
+}
