@@ -36,6 +36,12 @@ impl Wakers {
             notify.notify_one();
         }
     }
+
+    pub(crate) fn wake_all(&self) {
+        for notify in self.by_job.values() {
+            notify.notify_one();
+        }
+    }
 }
 
 /// Stores tasks for the registered jobs, checking each request against the job: its name,

@@ -57,7 +57,15 @@ async fn run(
         let mut failures = 0u32;
         loop {
             match store.complete(&runner_id, &completions, clock.now()).await {
-                Ok(()) => break,
+                Ok(stale) => {
+                    for task_id in stale {
+                        tracing::warn!(
+                            task_id,
+                            "an attempt finished after its claim was recovered by another runner (this runner lost the database for longer than the lease); its result is not recorded"
+                        );
+                    }
+                    break;
+                }
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     let wait = Duration::from_millis(100 * u64::from(failures.min(50)));

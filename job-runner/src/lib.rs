@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 mod executor;
 mod heartbeat;
+mod listener;
 pub mod plan;
 mod rescuer;
 mod runner;

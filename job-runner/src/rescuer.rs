@@ -7,30 +7,47 @@ use job_core::Clock;
 use tokio::sync::watch;
 
 use crate::client::Wakers;
+use crate::heartbeat::Health;
 use crate::storage::Store;
 
-/// Looks for lost claims every `every` until `stop`.
-pub(crate) async fn run(
-    store: Store,
-    runner_id: String,
-    clock: Clock,
-    lease: Duration,
-    every: Duration,
-    wakers: Wakers,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        rescue_once(&store, &runner_id, clock, lease, &wakers).await;
-        tokio::select! {
-            _ = clock.sleep(every) => {}
-            _ = stop.changed() => return,
+/// What the rescuer works with.
+pub(crate) struct Rescuer {
+    pub(crate) store: Store,
+    pub(crate) runner_id: String,
+    pub(crate) clock: Clock,
+    /// A runner silent this long has lost its claims.
+    pub(crate) lease: Duration,
+    /// How often to look.
+    pub(crate) every: Duration,
+    pub(crate) wakers: Wakers,
+    pub(crate) health: Health,
+}
+
+impl Rescuer {
+    /// Looks for lost claims every `every` until `stop`, once this runner has been healthy
+    /// for a lease.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if self.health.healthy_for(self.lease, self.clock.now()) {
+                rescue_once(
+                    &self.store,
+                    &self.runner_id,
+                    self.clock,
+                    self.lease,
+                    &self.wakers,
+                )
+                .await;
+            }
+            tokio::select! {
+                _ = self.clock.sleep(self.every) => {}
+                _ = stop.changed() => return,
+            }
         }
     }
 }
 
-/// One pass; also used at start-up, so that a runner restarted after a crash picks up its
-/// predecessor's work at once.
-pub(crate) async fn rescue_once(
+/// One pass.
+async fn rescue_once(
     store: &Store,
     runner_id: &str,
     clock: Clock,

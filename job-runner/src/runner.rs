@@ -12,9 +12,11 @@ use tokio::sync::watch;
 use crate::client::{Jobs, Wakers};
 use crate::config::{Config, ConfigError};
 use crate::executor::{Executor, ExecutorParts};
+use crate::heartbeat::Health;
 use crate::plan::{JobSettings, Plan};
+use crate::rescuer::Rescuer;
 use crate::storage::{ConnectOptions, RunnerRow, Store, StoreError};
-use crate::{cleaner, completer, heartbeat, rescuer, scheduler};
+use crate::{cleaner, completer, heartbeat, listener, scheduler};
 
 /// Most tasks one claim takes for one job.
 const CLAIM_BATCH: u32 = 256;
@@ -198,14 +200,7 @@ impl Runner {
         };
         self.store.register_runner(&row).await?;
         self.report_start().await;
-        rescuer::rescue_once(
-            &self.store,
-            &self.id,
-            clock,
-            self.config.lease,
-            &self.wakers,
-        )
-        .await;
+        let health = Health::new(now);
 
         let (stop, stopped) = watch::channel(false);
         let services = vec![
@@ -214,14 +209,23 @@ impl Runner {
                 row,
                 clock,
                 self.config.heartbeat,
+                health.clone(),
                 stopped.clone(),
             )),
-            tokio::spawn(rescuer::run(
+            tokio::spawn(
+                Rescuer {
+                    store: self.store.clone(),
+                    runner_id: self.id.clone(),
+                    clock,
+                    lease: self.config.lease,
+                    every: self.config.heartbeat,
+                    wakers: self.wakers.clone(),
+                    health,
+                }
+                .run(stopped.clone()),
+            ),
+            tokio::spawn(listener::run(
                 self.store.clone(),
-                self.id.clone(),
-                clock,
-                self.config.lease,
-                self.config.heartbeat,
                 self.wakers.clone(),
                 stopped.clone(),
             )),

@@ -60,11 +60,12 @@ fn execution(
 }
 
 async fn each_backend(test: impl AsyncFn(Store, DateTime<Utc>)) {
-    for (name, store) in backends::stores().await {
-        eprintln!("backend: {name}");
+    for backend in backends::stores().await {
+        eprintln!("backend: {}", backend.name);
         // Whole milliseconds, as stored.
         let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
-        test(store, now).await;
+        test(backend.store.clone(), now).await;
+        backend.cleanup().await;
     }
 }
 
@@ -323,7 +324,8 @@ async fn completions_write_states_and_history_and_skip_claims_lost_meanwhile() {
             retry_at: None,
             execution: execution(ids[1].0, 1, ExecutionStatus::Succeeded, now),
         };
-        store.complete("r2", &[stale], now).await.expect("complete");
+        let ignored = store.complete("r2", &[stale], now).await.expect("complete");
+        assert_eq!(ignored, [ids[1].0], "the stale completion is reported");
         assert_eq!(
             state(1).await.state,
             TaskState::Pending,

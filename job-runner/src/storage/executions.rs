@@ -195,6 +195,15 @@ pub(super) fn insert_statement(
                  value->>'records_processed', value->>'runner_id' \
              FROM json_each($1) ORDER BY key"
         }
+        Dialect::Postgres => {
+            "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
+                 finished_at, duration_ms, status, error, records_processed, runner_id) \
+             SELECT task_id, job, attempt, trigger, scheduled_at, started_at, finished_at, \
+                 duration_ms, status, error, records_processed, runner_id \
+             FROM jsonb_to_recordset($1::jsonb) AS e(task_id bigint, job text, attempt bigint, \
+                 trigger text, scheduled_at bigint, started_at bigint, finished_at bigint, \
+                 duration_ms bigint, status text, error text, records_processed bigint, runner_id text)"
+        }
     };
     Some((sql, serde_json::Value::Array(rows).to_string()))
 }

@@ -15,11 +15,22 @@ const SQLITE: &[(i64, &str, &str)] = &[(
     include_str!("migrations/sqlite/0001_tasks_history_runners.sql"),
 )];
 
+/// (version, name, SQL) for PostgreSQL.
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "tasks, history, runners",
+    include_str!("migrations/postgres/0001_tasks_history_runners.sql"),
+)];
+
 fn migrations(dialect: Dialect) -> &'static [(i64, &'static str, &'static str)] {
     match dialect {
         Dialect::Sqlite => SQLITE,
+        Dialect::Postgres => POSTGRES,
     }
 }
+
+/// The key of the PostgreSQL advisory lock that serializes migrations.
+const MIGRATION_LOCK: i64 = 0x006a_6f62_736d_6967;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS jobs_migrations (
     version BIGINT PRIMARY KEY,
@@ -31,12 +42,20 @@ pub(super) async fn run(store: &Store) -> Result<(), StoreError> {
     with_pool!(store, |pool, dialect| {
         let list = migrations(dialect);
         let known = list.last().map_or(0, |m| m.0);
-        // `BEGIN IMMEDIATE` takes SQLite's write lock at once, so two runners starting
-        // together apply each migration once.
+        // SQLite's `BEGIN IMMEDIATE` takes the write lock at once and PostgreSQL's advisory
+        // lock serializes migrators, so two runners starting together apply each migration
+        // once.
         let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
+            .begin_with(dialect.begin())
             .await
             .doing("starting the migration")?;
+        if dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await
+                .doing("locking the migration")?;
+        }
         sqlx::query(CREATE_TABLE)
             .execute(&mut *tx)
             .await
@@ -77,9 +96,12 @@ pub(super) async fn run(store: &Store) -> Result<(), StoreError> {
 pub(super) async fn check(store: &Store) -> Result<(), StoreError> {
     with_pool!(store, |pool, dialect| {
         let known = migrations(dialect).last().map_or(0, |m| m.0);
-        let exists: i64 = sqlx::query(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs_migrations'",
-        )
+        let exists: i64 = sqlx::query(match dialect {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'jobs_migrations'"
+            }
+            Dialect::Postgres => "SELECT COUNT(*) FROM (SELECT to_regclass('jobs_migrations') AS t) AS x WHERE t IS NOT NULL",
+        })
         .fetch_one(pool)
         .await
         .doing("looking for the job tables")?

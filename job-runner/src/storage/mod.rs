@@ -16,6 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -42,6 +43,11 @@ macro_rules! with_pool {
                 let $dialect = $crate::storage::Dialect::Sqlite;
                 $body
             }
+            $crate::storage::Db::Postgres($pool) => {
+                #[allow(unused_variables)]
+                let $dialect = $crate::storage::Dialect::Postgres;
+                $body
+            }
         }
     };
 }
@@ -51,13 +57,46 @@ pub(crate) use with_pool;
 #[derive(Clone)]
 pub(crate) enum Db {
     Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 /// The SQL variant a statement is written in, where backends differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
     Sqlite,
+    Postgres,
 }
+
+impl Dialect {
+    /// The statement that opens a write transaction. SQLite's `IMMEDIATE` takes the write
+    /// lock at once, so that a transaction never fails to upgrade a read lock.
+    pub(crate) fn begin(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
+/// The channel on which PostgreSQL announces tasks that are due (payload: the job's name).
+pub(crate) const TASKS_CHANNEL: &str = "jobs_tasks";
+
+/// Announces, inside a transaction, that `job` has a task due now: on PostgreSQL every
+/// listening runner wakes that job's workers when the transaction commits. SQLite runners
+/// see it at their next poll.
+macro_rules! announce {
+    ($tx:expr, $dialect:expr, $job:expr) => {
+        if $dialect == $crate::storage::Dialect::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind($crate::storage::TASKS_CHANNEL)
+                .bind($job)
+                .execute(&mut *$tx)
+                .await
+                .doing("announcing a due task")?;
+        }
+    };
+}
+pub(crate) use announce;
 
 /// Which kind of database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +273,23 @@ impl Store {
                     url,
                 })
             }
-            Backend::Postgres => Err(StoreError::UnsupportedUrl(redact(url))),
+            Backend::Postgres => {
+                let connect = |source| StoreError::Connect {
+                    url: redact(url),
+                    source,
+                };
+                let connect_options = PgConnectOptions::from_str(url).map_err(connect)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.pool_size.max(1))
+                    .acquire_timeout(options.busy_timeout)
+                    .connect_with(connect_options)
+                    .await
+                    .map_err(connect)?;
+                Ok(Store {
+                    db: Db::Postgres(pool),
+                    url: url.to_owned(),
+                })
+            }
         }
     }
 
@@ -247,6 +302,7 @@ impl Store {
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
         }
     }
 

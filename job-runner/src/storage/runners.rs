@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::executions::{self, ExecutionStatus, NewExecution};
-use super::{Doing, Store, StoreError, instant, millis, with_pool};
+use super::{Dialect, Doing, Store, StoreError, announce, instant, millis, with_pool};
 
 /// A registered runner process.
 #[derive(Debug, Clone, Serialize)]
@@ -133,19 +133,31 @@ impl Store {
         const DOING: &str = "recovering claims of stopped runners";
         let stale_before = millis(now - TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX));
         with_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
-            let rows = sqlx::query(
-                "SELECT t.id, t.job, t.attempt, t.max_attempts, t.trigger, t.scheduled_at, \
-                     t.locked_at, t.locked_by, r.heartbeat_at \
-                 FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
-                 WHERE t.state = 'running' \
-                   AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2)",
-            )
-            .bind(stale_before)
-            .bind(also.unwrap_or(""))
-            .fetch_all(&mut *tx)
-            .await
-            .doing(DOING)?;
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            let sql = match dialect {
+                Dialect::Sqlite => {
+                    "SELECT t.id, t.job, t.attempt, t.max_attempts, t.trigger, t.scheduled_at, \
+                         t.locked_at, t.locked_by, r.heartbeat_at \
+                     FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
+                     WHERE t.state = 'running' \
+                       AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2)"
+                }
+                // Two rescuers never handle one task: the second skips what the first locked.
+                Dialect::Postgres => {
+                    "SELECT t.id, t.job, t.attempt, t.max_attempts, t.trigger, t.scheduled_at, \
+                         t.locked_at, t.locked_by, r.heartbeat_at \
+                     FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
+                     WHERE t.state = 'running' \
+                       AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2) \
+                     FOR UPDATE OF t SKIP LOCKED"
+                }
+            };
+            let rows = sqlx::query(sql)
+                .bind(stale_before)
+                .bind(also.unwrap_or(""))
+                .fetch_all(&mut *tx)
+                .await
+                .doing(DOING)?;
             let mut rescued = Vec::with_capacity(rows.len());
             let mut history = Vec::with_capacity(rows.len());
             for row in &rows {
@@ -173,19 +185,28 @@ impl Store {
                         ),
                     }
                 };
-                sqlx::query(
+                let moved = sqlx::query(
                     "UPDATE jobs_tasks SET state = $2, run_at = $3, locked_by = NULL, locked_at = NULL, \
                          last_error = $4, finished_at = $5 \
-                     WHERE id = $1 AND state = 'running'",
+                     WHERE id = $1 AND state = 'running' AND locked_by = $6 AND attempt = $7",
                 )
                 .bind(task_id)
                 .bind(if retried { "pending" } else { "dead" })
                 .bind(millis(now))
                 .bind(&reason)
                 .bind((!retried).then(|| millis(now)))
+                .bind(&lost_by)
+                .bind(i64::from(attempt))
                 .execute(&mut *tx)
                 .await
                 .doing(DOING)?;
+                if moved.rows_affected() == 0 {
+                    // Finished or rescued by someone else since it was read.
+                    continue;
+                }
+                if retried {
+                    announce!(tx, dialect, row.try_get::<String, _>("job").doing(DOING)?);
+                }
                 let trigger: String = row.try_get("trigger").doing(DOING)?;
                 let locked_at: Option<i64> = row.try_get("locked_at").doing(DOING)?;
                 history.push(NewExecution {

@@ -1,5 +1,6 @@
 //! Tasks: enqueue, claim in batches, complete in batches, cancel, retry, list.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::executions::{self, NewExecution};
-use super::{Doing, Store, StoreError, instant, millis, with_pool};
+use super::{Dialect, Doing, Store, StoreError, announce, instant, millis, with_pool};
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -237,7 +238,7 @@ impl Store {
             return Ok(Vec::new());
         }
         with_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
             let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
             // Tasks without a key go in with one statement; keyed ones one by one, since
             // each may resolve to an existing task.
@@ -258,24 +259,38 @@ impl Store {
                         })
                     })
                     .collect();
-                let mut new_ids: Vec<i64> = sqlx::query(
-                    "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                         attempt, max_attempts, trigger, exclusive, created_at) \
-                     SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
-                         value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
-                         value->>'trigger', value->>'exclusive', $2 \
-                     FROM json_each($1) ORDER BY key \
-                     RETURNING id",
-                )
-                .bind(serde_json::Value::Array(rows).to_string())
-                .bind(millis(now))
-                .fetch_all(&mut *tx)
-                .await
-                .doing(DOING)?
-                .iter()
-                .map(|row| row.try_get::<i64, _>(0))
-                .collect::<Result<_, _>>()
-                .doing(DOING)?;
+                let sql = match dialect {
+                    Dialect::Sqlite => {
+                        "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                             attempt, max_attempts, trigger, exclusive, created_at) \
+                         SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
+                             value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
+                             value->>'trigger', value->>'exclusive', $2 \
+                         FROM json_each($1) ORDER BY key \
+                         RETURNING id"
+                    }
+                    // jsonb_to_recordset yields the rows in the array's order.
+                    Dialect::Postgres => {
+                        "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                             attempt, max_attempts, trigger, exclusive, created_at) \
+                         SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
+                             max_attempts, trigger, exclusive, $2 \
+                         FROM jsonb_to_recordset($1::jsonb) AS t(job text, queue text, args text, \
+                             priority bigint, run_at bigint, scheduled_at bigint, max_attempts bigint, \
+                             trigger text, exclusive bigint) \
+                         RETURNING id"
+                    }
+                };
+                let mut new_ids: Vec<i64> = sqlx::query(sql)
+                    .bind(serde_json::Value::Array(rows).to_string())
+                    .bind(millis(now))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .doing(DOING)?
+                    .iter()
+                    .map(|row| row.try_get::<i64, _>(0))
+                    .collect::<Result<_, _>>()
+                    .doing(DOING)?;
                 // One statement inserts in the order of the array, so ids ascend with it;
                 // RETURNING itself promises no order.
                 new_ids.sort_unstable();
@@ -325,6 +340,16 @@ impl Store {
                     }
                 });
             }
+            let mut due: Vec<&str> = tasks
+                .iter()
+                .filter(|t| t.run_at <= now)
+                .map(|t| t.job.as_str())
+                .collect();
+            due.sort_unstable();
+            due.dedup();
+            for job in due {
+                announce!(tx, dialect, job);
+            }
             tx.commit().await.doing(DOING)?;
             ids.into_iter()
                 .map(|id| {
@@ -351,26 +376,53 @@ impl Store {
         const DOING: &str = "claiming tasks";
         let limit = if exclusive { 1 } else { limit.max(1) };
         with_pool!(self, |pool, dialect| {
-            let rows = sqlx::query(
-                "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
-                     locked_by = $1, locked_at = $2 \
-                 WHERE id IN (\
-                     SELECT id FROM jobs_tasks \
-                     WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
-                       AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
-                       AND ($5 = 0 OR NOT EXISTS (\
-                           SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
-                     ORDER BY priority DESC, run_at, id LIMIT $4) \
-                 RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority",
-            )
-            .bind(runner)
-            .bind(millis(now))
-            .bind(job)
-            .bind(i64::from(limit))
-            .bind(i64::from(exclusive))
-            .fetch_all(pool)
-            .await
-            .doing(DOING)?;
+            let sql = match dialect {
+                Dialect::Sqlite => {
+                    "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
+                         locked_by = $1, locked_at = $2 \
+                     WHERE id IN (\
+                         SELECT id FROM jobs_tasks \
+                         WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
+                           AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+                           AND ($5 = 0 OR NOT EXISTS (\
+                               SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
+                         ORDER BY priority DESC, run_at, id LIMIT $4) \
+                     RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority"
+                }
+                // SKIP LOCKED: concurrent claimers take different rows instead of waiting.
+                Dialect::Postgres => {
+                    "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
+                         locked_by = $1, locked_at = $2 \
+                     WHERE id IN (\
+                         SELECT id FROM jobs_tasks \
+                         WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
+                           AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+                           AND ($5 = 0 OR NOT EXISTS (\
+                               SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
+                         ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority"
+                }
+            };
+            let rows = sqlx::query(sql)
+                .bind(runner)
+                .bind(millis(now))
+                .bind(job)
+                .bind(i64::from(limit))
+                .bind(i64::from(exclusive))
+                .fetch_all(pool)
+                .await;
+            let rows = match rows {
+                Ok(rows) => rows,
+                // Two runners claimed an exclusive job's tasks at once: the unique index let
+                // one through; for the other there is nothing to run now.
+                Err(sqlx::Error::Database(e)) if exclusive && e.is_unique_violation() => Vec::new(),
+                Err(e) => {
+                    return Err(StoreError::Query {
+                        doing: DOING,
+                        source: e,
+                    });
+                }
+            };
             let mut claimed = rows
                 .iter()
                 .map(|row| {
@@ -416,17 +468,17 @@ impl Store {
     }
 
     /// Writes the end of many attempts and their history rows in one transaction. A task
-    /// that `runner` no longer holds (its claim was recovered by another runner) keeps its
-    /// state; its attempt is still recorded in the history.
+    /// that `runner` no longer holds (its claim was recovered by another runner, which
+    /// recorded the attempt as lost) is left alone; its id is returned.
     pub async fn complete(
         &self,
         runner: &str,
         completions: &[Completion],
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         const DOING: &str = "recording finished attempts";
         if completions.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let updates: Vec<serde_json::Value> = completions
             .iter()
@@ -444,27 +496,57 @@ impl Store {
             .collect();
         let executions: Vec<&NewExecution> = completions.iter().map(|c| &c.execution).collect();
         with_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
-            sqlx::query(
-                "UPDATE jobs_tasks SET state = c.state, \
-                     run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
-                     last_error = c.error, finished_at = c.finished_at, \
-                     locked_by = NULL, locked_at = NULL \
-                 FROM (SELECT value->>'id' AS id, value->>'attempt' AS attempt, \
-                           value->>'state' AS state, value->>'run_at' AS run_at, \
-                           value->>'error' AS error, value->>'finished_at' AS finished_at \
-                       FROM json_each($1)) AS c \
-                 WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
-                   AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $2",
-            )
-            .bind(serde_json::Value::Array(updates).to_string())
-            .bind(runner)
-            .execute(&mut *tx)
-            .await
-            .doing(DOING)?;
-            executions::insert_executions!(tx, dialect, &executions);
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            let sql = match dialect {
+                Dialect::Sqlite => {
+                    "UPDATE jobs_tasks SET state = c.state, \
+                         run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
+                         last_error = c.error, finished_at = c.finished_at, \
+                         locked_by = NULL, locked_at = NULL \
+                     FROM (SELECT value->>'id' AS id, value->>'attempt' AS attempt, \
+                               value->>'state' AS state, value->>'run_at' AS run_at, \
+                               value->>'error' AS error, value->>'finished_at' AS finished_at \
+                           FROM json_each($1)) AS c \
+                     WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
+                       AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $2 \
+                     RETURNING jobs_tasks.id"
+                }
+                Dialect::Postgres => {
+                    "UPDATE jobs_tasks SET state = c.state, \
+                         run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
+                         last_error = c.error, finished_at = c.finished_at, \
+                         locked_by = NULL, locked_at = NULL \
+                     FROM jsonb_to_recordset($1::jsonb) AS c(id bigint, attempt bigint, state text, \
+                         run_at bigint, error text, finished_at bigint) \
+                     WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
+                       AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $2 \
+                     RETURNING jobs_tasks.id"
+                }
+            };
+            let applied: HashSet<i64> = sqlx::query(sql)
+                .bind(serde_json::Value::Array(updates).to_string())
+                .bind(runner)
+                .fetch_all(&mut *tx)
+                .await
+                .doing(DOING)?
+                .iter()
+                .map(|row| row.try_get::<i64, _>(0))
+                .collect::<Result<_, _>>()
+                .doing(DOING)?;
+            // An attempt whose claim was recovered meanwhile already has its history row
+            // (written by the rescue); its late end is not recorded a second time.
+            let recorded: Vec<&NewExecution> = executions
+                .iter()
+                .copied()
+                .filter(|e| applied.contains(&e.task_id))
+                .collect();
+            executions::insert_executions!(tx, dialect, &recorded);
             tx.commit().await.doing(DOING)?;
-            Ok(())
+            Ok(completions
+                .iter()
+                .filter(|c| !applied.contains(&c.task_id))
+                .map(|c| c.task_id)
+                .collect())
         })
     }
 
@@ -499,7 +581,7 @@ impl Store {
     ) -> Result<TaskRow, ControlError> {
         const DOING: &str = "changing a task";
         with_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
             let current = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
             )))
@@ -551,6 +633,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .doing(DOING)?;
+                    announce!(tx, dialect, &current.job);
                 }
             }
             let updated = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::tasks::NewTask;
-use super::{Doing, Store, StoreError, millis, with_pool};
+use super::{Doing, Store, StoreError, announce, millis, with_pool};
 
 /// What became of a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl Store {
     ) -> Result<TickOutcome, StoreError> {
         const DOING: &str = "taking a cron tick";
         with_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.doing(DOING)?;
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
             let paused: i64 = sqlx::query("SELECT COUNT(*) FROM jobs_paused WHERE job = $1")
                 .bind(&task.job)
                 .fetch_one(&mut *tx)
@@ -98,6 +98,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .doing(DOING)?;
+            if task.run_at <= now {
+                announce!(tx, dialect, &task.job);
+            }
             tx.commit().await.doing(DOING)?;
             Ok(TickOutcome::Enqueued(id))
         })
@@ -129,7 +132,8 @@ impl Store {
             .doing(DOING)?
             .rows_affected();
             sqlx::query(
-                "DELETE FROM jobs_ticks WHERE rowid IN (SELECT rowid FROM jobs_ticks WHERE tick_at < $1 LIMIT $2)",
+                "DELETE FROM jobs_ticks WHERE (schedule_id, tick_at) IN \
+                 (SELECT schedule_id, tick_at FROM jobs_ticks WHERE tick_at < $1 LIMIT $2)",
             )
             .bind(millis(before))
             .bind(i64::from(batch))

@@ -4,6 +4,8 @@
 //! `cargo test -p job-runner --test runner [NAME...]` runs the tests whose names contain
 //! one of the NAMEs, a few at a time.
 
+#[path = "../backends/mod.rs"]
+mod backends;
 mod jobs;
 mod support;
 mod tests;
@@ -22,12 +24,30 @@ fn main() -> ExitCode {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let selected: Vec<(&str, fn())> = tests::ALL
-        .iter()
-        .copied()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
-        .collect();
-    println!("running {} runner tests", selected.len());
+    let mut backends = vec![support::Backend::Sqlite];
+    if backends::postgres_url().is_some() {
+        backends.push(support::Backend::Postgres);
+    }
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let mut selected: Vec<(String, tests::Test, support::Backend)> = Vec::new();
+    let mut alone = Vec::new();
+    for (name, test, runs) in tests::ALL {
+        for &backend in &backends {
+            let full = format!("{backend}::{name}");
+            match runs {
+                tests::Runs::Each if wanted(&full) => selected.push((full, *test, backend)),
+                tests::Runs::Only(only) if *only == backend && wanted(&full) => {
+                    selected.push((full, *test, backend))
+                }
+                tests::Runs::Alone(only) if *only == backend && wanted(&full) => {
+                    alone.push((full, *test, backend))
+                }
+                _ => {}
+            }
+        }
+    }
+    println!("running {} runner tests", selected.len() + alone.len());
     let next = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(Mutex::new(Vec::new()));
     let selected = Arc::new(selected);
@@ -42,19 +62,10 @@ fn main() -> ExitCode {
             std::thread::spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&(name, test)) = selected.get(i) else {
+                    let Some((name, test, backend)) = selected.get(i) else {
                         break;
                     };
-                    let start = Instant::now();
-                    let result = std::panic::catch_unwind(AssertUnwindSafe(test));
-                    let took = start.elapsed().as_secs_f32();
-                    match result {
-                        Ok(()) => println!("test {name} ... ok ({took:.1}s)"),
-                        Err(_) => {
-                            println!("test {name} ... FAILED ({took:.1}s)");
-                            failed.lock().unwrap_or_else(|e| e.into_inner()).push(name);
-                        }
-                    }
+                    run_one(name, *test, *backend, &failed);
                 }
             })
         })
@@ -62,9 +73,14 @@ fn main() -> ExitCode {
     for thread in threads {
         let _ = thread.join();
     }
+    // Tests that disturb every other test (a database restart) run last, one at a time.
+    for (name, test, backend) in &alone {
+        run_one(name, *test, *backend, &failed);
+    }
+    let total = selected.len() + alone.len();
     let failed = failed.lock().unwrap_or_else(|e| e.into_inner());
     if failed.is_empty() {
-        println!("test result: ok. {} passed", selected.len());
+        println!("test result: ok. {total} passed");
         ExitCode::SUCCESS
     } else {
         println!(
@@ -73,6 +89,27 @@ fn main() -> ExitCode {
             failed.join(", ")
         );
         ExitCode::FAILURE
+    }
+}
+
+fn run_one(
+    name: &str,
+    test: fn(support::Backend),
+    backend: support::Backend,
+    failed: &Mutex<Vec<String>>,
+) {
+    let start = Instant::now();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| test(backend)));
+    let took = start.elapsed().as_secs_f32();
+    match result {
+        Ok(()) => println!("test {name} ... ok ({took:.1}s)"),
+        Err(_) => {
+            println!("test {name} ... FAILED ({took:.1}s)");
+            failed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(name.to_owned());
+        }
     }
 }
 

@@ -15,20 +15,66 @@ use serde_json::Value;
 /// The variable that turns this binary into a runner process.
 pub const CHILD: &str = "JOB_RUNNER_TEST_CHILD";
 
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// Runs a future to completion on a throwaway runtime.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
 /// A folder with a database, shared by the processes of one test.
 pub struct Site {
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    schema: Option<String>,
     env: Vec<(String, String)>,
 }
 
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let (Some(schema), Some(base)) = (&self.schema, crate::backends::postgres_url()) {
+            block_on(crate::backends::drop_schema(&base, schema));
+        }
+    }
+}
+
 impl Site {
-    pub fn new() -> Site {
+    pub fn new(backend: Backend) -> Site {
         let dir = tempfile::tempdir().expect("create a temporary folder");
-        let database_url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+        let (database_url, schema) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("jobs.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let base = crate::backends::postgres_url()
+                    .expect("PostgreSQL tests run only when it is reachable");
+                let (schema, url) = block_on(crate::backends::fresh_schema(&base));
+                (url, Some(schema))
+            }
+        };
         Site {
             dir,
             database_url,
+            schema,
             env: vec![
                 // Test timing: quick heartbeats and recovery, quick polling.
                 ("JOBS_HEARTBEAT".into(), "300ms".into()),
@@ -111,6 +157,36 @@ impl Site {
         serde_json::from_str(&self.ok(&all)).expect("the task as JSON")
     }
 
+    /// Enqueues many tasks of `job` at once through the library's client.
+    pub fn enqueue_many(&self, job: &str, args: Vec<Value>) -> Vec<i64> {
+        use job_core::JobClient;
+        let requests: Vec<job_core::EnqueueRequest> = args
+            .into_iter()
+            .map(|a| job_core::EnqueueRequest::new(job, a))
+            .collect();
+        block_on(async {
+            let store =
+                job_runner::storage::Store::connect(&self.database_url, &Default::default())
+                    .await
+                    .expect("open the database");
+            store.migrate().await.expect("migrate");
+            let registry = job_core::Registry::from_linked().expect("the test jobs");
+            let plan = job_runner::plan::Plan::new(registry, &job_runner::Config::default())
+                .expect("a plan");
+            let jobs = job_runner::Jobs::new(
+                store.clone(),
+                std::sync::Arc::new(plan),
+                job_core::Clock::system(),
+            );
+            let stored = jobs.enqueue_many(requests).await.expect("enqueue");
+            store.close().await;
+            stored
+                .into_iter()
+                .map(|e| e.id.as_str().parse().expect("a numeric id"))
+                .collect()
+        })
+    }
+
     /// Starts `job-runner run` and waits until it has started.
     pub fn runner(&self) -> Runner {
         self.runner_with(&[])
@@ -168,6 +244,16 @@ impl Runner {
         // Let the log reader catch up.
         std::thread::sleep(Duration::from_millis(100));
         (status.success(), self.log())
+    }
+
+    /// Freezes the process (SIGSTOP), as if it lost the database: no heartbeat, no work.
+    pub fn freeze(&self) {
+        signal(&self.child, "STOP");
+    }
+
+    /// Thaws a frozen process (SIGCONT).
+    pub fn thaw(&self) {
+        signal(&self.child, "CONT");
     }
 
     /// Kills with SIGKILL: no cleanup at all.

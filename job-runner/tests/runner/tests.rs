@@ -1,65 +1,118 @@
-//! The tests. Each starts real runner processes on its own SQLite file.
+//! The tests. Each starts real runner processes on a database of its own, on every backend
+//! that is reachable.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Site, millis, wait_for_file, wait_until};
+use Runs::{Alone, Each, Only};
 
-pub const ALL: &[(&str, fn())] = &[
+use crate::support::{Backend, Site, millis, wait_for_file, wait_until};
+
+/// Which backends a test runs on.
+pub enum Runs {
+    /// Every reachable backend.
+    Each,
+    /// One backend.
+    Only(Backend),
+    /// One backend, with no other test running (it restarts the server).
+    Alone(Backend),
+}
+
+/// A test: it runs against the backend it is given.
+pub type Test = fn(Backend);
+
+pub const ALL: &[(&str, Test, Runs)] = &[
     (
         "an_enqueued_job_runs_exactly_once",
         an_enqueued_job_runs_exactly_once,
+        Each,
     ),
     (
         "failures_retry_with_growing_delays_then_die_and_retry_by_hand",
         failures_retry_with_growing_delays_then_die_and_retry_by_hand,
+        Each,
     ),
     (
         "panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on",
         panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on,
+        Each,
     ),
     (
         "two_runners_run_each_cron_tick_exactly_once",
         two_runners_run_each_cron_tick_exactly_once,
+        Each,
     ),
     (
         "sigterm_lets_the_running_attempt_finish",
         sigterm_lets_the_running_attempt_finish,
+        Each,
     ),
     (
         "sigkill_mid_job_the_next_runner_runs_it_again",
         sigkill_mid_job_the_next_runner_runs_it_again,
+        Each,
     ),
     (
         "a_lost_last_attempt_ends_dead_not_retried_forever",
         a_lost_last_attempt_ends_dead_not_retried_forever,
+        Each,
     ),
     (
         "pause_and_resume_act_across_processes",
         pause_and_resume_act_across_processes,
+        Each,
     ),
     (
         "unique_cron_runs_never_overlap",
         unique_cron_runs_never_overlap,
+        Each,
     ),
     (
         "bad_input_is_refused_clearly_and_changes_nothing",
         bad_input_is_refused_clearly_and_changes_nothing,
+        Each,
     ),
-    ("a_cancelled_task_never_runs", a_cancelled_task_never_runs),
+    (
+        "a_cancelled_task_never_runs",
+        a_cancelled_task_never_runs,
+        Each,
+    ),
     (
         "configuration_disables_jobs_without_a_rebuild",
         configuration_disables_jobs_without_a_rebuild,
+        Each,
     ),
     (
         "start_up_reports_stored_tasks_of_unknown_jobs",
         start_up_reports_stored_tasks_of_unknown_jobs,
+        Each,
     ),
     (
         "the_binary_runs_the_examples_and_lists_them",
         the_binary_runs_the_examples_and_lists_them,
+        Only(Backend::Sqlite),
+    ),
+    (
+        "three_runners_share_a_thousand_jobs_each_run_once",
+        three_runners_share_a_thousand_jobs_each_run_once,
+        Each,
+    ),
+    (
+        "three_runners_one_killed_every_tick_runs_once",
+        three_runners_one_killed_every_tick_runs_once,
+        Each,
+    ),
+    (
+        "a_runner_cut_off_loses_its_claims_to_another",
+        a_runner_cut_off_loses_its_claims_to_another,
+        Each,
+    ),
+    (
+        "a_database_restart_does_not_end_the_runners",
+        a_database_restart_does_not_end_the_runners,
+        Alone(Backend::Postgres),
     ),
 ];
 
@@ -90,8 +143,8 @@ fn task_state(site: &Site, id: i64) -> String {
         .unwrap_or_default()
 }
 
-fn an_enqueued_job_runs_exactly_once() {
-    let site = Site::new();
+fn an_enqueued_job_runs_exactly_once(backend: Backend) {
+    let site = Site::new(backend);
     let runner = site.runner();
     let ids: Vec<i64> = (0..20)
         .map(|i| task_id(&site.trigger("echo", Some(&format!(r#"{{"text":"note {i:02}"}}"#)))))
@@ -127,8 +180,8 @@ fn an_enqueued_job_runs_exactly_once() {
     assert!(clean, "the runner did not exit cleanly:\n{log}");
 }
 
-fn failures_retry_with_growing_delays_then_die_and_retry_by_hand() {
-    let site = Site::new();
+fn failures_retry_with_growing_delays_then_die_and_retry_by_hand(backend: Backend) {
+    let site = Site::new(backend);
     let runner = site.runner();
     let id = task_id(&site.trigger("always_fails", None));
     let dead = wait_until(Duration::from_secs(30), || task_state(&site, id) == "dead");
@@ -186,8 +239,8 @@ fn failures_retry_with_growing_delays_then_die_and_retry_by_hand() {
     assert_eq!(rows[4]["status"], "failed");
 }
 
-fn panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on() {
-    let site = Site::new();
+fn panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on(backend: Backend) {
+    let site = Site::new(backend);
     let runner = site.runner();
     let panics = task_id(&site.trigger("panics", None));
     let hangs = task_id(&site.trigger("hangs", None));
@@ -226,8 +279,8 @@ fn panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on() {
     );
 }
 
-fn two_runners_run_each_cron_tick_exactly_once() {
-    let mut site = Site::new();
+fn two_runners_run_each_cron_tick_exactly_once(backend: Backend) {
+    let mut site = Site::new(backend);
     site.env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
     let first = site.runner();
     let second = site.runner();
@@ -261,8 +314,8 @@ fn two_runners_run_each_cron_tick_exactly_once() {
     );
 }
 
-fn sigterm_lets_the_running_attempt_finish() {
-    let site = Site::new();
+fn sigterm_lets_the_running_attempt_finish(backend: Backend) {
+    let site = Site::new(backend);
     let runner = site.runner();
     let id = task_id(&site.trigger("slow", Some(r#"{"millis":1500,"marker":"term"}"#)));
     assert!(
@@ -280,8 +333,8 @@ fn sigterm_lets_the_running_attempt_finish() {
     assert_eq!(task_state(&site, id), "succeeded");
 }
 
-fn sigkill_mid_job_the_next_runner_runs_it_again() {
-    let site = Site::new();
+fn sigkill_mid_job_the_next_runner_runs_it_again(backend: Backend) {
+    let site = Site::new(backend);
     let first = site.runner();
     let id = task_id(&site.trigger("slow", Some(r#"{"millis":2000,"marker":"kill"}"#)));
     assert!(
@@ -319,8 +372,8 @@ fn sigkill_mid_job_the_next_runner_runs_it_again() {
 }
 
 /// apalis bug 5: its recovery of dead workers' tasks ignores `max_attempts`.
-fn a_lost_last_attempt_ends_dead_not_retried_forever() {
-    let site = Site::new();
+fn a_lost_last_attempt_ends_dead_not_retried_forever(backend: Backend) {
+    let site = Site::new(backend);
     site.ok(&["migrate"]);
     let first = site.runner();
     // `slow` allows 3 attempts; every one of them is lost to a SIGKILL.
@@ -347,8 +400,8 @@ fn a_lost_last_attempt_ends_dead_not_retried_forever() {
     assert_eq!(statuses(&rows), ["failed", "failed", "dead"], "{rows:#?}");
 }
 
-fn pause_and_resume_act_across_processes() {
-    let mut site = Site::new();
+fn pause_and_resume_act_across_processes(backend: Backend) {
+    let mut site = Site::new(backend);
     site.env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
     let runner = site.runner();
     let count = || site.history(&["--job", "every_second"]).len();
@@ -389,8 +442,8 @@ fn pause_and_resume_act_across_processes() {
     ) == "succeeded"));
 }
 
-fn unique_cron_runs_never_overlap() {
-    let mut site = Site::new();
+fn unique_cron_runs_never_overlap(backend: Backend) {
+    let mut site = Site::new(backend);
     site.env("JOBS_JOB_UNIQUE_EVERY_SECOND_ENABLED", "true");
     let first = site.runner();
     let second = site.runner();
@@ -413,8 +466,8 @@ fn unique_cron_runs_never_overlap() {
     }
 }
 
-fn bad_input_is_refused_clearly_and_changes_nothing() {
-    let site = Site::new();
+fn bad_input_is_refused_clearly_and_changes_nothing(backend: Backend) {
+    let site = Site::new(backend);
     site.ok(&["migrate"]);
     let done = task_id(&site.trigger("echo", Some(r#"{"text":"x"}"#)));
     let before = site.ok(&["tasks", "--json"]);
@@ -476,14 +529,14 @@ fn bad_input_is_refused_clearly_and_changes_nothing() {
         "a refused command changed the stored tasks"
     );
 
-    let other = Site::new();
+    let other = Site::new(backend);
     let output = other.cli(&["list"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("job-runner migrate"));
 }
 
-fn a_cancelled_task_never_runs() {
-    let site = Site::new();
+fn a_cancelled_task_never_runs(backend: Backend) {
+    let site = Site::new(backend);
     site.ok(&["migrate"]);
     let id = task_id(&site.trigger("echo", Some(r#"{"text":"never"}"#)));
     let out = site.ok(&["cancel", &id.to_string()]);
@@ -499,8 +552,8 @@ fn a_cancelled_task_never_runs() {
     drop(runner);
 }
 
-fn configuration_disables_jobs_without_a_rebuild() {
-    let mut site = Site::new();
+fn configuration_disables_jobs_without_a_rebuild(backend: Backend) {
+    let mut site = Site::new(backend);
     std::fs::write(site.path("jobs.toml"), "[jobs.echo]\nenabled = false\n")
         .expect("write jobs.toml");
     let runner = site.runner();
@@ -527,8 +580,8 @@ fn configuration_disables_jobs_without_a_rebuild() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("starting nothing"));
 }
 
-fn start_up_reports_stored_tasks_of_unknown_jobs() {
-    let site = Site::new();
+fn start_up_reports_stored_tasks_of_unknown_jobs(backend: Backend) {
+    let site = Site::new(backend);
     site.ok(&["migrate"]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -562,7 +615,7 @@ fn start_up_reports_stored_tasks_of_unknown_jobs() {
     assert!(runner.log().contains("renamed_job"));
 }
 
-fn the_binary_runs_the_examples_and_lists_them() {
+fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
     let dir = tempfile::tempdir().expect("a folder");
     let binary = env!("CARGO_BIN_EXE_job-runner");
     let mut child = std::process::Command::new(binary)
@@ -607,4 +660,191 @@ fn the_binary_runs_the_examples_and_lists_them() {
         status.success(),
         "job-runner did not exit cleanly on SIGTERM"
     );
+}
+
+/// Per runner id, how many rows of `rows` it wrote.
+fn spread(rows: &[Value]) -> BTreeMap<String, usize> {
+    let mut per_runner = BTreeMap::new();
+    for row in rows {
+        *per_runner
+            .entry(row["runner_id"].as_str().unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    per_runner
+}
+
+fn three_runners_share_a_thousand_jobs_each_run_once(backend: Backend) {
+    let site = Site::new(backend);
+    let runners = [site.runner(), site.runner(), site.runner()];
+    let ids = site.enqueue_many(
+        "echo",
+        (0..1000)
+            .map(|i| serde_json::json!({ "text": format!("{i}") }))
+            .collect(),
+    );
+    assert_eq!(ids.len(), 1000);
+    let done = wait_until(Duration::from_secs(60), || {
+        site.history(&["--job", "echo", "--status", "succeeded"])
+            .len()
+            >= 1000
+    });
+    assert!(done, "not every job ran:\n{}", runners[0].log());
+    std::thread::sleep(Duration::from_millis(500));
+    let history = site.history(&["--job", "echo"]);
+    let mut per_task: BTreeMap<i64, usize> = BTreeMap::new();
+    for row in &history {
+        assert_eq!(row["status"], "succeeded");
+        *per_task
+            .entry(row["task_id"].as_i64().unwrap_or(0))
+            .or_default() += 1;
+    }
+    assert_eq!(per_task.len(), 1000);
+    assert!(per_task.values().all(|n| *n == 1), "some jobs ran twice");
+    let per_runner = spread(&history);
+    assert_eq!(
+        per_runner.len(),
+        3,
+        "the work was not spread over the three runners: {per_runner:?}"
+    );
+    for runner in runners {
+        let (clean, log) = runner.terminate();
+        assert!(clean, "{log}");
+    }
+}
+
+fn three_runners_one_killed_every_tick_runs_once(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
+    let [first, second, third] = [site.runner(), site.runner(), site.runner()];
+    std::thread::sleep(Duration::from_secs(5));
+    second.kill();
+    std::thread::sleep(Duration::from_secs(7));
+    let (clean_first, log) = first.terminate();
+    assert!(clean_first, "{log}");
+    let (clean_third, log) = third.terminate();
+    assert!(clean_third, "{log}");
+
+    let history = site.history(&["--job", "every_second"]);
+    let mut per_tick: BTreeMap<i64, Vec<&Value>> = BTreeMap::new();
+    for row in &history {
+        per_tick
+            .entry(millis(&row["scheduled_at"]))
+            .or_default()
+            .push(row);
+    }
+    let (first_tick, last_tick) = (
+        *per_tick.keys().next().expect("some ticks ran"),
+        *per_tick.keys().last().expect("some ticks ran"),
+    );
+    assert_eq!(
+        per_tick.len() as i64,
+        (last_tick - first_tick) / 1000 + 1,
+        "ticks were skipped"
+    );
+    for (tick, rows) in &per_tick {
+        // A tick whose attempt the killed runner was running shows the lost attempt and the
+        // re-run; every other tick has exactly one execution.
+        let succeeded = rows.iter().filter(|r| r["status"] == "succeeded").count();
+        assert_eq!(
+            succeeded, 1,
+            "tick {tick} succeeded {succeeded} times: {rows:?}"
+        );
+        let tasks: std::collections::BTreeSet<i64> = rows
+            .iter()
+            .map(|r| r["task_id"].as_i64().unwrap_or(0))
+            .collect();
+        assert_eq!(tasks.len(), 1, "tick {tick} became several tasks");
+    }
+}
+
+fn a_runner_cut_off_loses_its_claims_to_another(backend: Backend) {
+    let site = Site::new(backend);
+    let first = site.runner();
+    let id = task_id(&site.trigger("slow", Some(r#"{"millis":3000,"marker":"cut"}"#)));
+    assert!(
+        wait_for_file(&site.path("cut.started.1"), Duration::from_secs(10)),
+        "{}",
+        first.log()
+    );
+    // Frozen before the second starts: the second is the only one that can take it over.
+    first.freeze();
+    let second = site.runner();
+    assert!(
+        wait_for_file(&site.path("cut.started.2"), Duration::from_secs(15)),
+        "the claim was not recovered:\n{}",
+        second.log()
+    );
+    let ok = wait_until(Duration::from_secs(10), || {
+        task_state(&site, id) == "succeeded"
+    });
+    assert!(ok, "{}", second.log());
+    // The first runner comes back: its late result changes nothing.
+    first.thaw();
+    std::thread::sleep(Duration::from_secs(4));
+    let rows = rows_of_task(&site, id);
+    assert_eq!(statuses(&rows), ["failed", "succeeded"], "{rows:#?}");
+    assert_eq!(rows[1]["attempt"], 2);
+    assert_eq!(task_state(&site, id), "succeeded");
+    first.wait_for_log("its claims were recovered", Duration::from_secs(5));
+}
+
+fn a_database_restart_does_not_end_the_runners(backend: Backend) {
+    let site = Site::new(backend);
+    let runners = [site.runner(), site.runner()];
+    let note = |i: usize| serde_json::json!({ "text": format!("{i}") });
+    let mut expected = site
+        .enqueue_many("echo", (0..100).map(note).collect())
+        .len();
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("a PostgreSQL cluster on this machine")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .expect("a PostgreSQL version");
+    let restart = std::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+        .spawn()
+        .expect("restart PostgreSQL");
+    // Enqueue while the server goes down and comes back: retry what it refuses.
+    let mut during = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while during < 50 && std::time::Instant::now() < deadline {
+        let stored =
+            std::panic::catch_unwind(|| site.enqueue_many("echo", vec![note(1000 + during)]));
+        if stored.is_ok() {
+            during += 1;
+        } else {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let status = restart
+        .wait_with_output()
+        .expect("wait for the restart")
+        .status;
+    assert!(status.success(), "the restart failed");
+    expected += during;
+    expected += site
+        .enqueue_many("echo", (2000..2100).map(note).collect())
+        .len();
+    let done = wait_until(Duration::from_secs(90), || {
+        site.history(&["--job", "echo", "--status", "succeeded"])
+            .len()
+            >= expected
+    });
+    assert!(
+        done,
+        "not every job ran after the restart:\n{}",
+        runners[0].log()
+    );
+    let history = site.history(&["--job", "echo", "--status", "succeeded"]);
+    let tasks: std::collections::BTreeSet<i64> = history
+        .iter()
+        .map(|r| r["task_id"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(tasks.len(), expected);
+    assert_eq!(history.len(), expected, "a job ran twice");
+    for runner in runners {
+        let (clean, log) = runner.terminate();
+        assert!(clean, "a runner did not survive the restart:\n{log}");
+    }
 }
