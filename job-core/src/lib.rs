@@ -54,7 +54,7 @@ pub use crate::clock::Clock;
 pub use crate::context::{ContextBuilder, JobContext, TaskId, Trigger};
 pub use crate::error::JobError;
 pub use crate::job::{InvalidArgs, Job, JobDescriptor, RunFn, SourceLocation};
-pub use crate::options::{Backoff, JobOptions};
+pub use crate::options::{Backoff, CatchUp, JobOptions};
 pub use crate::outcome::{IntoOutcome, JobResult, Outcome};
 pub use crate::registry::{DuplicateJobs, Registry};
 pub use crate::state::{MissingData, State};

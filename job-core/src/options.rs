@@ -53,6 +53,35 @@ impl Default for Backoff {
     }
 }
 
+/// What a cron job does about ticks that passed while no runner was running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CatchUp {
+    /// Forget them: the next run is the next tick (the default).
+    #[default]
+    Skip,
+    /// Run once at start-up for all the ticks missed since the last one taken.
+    Once,
+}
+
+impl CatchUp {
+    /// The policy named `skip` or `once`.
+    pub fn from_name(name: &str) -> Option<CatchUp> {
+        match name {
+            "skip" => Some(CatchUp::Skip),
+            "once" => Some(CatchUp::Once),
+            _ => None,
+        }
+    }
+
+    /// `skip` or `once`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatchUp::Skip => "skip",
+            CatchUp::Once => "once",
+        }
+    }
+}
+
 /// A job's options, as written in `#[job(...)]` (and possibly overridden by configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOptions {
@@ -75,6 +104,8 @@ pub struct JobOptions {
     /// For a cron job: never two runs at once (a tick that finds the previous run still
     /// going is skipped).
     pub unique: bool,
+    /// For a cron job: what to do about ticks missed while no runner ran.
+    pub catch_up: CatchUp,
 }
 
 impl JobOptions {
@@ -90,6 +121,7 @@ impl JobOptions {
         concurrency: 10,
         priority: 0,
         unique: false,
+        catch_up: CatchUp::Skip,
     };
 
     /// The schedule of a cron job, `None` for an on-demand job.

@@ -45,6 +45,7 @@ use options::Options;
 /// | `concurrency = 4` | tasks of this job one runner runs at once | `10` |
 /// | `priority = 10` | higher runs first among due tasks | `0` |
 /// | `unique` | a cron job never runs twice at once | off |
+/// | `catch_up = "once"` | a cron job runs once at start-up for ticks missed while no runner ran (`"skip"`: forget them) | `"skip"` |
 /// | `name = "send_email"` | the job's name in storage, the CLI and the API | the function's name |
 ///
 /// # The function
@@ -230,6 +231,10 @@ fn option_fields(options: &Options) -> Vec<TokenStream2> {
     }
     if let Some((_, unique)) = options.unique {
         fields.push(quote!(unique: #unique));
+    }
+    if let Some((_, once)) = options.catch_up {
+        let policy = if once { quote!(Once) } else { quote!(Skip) };
+        fields.push(quote!(catch_up: ::job_core::CatchUp::#policy));
     }
     fields
 }

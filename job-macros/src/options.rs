@@ -19,6 +19,7 @@ const KNOWN: &[&str] = &[
     "concurrency",
     "priority",
     "unique",
+    "catch_up",
     "name",
 ];
 
@@ -35,6 +36,7 @@ pub(crate) struct Options {
     pub(crate) priority: Option<i32>,
     pub(crate) unique: Option<(Span, bool)>,
     pub(crate) name: Option<String>,
+    pub(crate) catch_up: Option<(proc_macro2::Span, bool)>,
     /// The span of the `timezone` key, for "timezone without cron".
     timezone_key: Option<Span>,
 }
@@ -164,6 +166,22 @@ impl Options {
                 let lit = string(value, &key)?;
                 self.backoff = Some(backoff(&lit)?);
             }
+            "catch_up" => {
+                let lit = string(value, &key)?;
+                let once = match lit.value().as_str() {
+                    "skip" => false,
+                    "once" => true,
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            &lit,
+                            format!(
+                                "unknown catch-up policy `{other}`: use \"skip\" (forget ticks missed while no runner ran, the default) or \"once\" (run once at start-up for them)"
+                            ),
+                        ));
+                    }
+                };
+                self.catch_up = Some((path.span(), once));
+            }
             _ => unreachable!("every key in KNOWN is handled above"),
         }
         Ok(())
@@ -181,6 +199,12 @@ impl Options {
                 return Err(syn::Error::new(
                     span,
                     "`unique` only applies to cron jobs: for an on-demand job pass a key when enqueueing, with `.unique_key(...)`",
+                ));
+            }
+            if let Some((span, _)) = self.catch_up {
+                return Err(syn::Error::new(
+                    span,
+                    "`catch_up` only applies to cron jobs: add `cron = \"...\"` or remove `catch_up`",
                 ));
             }
         }
@@ -214,6 +238,7 @@ fn example(key: &str) -> &'static str {
         "timeout" => "`timeout = \"30s\"`",
         "concurrency" => "`concurrency = 4`",
         "priority" => "`priority = 10`",
+        "catch_up" => "`catch_up = \"once\"`",
         _ => "`name = \"send_email\"`",
     }
 }

@@ -21,13 +21,18 @@
 //! timezone = "UTC"
 //! retries = 3
 //! concurrency = 2
+//! catch_up = "once"       # run once at start-up for ticks missed while no runner ran
+//!
+//! [queues.transfers]
+//! concurrency = 4         # at most 4 tasks of this queue at once per runner, all jobs together
 //! ```
 //!
 //! Environment variables override the file: `JOBS_DATABASE_URL`, `JOBS_ENABLED`,
 //! `JOBS_CONFIG` (the file's path), `JOBS_POOL_SIZE`, `JOBS_HEARTBEAT`, `JOBS_LEASE`,
 //! `JOBS_POLL_INTERVAL`, `JOBS_SHUTDOWN_GRACE`, `JOBS_HISTORY_RETENTION`, `JOBS_QUEUES`
 //! (comma-separated), `JOBS_SQLITE_DURABILITY`, and per job
-//! `JOBS_JOB_<NAME>_ENABLED`, `_CRON`, `_TIMEZONE`, `_RETRIES`, `_CONCURRENCY`, where
+//! `JOBS_JOB_<NAME>_ENABLED`, `_CRON`, `_TIMEZONE`, `_RETRIES`, `_CONCURRENCY`, `_CATCH_UP`,
+//! and per queue `JOBS_QUEUE_<NAME>_CONCURRENCY`, where
 //! `<NAME>` is the job's name in upper case with every other character than a letter or a
 //! digit written `_` (`cleanup_expired_sessions` is `CLEANUP_EXPIRED_SESSIONS`).
 
@@ -89,6 +94,8 @@ pub struct JobOverride {
     pub retries: Option<u32>,
     /// Replaces how many tasks of the job one runner runs at once.
     pub concurrency: Option<u32>,
+    /// Replaces the catch-up policy of a cron job: `skip` or `once`.
+    pub catch_up: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +107,14 @@ struct FileConfig {
     runner: RunnerFile,
     #[serde(default)]
     jobs: BTreeMap<String, JobOverride>,
+    #[serde(default)]
+    queues: BTreeMap<String, QueueFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueFile {
+    concurrency: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +156,8 @@ pub struct Config {
     pub queues: Option<Vec<String>>,
     /// Per-job overrides, by job name.
     pub jobs: BTreeMap<String, JobOverride>,
+    /// Per-queue limits: at most this many tasks of the queue at once per runner.
+    pub queue_concurrency: BTreeMap<String, u32>,
     /// Where the per-job overrides came from, by job name (for error messages).
     pub job_origins: BTreeMap<String, String>,
     /// The config file that was read, if any.
@@ -161,6 +178,7 @@ impl Default for Config {
             history_retention: Duration::from_secs(30 * 86_400),
             queues: None,
             jobs: BTreeMap::new(),
+            queue_concurrency: BTreeMap::new(),
             job_origins: BTreeMap::new(),
             file: None,
         }
@@ -245,6 +263,12 @@ impl Config {
         if let Some(durability) = r.sqlite_durability {
             self.sqlite_durability = durability;
         }
+        for (name, queue) in file.queues {
+            if let Some(n) = queue.concurrency {
+                let n = positive(n, &origin(&format!("queues.{name}.concurrency")))?;
+                self.queue_concurrency.insert(name, n);
+            }
+        }
         for (name, job) in file.jobs {
             self.job_origins
                 .insert(name.clone(), format!("[jobs.{name}] in {}", path.display()));
@@ -297,6 +321,22 @@ impl Config {
         self.check_timing("JOBS_HEARTBEAT / JOBS_LEASE")
     }
 
+    /// Applies `JOBS_QUEUE_<NAME>_CONCURRENCY` variables for the given queue names.
+    pub fn apply_queue_env<'n>(
+        &mut self,
+        queues: impl IntoIterator<Item = &'n str>,
+        env: Env<'_>,
+    ) -> Result<(), ConfigError> {
+        for queue in queues {
+            let var = format!("JOBS_QUEUE_{}_CONCURRENCY", env_name(queue));
+            if let Some(value) = env(&var) {
+                let n = positive(number(&value, &var)?, &var)?;
+                self.queue_concurrency.insert(queue.to_owned(), n);
+            }
+        }
+        Ok(())
+    }
+
     /// Applies `JOBS_JOB_<NAME>_<FIELD>` variables for the given job names.
     pub fn apply_job_env<'n>(
         &mut self,
@@ -327,6 +367,10 @@ impl Config {
             if let Some(value) = env(&var("CONCURRENCY")) {
                 let n = number(&value, &var("CONCURRENCY"))?;
                 entry.concurrency = Some(positive(n, &var("CONCURRENCY"))?);
+                touched = true;
+            }
+            if let Some(value) = env(&var("CATCH_UP")) {
+                entry.catch_up = Some(value);
                 touched = true;
             }
             if touched {

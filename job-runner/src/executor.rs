@@ -30,6 +30,7 @@ use crate::storage::{ClaimedTask, Completion, ExecutionStatus, NewExecution, Sto
 pub(crate) struct Work {
     task: ClaimedTask,
     _slot: OwnedSemaphorePermit,
+    _queue_slot: Option<OwnedSemaphorePermit>,
 }
 
 /// The apalis backend of one job's worker: the tasks its fetcher claimed.
@@ -131,6 +132,8 @@ pub(crate) struct ExecutorParts {
     pub(crate) completer: CompleterHandle,
     pub(crate) runner_id: String,
     pub(crate) wake: Arc<Notify>,
+    /// The slots of the job's queue, when the queue's concurrency is limited per runner.
+    pub(crate) queue_slots: Option<Arc<Semaphore>>,
     pub(crate) poll_interval: Duration,
     pub(crate) claim_batch: u32,
 }
@@ -192,12 +195,29 @@ impl Executor {
                 },
                 _ = stop.changed() => return,
             };
-            let mut free = vec![first];
+            let first_queue_slot = match &parts.queue_slots {
+                None => None,
+                Some(queue) => tokio::select! {
+                    slot = queue.clone().acquire_owned() => match slot {
+                        Ok(slot) => Some(slot),
+                        Err(_) => return,
+                    },
+                    _ = stop.changed() => return,
+                },
+            };
+            let mut free = vec![(first, first_queue_slot)];
             while free.len() < parts.claim_batch as usize {
-                match slots.clone().try_acquire_owned() {
-                    Ok(slot) => free.push(slot),
-                    Err(_) => break,
-                }
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let queue_slot = match &parts.queue_slots {
+                    None => None,
+                    Some(queue) => match queue.clone().try_acquire_owned() {
+                        Ok(slot) => Some(slot),
+                        Err(_) => break,
+                    },
+                };
+                free.push((slot, queue_slot));
             }
             let now = parts.clock.now();
             let claimed = parts
@@ -215,8 +235,15 @@ impl Executor {
                     failures = 0;
                     for task in tasks {
                         // Invariant: the store returns at most `free.len()` tasks.
-                        let Some(slot) = free.pop() else { break };
-                        if sender.send(Work { task, _slot: slot }).await.is_err() {
+                        let Some((slot, queue_slot)) = free.pop() else {
+                            break;
+                        };
+                        let work = Work {
+                            task,
+                            _slot: slot,
+                            _queue_slot: queue_slot,
+                        };
+                        if sender.send(work).await.is_err() {
                             return;
                         }
                     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use job_core::{Backoff, JobDescriptor, Registry};
+use job_core::{Backoff, CatchUp, JobDescriptor, Registry};
 use job_schedule::Schedule;
 
 use crate::config::{Config, ConfigError, JobOverride};
@@ -30,6 +30,8 @@ pub struct JobSettings {
     pub priority: i32,
     /// A cron job that never runs twice at once.
     pub unique: bool,
+    /// What a cron job does about ticks missed while no runner ran.
+    pub catch_up: CatchUp,
     /// `false`: no worker and no schedule.
     pub enabled: bool,
 }
@@ -131,6 +133,15 @@ fn settings(
             descriptor.name()
         )));
     }
+    let catch_up = match &overrides.catch_up {
+        None => options.catch_up,
+        Some(name) => CatchUp::from_name(name).ok_or_else(|| {
+            fail(format!(
+                "job `{}`: unknown catch-up policy `{name}`; use `skip` or `once`",
+                descriptor.name()
+            ))
+        })?,
+    };
     let schedule = cron
         .map(|cron| Schedule::new(cron, zone))
         .transpose()
@@ -145,6 +156,7 @@ fn settings(
         concurrency: overrides.concurrency.unwrap_or(options.concurrency).max(1),
         priority: options.priority,
         unique: options.unique,
+        catch_up,
         enabled: overrides.enabled.unwrap_or(true),
     })
 }

@@ -1,5 +1,6 @@
 //! The runner: starts the services and the workers, and stops them gracefully.
 
+use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use apalis_core::monitor::Monitor;
 use job_core::{Clock, DuplicateJobs, JobClient, Registry, State};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use crate::client::{Jobs, Wakers};
 use crate::config::{Config, ConfigError};
@@ -92,6 +93,10 @@ impl RunnerBuilder {
         let mut config = self.config;
         config.apply_job_env(
             registry.iter().map(|d| d.name()),
+            &crate::config::process_env,
+        )?;
+        config.apply_queue_env(
+            registry.iter().map(|d| d.options().queue),
             &crate::config::process_env,
         )?;
         let plan = Arc::new(Plan::new(registry, &config)?);
@@ -246,6 +251,12 @@ impl Runner {
         let (completer, completer_task) =
             completer::start(self.store.clone(), self.id.clone(), clock);
         let client: Arc<dyn JobClient> = Arc::new(self.jobs.clone());
+        let queue_slots: HashMap<&str, Arc<Semaphore>> = self
+            .config
+            .queue_concurrency
+            .iter()
+            .map(|(queue, n)| (queue.as_str(), Arc::new(Semaphore::new(*n as usize))))
+            .collect();
         let mut monitor = Monitor::new();
         let mut fetchers = Vec::new();
         for settings in self.runnable() {
@@ -261,6 +272,7 @@ impl Runner {
                 completer: completer.clone(),
                 runner_id: self.id.clone(),
                 wake,
+                queue_slots: queue_slots.get(settings.queue.as_str()).cloned(),
                 poll_interval: self.config.poll_interval,
                 claim_batch: CLAIM_BATCH,
             });
@@ -348,6 +360,7 @@ impl Runner {
                     id: s.name().to_owned(),
                     job: s.name().to_owned(),
                     schedule: schedule.clone(),
+                    catch_up: s.catch_up,
                 })
             })
             .collect()

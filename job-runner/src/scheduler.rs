@@ -5,10 +5,12 @@
 //! insert the key (schedule, tick instant in UTC) into `jobs_ticks`; the one whose insert
 //! succeeds stores the task in the same transaction, the others do nothing. No leader, no
 //! single point of failure. A runner that wakes late still takes the ticks it missed while
-//! it ran; ticks missed while no runner ran are skipped.
+//! it ran. Ticks missed while no runner ran are skipped, unless the job's catch-up policy is
+//! `once`: then, at start-up, the latest of them runs once (keyed by its own instant, so
+//! several runners starting together still run it once).
 
 use chrono::{DateTime, Utc};
-use job_core::{Clock, EnqueueOptions, EnqueueRequest, Trigger};
+use job_core::{CatchUp, Clock, EnqueueOptions, EnqueueRequest, Trigger};
 use job_schedule::Schedule;
 use tokio::sync::watch;
 
@@ -22,7 +24,11 @@ pub(crate) struct Entry {
     pub(crate) id: String,
     pub(crate) job: String,
     pub(crate) schedule: Schedule,
+    pub(crate) catch_up: CatchUp,
 }
+
+/// The most ticks a catch-up looks through to find the latest one missed.
+const CATCH_UP_SCAN: usize = 1_000_000;
 
 /// Follows `entries` from now until `stop`.
 pub(crate) async fn run(
@@ -35,6 +41,9 @@ pub(crate) async fn run(
         return;
     }
     let start = clock.now();
+    for entry in entries.iter().filter(|e| e.catch_up == CatchUp::Once) {
+        catch_up(&jobs, entry, start).await;
+    }
     let mut next: Vec<Option<DateTime<Utc>>> = entries
         .iter()
         .map(|e| e.schedule.next_after(start))
@@ -62,6 +71,30 @@ pub(crate) async fn run(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Runs once for the ticks of `entry` missed between its last tick taken and `now`.
+async fn catch_up(jobs: &Jobs, entry: &Entry, now: DateTime<Utc>) {
+    let last = match jobs.store().last_tick(&entry.id).await {
+        Ok(Some(last)) => last,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(schedule = entry.id, %error, "cannot read the last tick; not catching up");
+            return;
+        }
+    };
+    let missed = entry
+        .schedule
+        .upcoming(last)
+        .take(CATCH_UP_SCAN)
+        .take_while(|t| *t <= now)
+        .last();
+    if let Some(tick) = missed {
+        tracing::info!(job = entry.job, tick = %tick.to_rfc3339(), last = %last.to_rfc3339(), "catching up: running once for the ticks missed while no runner ran");
+        if let Err(error) = take(jobs, entry, tick, now).await {
+            tracing::warn!(job = entry.job, %error, "cannot take the catch-up tick");
         }
     }
 }

@@ -17,6 +17,7 @@ struct Email {
     concurrency = 1,
     priority = -5,
     unique,
+    catch_up = "once",
     name = "reports.nightly"
 )]
 async fn nightly_report(ctx: JobContext) -> JobResult {
@@ -57,6 +58,7 @@ fn main() {
     assert_eq!(nightly.options().queue, "reports");
     assert_eq!(nightly.options().priority, -5);
     assert!(nightly.options().unique);
+    assert_eq!(nightly.options().catch_up, job_core::CatchUp::Once);
     assert_eq!(nightly.options().timeout, Some(std::time::Duration::from_secs(5400)));
     assert_eq!(registry.get("send_email").unwrap().options().backoff.initial.as_secs(), 5);
     assert!(registry.get("send_email").unwrap().takes_args());

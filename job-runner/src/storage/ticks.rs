@@ -106,6 +106,22 @@ impl Store {
         })
     }
 
+    /// The latest tick taken of `schedule_id`, if any (and not yet pruned).
+    pub async fn last_tick(&self, schedule_id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        const DOING: &str = "reading the last tick";
+        with_pool!(self, |pool, dialect| {
+            let last: Option<i64> =
+                sqlx::query("SELECT MAX(tick_at) FROM jobs_ticks WHERE schedule_id = $1")
+                    .bind(schedule_id)
+                    .fetch_one(pool)
+                    .await
+                    .doing(DOING)?
+                    .try_get(0)
+                    .doing(DOING)?;
+            Ok(last.map(super::instant))
+        })
+    }
+
     /// Deletes history rows, finished tasks and ticks older than `before`, in batches of
     /// `batch`; returns how many history rows and tasks went. Dead tasks stay.
     pub async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<(u64, u64), StoreError> {

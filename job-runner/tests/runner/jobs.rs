@@ -75,3 +75,28 @@ async fn unique_every_second() -> JobResult {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     Ok(Outcome::none())
 }
+
+/// Every second; after a stop, runs once for the ticks it missed.
+#[job(cron = "* * * * * *", catch_up = "once")]
+async fn catches_up() -> JobResult {
+    Ok(Outcome::none())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Nap {
+    pub millis: u64,
+}
+
+/// Sleeps, in the `narrow` queue.
+#[job(queue = "narrow", concurrency = 10)]
+async fn narrow_a(nap: Nap) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(nap.millis)).await;
+    Ok(Outcome::none())
+}
+
+/// Sleeps, in the `narrow` queue too.
+#[job(queue = "narrow", concurrency = 10)]
+async fn narrow_b(nap: Nap) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(nap.millis)).await;
+    Ok(Outcome::none())
+}

@@ -114,6 +114,16 @@ pub const ALL: &[(&str, Test, Runs)] = &[
         a_database_restart_does_not_end_the_runners,
         Alone(Backend::Postgres),
     ),
+    (
+        "missed_ticks_are_skipped_or_caught_up_once_by_policy",
+        missed_ticks_are_skipped_or_caught_up_once_by_policy,
+        Each,
+    ),
+    (
+        "queue_concurrency_limits_all_jobs_of_a_queue_and_runners_can_take_a_subset",
+        queue_concurrency_limits_all_jobs_of_a_queue_and_runners_can_take_a_subset,
+        Each,
+    ),
 ];
 
 fn task_id(task: &Value) -> i64 {
@@ -847,4 +857,108 @@ fn a_database_restart_does_not_end_the_runners(backend: Backend) {
         let (clean, log) = runner.terminate();
         assert!(clean, "a runner did not survive the restart:\n{log}");
     }
+}
+
+fn missed_ticks_are_skipped_or_caught_up_once_by_policy(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
+    site.env("JOBS_JOB_CATCHES_UP_ENABLED", "true");
+    let runner = site.runner();
+    let ran = |job: &str| site.history(&["--job", job]);
+    assert!(
+        wait_until(Duration::from_secs(10), || ran("catches_up").len() >= 2
+            && ran("every_second").len() >= 2),
+        "{}",
+        runner.log()
+    );
+    let (clean, log) = runner.terminate();
+    assert!(clean, "{log}");
+    let last_before = |job: &str| {
+        ran(job)
+            .iter()
+            .map(|r| millis(&r["scheduled_at"]))
+            .max()
+            .unwrap_or(0)
+    };
+    let (caught_before, skipped_before) = (last_before("catches_up"), last_before("every_second"));
+    std::thread::sleep(Duration::from_secs(4));
+    let runner = site.runner();
+    let new_ticks = |job: &str, before: i64| -> Vec<i64> {
+        let mut ticks: Vec<i64> = ran(job)
+            .iter()
+            .map(|r| millis(&r["scheduled_at"]))
+            .filter(|t| *t > before)
+            .collect();
+        ticks.sort_unstable();
+        ticks
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || new_ticks(
+            "catches_up",
+            caught_before
+        )
+        .len()
+            >= 2
+            && new_ticks("every_second", skipped_before).len() >= 2),
+        "{}",
+        runner.log()
+    );
+    // `skip`: the first tick after the restart is the first one after the runner started.
+    // `once`: one more, the latest tick missed before it started, one second earlier; none
+    // of the other missed ticks.
+    let first_skip = new_ticks("every_second", skipped_before)[0];
+    let caught = new_ticks("catches_up", caught_before);
+    let before_start: Vec<i64> = caught.iter().copied().filter(|t| *t < first_skip).collect();
+    assert_eq!(
+        before_start,
+        [first_skip - 1000],
+        "`once` did not run exactly the latest missed tick\n{}",
+        runner.log()
+    );
+    assert!(
+        first_skip - skipped_before > 4000,
+        "the skip job ran missed ticks"
+    );
+    assert!(runner.log().contains("catching up"));
+}
+
+fn queue_concurrency_limits_all_jobs_of_a_queue_and_runners_can_take_a_subset(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.env("JOBS_QUEUE_NARROW_CONCURRENCY", "2");
+    let runner = site.runner_with(&["--queues", "narrow"]);
+    let naps: Vec<Value> = (0..4)
+        .map(|_| serde_json::json!({ "millis": 600 }))
+        .collect();
+    site.enqueue_many("narrow_a", naps.clone());
+    site.enqueue_many("narrow_b", naps);
+    let echo = task_id(&site.trigger("echo", Some(r#"{"text":"other queue"}"#)));
+    let done = wait_until(Duration::from_secs(20), || {
+        site.history(&["--status", "succeeded"])
+            .iter()
+            .filter(|r| r["job"] != "echo")
+            .count()
+            >= 8
+    });
+    assert!(done, "{}", runner.log());
+    let history = site.history(&["--status", "succeeded"]);
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for row in history.iter().filter(|r| r["job"] != "echo") {
+        edges.push((millis(&row["started_at"]), 1));
+        edges.push((millis(&row["finished_at"]), -1));
+    }
+    edges.sort();
+    let (mut running, mut most) = (0, 0);
+    for (_, delta) in edges {
+        running += delta;
+        most = most.max(running);
+    }
+    assert_eq!(
+        most, 2,
+        "the queue's limit of 2 was not respected (or never reached)"
+    );
+    assert_eq!(
+        task_state(&site, echo),
+        "pending",
+        "a runner for `narrow` ran a `default` task"
+    );
 }
