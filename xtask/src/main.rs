@@ -1,18 +1,95 @@
 //! `cargo xtask`: developer commands for this workspace.
+//!
+//! `cargo xtask` is an alias (`.cargo/config.toml`) for `cargo run --package xtask --`, so
+//! it works from any directory of the workspace: commands find the workspace root by
+//! walking up from the current directory to the `Cargo.toml` that has `[workspace]`.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod manifest;
+mod new_job;
+mod workspace;
 
 /// Developer commands for this workspace.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask")]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Create a background job: its module, with a doc comment, the `#[job]` function and a
+    /// test, declared in the crate's `src/lib.rs`.
+    #[command(after_help = NEW_JOB_EXAMPLES)]
+    NewJob(NewJob),
+}
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {}
+const NEW_JOB_EXAMPLES: &str = "\
+Examples:
+  # A cron job, daily at 03:00 Paris time:
+  cargo xtask new-job purge_stale_uploads --cron '0 3 * * *' --timezone Europe/Paris
+
+  # An on-demand job with arguments, on its own queue:
+  cargo xtask new-job send_welcome_email --args WelcomeEmail --queue emails
+
+The job goes in CRATE/src/NAME.rs with a test that runs it through
+job_core::testing::TestContext (no runner, no database); `pub mod NAME;` is added to
+CRATE/src/lib.rs. Nothing is written when a check fails.";
+
+/// The options of `new-job`.
+#[derive(Debug, Args)]
+struct NewJob {
+    /// The job's name: a snake_case Rust identifier, used for the function, the module and
+    /// the job in storage (the job type is its PascalCase, such as `PurgeStaleUploads`).
+    name: String,
+    /// Run on this cron schedule (5 fields, or 6 with seconds, or @daily...); without it,
+    /// the job runs on demand.
+    #[arg(long, value_name = "EXPR")]
+    cron: Option<String>,
+    /// The IANA time zone the cron schedule is read in [default: UTC].
+    #[arg(long, value_name = "TZ")]
+    timezone: Option<String>,
+    /// The queue the job's tasks go to [default: the SDK's `default` queue].
+    #[arg(long, value_name = "Q")]
+    queue: Option<String>,
+    /// Give the on-demand job an arguments struct of this UpperCamelCase name.
+    #[arg(long, value_name = "TYPE")]
+    args: Option<String>,
+    /// The crate to add the job to, as a path from the workspace root.
+    #[arg(long = "crate", value_name = "PATH", default_value = "examples")]
+    krate: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::NewJob(options) => new_job(options),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn new_job(options: NewJob) -> anyhow::Result<()> {
+    let request = new_job::Request {
+        name: options.name,
+        cron: options.cron,
+        timezone: options.timezone,
+        queue: options.queue,
+        args: options.args,
+        krate: options.krate,
+    };
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
+    let (workspace, job, created) = new_job::run(&request, &cwd)?;
+    print!("{}", new_job::report(&workspace, &job, &created));
+    Ok(())
 }
