@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{BoxFuture, Clock, EnqueueError, EnqueueRequest, Enqueued, JobClient, TaskId};
 use tokio::sync::Notify;
 
+use crate::metrics::Metrics;
 use crate::plan::Plan;
 use crate::storage::{NewTask, Store};
 
@@ -54,6 +55,7 @@ pub struct Jobs {
     plan: Arc<Plan>,
     clock: Clock,
     wakers: Wakers,
+    metrics: Metrics,
 }
 
 impl Jobs {
@@ -64,7 +66,13 @@ impl Jobs {
             plan,
             clock,
             wakers: Wakers::default(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// The counters this client's runner keeps.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub(crate) fn with_wakers(mut self, wakers: Wakers) -> Jobs {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use job_core::Clock;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::metrics::Metrics;
 use crate::storage::{Completion, Store};
 
 /// Most attempts written in one transaction.
@@ -38,9 +39,10 @@ pub(crate) fn start(
     store: Store,
     runner_id: String,
     clock: Clock,
+    metrics: Metrics,
 ) -> (CompleterHandle, tokio::task::JoinHandle<()>) {
     let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
-    let task = tokio::spawn(run(store, runner_id, clock, receiver));
+    let task = tokio::spawn(run(store, runner_id, clock, metrics, receiver));
     (CompleterHandle { sender }, task)
 }
 
@@ -48,6 +50,7 @@ async fn run(
     store: Store,
     runner_id: String,
     clock: Clock,
+    metrics: Metrics,
     mut receiver: mpsc::Receiver<(Completion, oneshot::Sender<()>)>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -58,6 +61,14 @@ async fn run(
         loop {
             match store.complete(&runner_id, &completions, clock.now()).await {
                 Ok(stale) => {
+                    for c in completions.iter().filter(|c| !stale.contains(&c.task_id)) {
+                        let e = &c.execution;
+                        let seconds = (e.finished_at - e.started_at)
+                            .num_microseconds()
+                            .unwrap_or(0) as f64
+                            / 1e6;
+                        metrics.execution(&e.job, e.status, seconds);
+                    }
                     for task_id in stale {
                         tracing::warn!(
                             task_id,

@@ -15,6 +15,10 @@
 //! queues = ["default"]      # run only these queues (default: all)
 //! sqlite_durability = "full"  # or "normal"
 //!
+//! [admin]
+//! addr = "127.0.0.1:8088"   # the admin API and dashboard; "off" to run none
+//! token = "..."             # default: generated at start and printed (loopback only)
+//!
 //! [jobs.cleanup_expired_challenges]
 //! enabled = true
 //! cron = "*/10 * * * *"
@@ -28,6 +32,7 @@
 //! ```
 //!
 //! Environment variables override the file: `JOBS_DATABASE_URL`, `JOBS_ENABLED`,
+//! `JOBS_ADMIN_ADDR`, `JOBS_ADMIN_TOKEN`,
 //! `JOBS_CONFIG` (the file's path), `JOBS_POOL_SIZE`, `JOBS_HEARTBEAT`, `JOBS_LEASE`,
 //! `JOBS_POLL_INTERVAL`, `JOBS_SHUTDOWN_GRACE`, `JOBS_HISTORY_RETENTION`, `JOBS_QUEUES`
 //! (comma-separated), `JOBS_SQLITE_DURABILITY`, and per job
@@ -37,6 +42,7 @@
 //! digit written `_` (`cleanup_expired_sessions` is `CLEANUP_EXPIRED_SESSIONS`).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -46,6 +52,9 @@ use crate::storage::SqliteDurability;
 
 /// The default database: an SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://jobs.db";
+
+/// Where the admin API and dashboard listen unless told otherwise.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:8088";
 
 /// The config file read when `JOBS_CONFIG` and `--config` name none, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "jobs.toml";
@@ -109,6 +118,15 @@ struct FileConfig {
     jobs: BTreeMap<String, JobOverride>,
     #[serde(default)]
     queues: BTreeMap<String, QueueFile>,
+    #[serde(default)]
+    admin: AdminFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminFile {
+    addr: Option<String>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +178,10 @@ pub struct Config {
     pub queue_concurrency: BTreeMap<String, u32>,
     /// Where the per-job overrides came from, by job name (for error messages).
     pub job_origins: BTreeMap<String, String>,
+    /// Where the admin API and dashboard listen; `None` runs none.
+    pub admin_addr: Option<SocketAddr>,
+    /// The admin token; generated at start when `None`.
+    pub admin_token: Option<String>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -180,6 +202,8 @@ impl Default for Config {
             jobs: BTreeMap::new(),
             queue_concurrency: BTreeMap::new(),
             job_origins: BTreeMap::new(),
+            admin_addr: DEFAULT_ADMIN_ADDR.parse().ok(),
+            admin_token: None,
             file: None,
         }
     }
@@ -263,6 +287,12 @@ impl Config {
         if let Some(durability) = r.sqlite_durability {
             self.sqlite_durability = durability;
         }
+        if let Some(addr) = file.admin.addr {
+            self.admin_addr = admin_addr(&addr, &origin("admin.addr"))?;
+        }
+        if let Some(token) = file.admin.token {
+            self.admin_token = Some(token);
+        }
         for (name, queue) in file.queues {
             if let Some(n) = queue.concurrency {
                 let n = positive(n, &origin(&format!("queues.{name}.concurrency")))?;
@@ -283,6 +313,12 @@ impl Config {
         }
         if let Some(value) = env("JOBS_ENABLED") {
             self.enabled = boolean(&value, "JOBS_ENABLED")?;
+        }
+        if let Some(addr) = env("JOBS_ADMIN_ADDR") {
+            self.admin_addr = admin_addr(&addr, "JOBS_ADMIN_ADDR")?;
+        }
+        if let Some(token) = env("JOBS_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
+            self.admin_token = Some(token);
         }
         if let Some(value) = env("JOBS_POOL_SIZE") {
             self.pool_size = positive(number(&value, "JOBS_POOL_SIZE")?, "JOBS_POOL_SIZE")?;
@@ -396,6 +432,17 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// An admin address: `HOST:PORT`, or `off`.
+pub fn admin_addr(text: &str, origin: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| ConfigError::Value {
+        origin: origin.to_owned(),
+        message: format!("`{text}` is not an address such as 127.0.0.1:8088 (or `off`)"),
+    })
 }
 
 /// A job name as it appears in environment variable names.

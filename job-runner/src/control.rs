@@ -191,6 +191,20 @@ impl Control {
     }
 }
 
+impl Control {
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), ControlError> {
+        Ok(self.store().ping().await?)
+    }
+
+    /// The Prometheus metrics: this runner's counters and the database's gauges.
+    pub async fn metrics(&self) -> Result<String, ControlError> {
+        let queues = self.store().queue_stats(self.now()).await?;
+        let dead = self.store().dead_counts().await?;
+        Ok(self.jobs.metrics().render(&queues, &dead))
+    }
+}
+
 fn parse_id(id: &str) -> Result<i64, ControlError> {
     id.parse().map_err(|_| {
         ControlError::Store(StoreError::Corrupt {

@@ -1,6 +1,7 @@
 //! Runs every registered `#[job]`: durable storage, workers, cron, retries, recovery,
 //! history and controls.
 
+pub mod admin;
 mod cleaner;
 pub mod cli;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod control;
 mod executor;
 mod heartbeat;
 mod listener;
+pub mod metrics;
 pub mod plan;
 mod rescuer;
 mod runner;

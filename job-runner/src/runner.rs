@@ -10,8 +10,10 @@ use apalis_core::monitor::Monitor;
 use job_core::{Clock, DuplicateJobs, JobClient, Registry, State};
 use tokio::sync::{Semaphore, watch};
 
+use crate::admin::{self, AdminConfig};
 use crate::client::{Jobs, Wakers};
 use crate::config::{Config, ConfigError};
+use crate::control::Control;
 use crate::executor::{Executor, ExecutorParts};
 use crate::heartbeat::Health;
 use crate::plan::{JobSettings, Plan};
@@ -34,6 +36,9 @@ pub enum RunnerError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The admin server's settings are unsafe.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// Waiting for the shutdown signal failed.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(#[source] std::io::Error),
@@ -248,8 +253,12 @@ impl Runner {
                 stopped.clone(),
             )),
         ];
-        let (completer, completer_task) =
-            completer::start(self.store.clone(), self.id.clone(), clock);
+        let (completer, completer_task) = completer::start(
+            self.store.clone(),
+            self.id.clone(),
+            clock,
+            self.jobs.metrics().clone(),
+        );
         let client: Arc<dyn JobClient> = Arc::new(self.jobs.clone());
         let queue_slots: HashMap<&str, Arc<Semaphore>> = self
             .config
@@ -282,6 +291,7 @@ impl Runner {
         }
         drop(completer);
         let workers = tokio::spawn(monitor.run());
+        let admin = self.start_admin(stopped.clone()).await?;
 
         shutdown.await;
         let grace = self.config.shutdown_grace;
@@ -328,7 +338,7 @@ impl Runner {
                 "could not store the last finished attempts within 10s; another runner will recover them after the lease"
             );
         }
-        for service in services {
+        for service in services.into_iter().chain(admin) {
             let _ = service.await;
         }
         if let Err(error) = self.store.remove_runner(&self.id).await {
@@ -337,6 +347,46 @@ impl Runner {
         self.store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+
+    /// Starts the admin server, unless disabled; a port already taken (another runner on
+    /// this machine) is reported, not fatal.
+    async fn start_admin(
+        &self,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, RunnerError> {
+        let config = AdminConfig {
+            addr: self.config.admin_addr,
+            token: self.config.admin_token.clone(),
+        };
+        let Some((token, generated)) = admin::token_for(&config)? else {
+            return Ok(None);
+        };
+        let Some(addr) = config.addr else {
+            return Ok(None);
+        };
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%addr, %error, "cannot serve the admin API there (another runner on this machine?); running without it — set JOBS_ADMIN_ADDR to another address, or `off`");
+                return Ok(None);
+            }
+        };
+        let bound = listener.local_addr().unwrap_or(addr);
+        if generated {
+            tracing::info!(
+                url = %format!("http://{bound}/"),
+                token = token.as_str(),
+                "admin API and dashboard listening; the token was generated for this run (set JOBS_ADMIN_TOKEN to choose one), send it as `Authorization: Bearer <token>`"
+            );
+        } else {
+            tracing::info!(url = %format!("http://{bound}/"), "admin API and dashboard listening");
+        }
+        let state = admin::AppState {
+            control: Control::new(self.jobs.clone(), "api"),
+            token,
+        };
+        Ok(Some(tokio::spawn(admin::serve(listener, state, stop))))
     }
 
     /// Enabled jobs in this runner's queues.

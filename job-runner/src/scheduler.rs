@@ -123,6 +123,7 @@ async fn take(
     let outcome = jobs.store().take_tick(&entry.id, tick, &task, now).await?;
     match outcome {
         TickOutcome::Enqueued(task_id) => {
+            jobs.metrics().tick(&entry.job);
             tracing::debug!(job = entry.job, task_id, tick = %tick.to_rfc3339(), "took a cron tick");
             jobs.wake(&entry.job);
         }

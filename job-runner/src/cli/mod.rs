@@ -99,6 +99,9 @@ struct RunArgs {
     /// Run only the jobs of these queues (comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "QUEUES")]
     queues: Option<Vec<String>>,
+    /// Serve the admin API and dashboard here (default 127.0.0.1:8088; `off` for none).
+    #[arg(long, value_name = "ADDR")]
+    admin_addr: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -284,9 +287,10 @@ type CliError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Cli {
     async fn execute(self, setup: Setup) -> Result<(), CliError> {
-        let command = self
-            .command
-            .unwrap_or(Command::Run(RunArgs { queues: None }));
+        let command = self.command.unwrap_or(Command::Run(RunArgs {
+            queues: None,
+            admin_addr: None,
+        }));
         if let Command::Schedule(args) = &command {
             return schedule(args);
         }
@@ -298,6 +302,9 @@ impl Cli {
             Command::Run(args) => {
                 if let Some(queues) = args.queues {
                     config.queues = Some(queues);
+                }
+                if let Some(addr) = args.admin_addr {
+                    config.admin_addr = crate::config::admin_addr(&addr, "--admin-addr")?;
                 }
                 let mut state = State::new();
                 setup(&mut state).await?;

@@ -30,7 +30,9 @@ mod ticks;
 
 pub use executions::{Execution, ExecutionFilter, ExecutionStatus, NewExecution};
 pub use runners::{RescuedTask, RunnerRow};
-pub use tasks::{ClaimedTask, Completion, ControlError, NewTask, TaskFilter, TaskRow, TaskState};
+pub use tasks::{
+    ClaimedTask, Completion, ControlError, NewTask, QueueStats, TaskFilter, TaskRow, TaskState,
+};
 pub use ticks::TickOutcome;
 
 /// Expands `$body` once per backend, with `$pool` bound to that backend's pool and

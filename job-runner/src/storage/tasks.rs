@@ -704,6 +704,71 @@ impl Store {
     }
 }
 
+/// Due tasks of one queue, for metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueStats {
+    /// The queue.
+    pub queue: String,
+    /// Pending tasks due now.
+    pub due: i64,
+    /// How long the oldest of them has been due, in seconds.
+    pub oldest_due_age_seconds: f64,
+}
+
+impl Store {
+    /// Due pending tasks per queue (paused jobs' tasks included: they wait).
+    pub async fn queue_stats(&self, now: DateTime<Utc>) -> Result<Vec<QueueStats>, StoreError> {
+        const DOING: &str = "measuring queues";
+        with_pool!(self, |pool, dialect| {
+            let rows = sqlx::query(
+                "SELECT queue, COUNT(*), MIN(run_at) FROM jobs_tasks \
+                 WHERE state = 'pending' AND run_at <= $1 GROUP BY queue ORDER BY queue",
+            )
+            .bind(millis(now))
+            .fetch_all(pool)
+            .await
+            .doing(DOING)?;
+            rows.iter()
+                .map(|row| {
+                    let oldest: i64 = row.try_get(2).doing(DOING)?;
+                    Ok(QueueStats {
+                        queue: row.try_get(0).doing(DOING)?,
+                        due: row.try_get(1).doing(DOING)?,
+                        oldest_due_age_seconds: (millis(now) - oldest).max(0) as f64 / 1000.0,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Dead tasks per job.
+    pub async fn dead_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const DOING: &str = "counting dead tasks";
+        with_pool!(self, |pool, dialect| {
+            let rows = sqlx::query(
+                "SELECT job, COUNT(*) FROM jobs_tasks WHERE state = 'dead' GROUP BY job ORDER BY job",
+            )
+            .fetch_all(pool)
+            .await
+            .doing(DOING)?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0).doing(DOING)?, row.try_get(1).doing(DOING)?)))
+                .collect()
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |pool, dialect| {
+            sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .doing("reaching the database")?;
+            Ok(())
+        })
+    }
+}
+
 enum Transition {
     Cancel,
     Retry(u32),

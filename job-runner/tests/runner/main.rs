@@ -6,6 +6,7 @@
 
 #[path = "../backends/mod.rs"]
 mod backends;
+mod http;
 mod jobs;
 mod support;
 mod tests;

@@ -237,6 +237,18 @@ impl Runner {
         );
     }
 
+    /// The admin server's base URL, as logged at start.
+    pub fn admin_url(&self) -> String {
+        self.wait_for_log("admin API and dashboard listening", Duration::from_secs(10));
+        let log = self.log();
+        let start = log.find("url=http://").expect("the admin URL in the log") + 4;
+        let url: String = log[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        url.trim_end_matches('/').to_owned()
+    }
+
     /// Sends SIGTERM and waits for the exit; returns whether it exited successfully.
     pub fn terminate(mut self) -> (bool, String) {
         signal(&self.child, "TERM");

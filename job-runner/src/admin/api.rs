@@ -1,0 +1,314 @@
+//! The JSON API: jobs, executions, tasks, controls, metrics, the OpenAPI document.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::auth::require_bearer;
+use super::error::ApiError;
+use crate::control::JobStatus;
+use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
+
+/// Most items a page holds.
+const MAX_LIMIT: u32 = 1000;
+
+pub(super) fn routes(state: AppState) -> Router<AppState> {
+    let protected = Router::new()
+        .route("/api/jobs", get(list_jobs))
+        .route("/api/jobs/{name}", get(get_job))
+        .route("/api/jobs/{name}/trigger", post(trigger))
+        .route("/api/jobs/{name}/pause", post(pause))
+        .route("/api/jobs/{name}/resume", post(resume))
+        .route("/api/executions", get(executions))
+        .route("/api/tasks", get(tasks))
+        .route("/api/tasks/{id}", get(get_task))
+        .route("/api/tasks/{id}/retry", post(retry))
+        .route("/api/tasks/{id}/cancel", post(cancel))
+        .route("/api/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state, require_bearer));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(protected)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.control.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {error}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn list_jobs(State(state): State<AppState>) -> Result<Json<Vec<JobStatus>>, ApiError> {
+    Ok(Json(state.control.jobs().await?))
+}
+
+async fn get_job(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<JobStatus>, ApiError> {
+    let jobs = state.control.jobs().await?;
+    jobs.into_iter()
+        .find(|j| j.name == name)
+        .map(Json)
+        .ok_or_else(|| crate::control::ControlError::UnknownJob(name).into())
+}
+
+/// The body of a trigger: `{"args": ...}`, or nothing for a job that takes no arguments.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    #[serde(default)]
+    args: Option<serde_json::Value>,
+}
+
+async fn trigger(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<TaskRow>), ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            format!(
+                "{}; the body of a trigger may hold at most {} KiB",
+                rejection.body_text(),
+                super::BODY_LIMIT / 1024
+            ),
+        )
+    })?;
+    let body: TriggerBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TriggerBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body is not valid: {e}; send a JSON object such as {{\"args\": {{...}}}}, or no body for a job without arguments"
+            ))
+        })?
+    };
+    let task = state.control.trigger(&name, body.args).await?;
+    Ok((StatusCode::CREATED, Json(task)))
+}
+
+#[derive(Serialize)]
+struct Changed {
+    job: String,
+    paused: bool,
+    changed: bool,
+}
+
+async fn pause(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Changed>, ApiError> {
+    let changed = state.control.pause(&name).await?;
+    Ok(Json(Changed {
+        job: name,
+        paused: true,
+        changed,
+    }))
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Changed>, ApiError> {
+    let changed = state.control.resume(&name).await?;
+    Ok(Json(Changed {
+        job: name,
+        paused: false,
+        changed,
+    }))
+}
+
+/// One page of a listing, newest first; pass `next_cursor` as `cursor` for the next page.
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecutionQuery {
+    job: Option<String>,
+    status: Option<String>,
+    task: Option<i64>,
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|rejection| {
+        ApiError::bad_request(format!("invalid query: {}", rejection.body_text()))
+    })
+}
+
+fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.map(|text| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "`{name}` must be an RFC 3339 instant such as 2026-11-28T00:00:00Z ({e})"
+                ))
+            })
+    })
+    .transpose()
+}
+
+fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    text.map(|text| {
+        text.parse::<i64>().map_err(|_| {
+            ApiError::bad_request("`cursor` must be the `next_cursor` of a previous page")
+        })
+    })
+    .transpose()
+}
+
+fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(50) {
+        0 => Err(ApiError::bad_request("`limit` must be at least 1")),
+        n if n > MAX_LIMIT => Err(ApiError::bad_request(format!(
+            "`limit` must be at most {MAX_LIMIT}"
+        ))),
+        n => Ok(n),
+    }
+}
+
+fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| items.last().map(|last| id(last).to_string()))
+        .flatten();
+    Page { items, next_cursor }
+}
+
+async fn executions(
+    State(state): State<AppState>,
+    q: Result<Query<ExecutionQuery>, QueryRejection>,
+) -> Result<Json<Page<Execution>>, ApiError> {
+    let q = query(q)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            ExecutionStatus::from_name(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown status `{s}`; use one of {}",
+                    ExecutionStatus::ALL.map(|s| s.as_str()).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = limit(q.limit)?;
+    let filter = ExecutionFilter {
+        job: q.job,
+        status,
+        task_id: q.task,
+        since: instant(q.since.as_deref(), "since")?,
+        until: instant(q.until.as_deref(), "until")?,
+        before_id: cursor(q.cursor.as_deref())?,
+        limit,
+    };
+    let rows = state.control.history(&filter).await?;
+    Ok(Json(page(rows, limit, |e| e.id)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    state: Option<String>,
+    queue: Option<String>,
+    job: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn tasks(
+    State(state): State<AppState>,
+    q: Result<Query<TaskQuery>, QueryRejection>,
+) -> Result<Json<Page<TaskRow>>, ApiError> {
+    let q = query(q)?;
+    let task_state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            TaskState::from_name(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown state `{s}`; use one of {}",
+                    TaskState::ALL.map(|s| s.as_str()).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = limit(q.limit)?;
+    let filter = TaskFilter {
+        state: task_state,
+        queue: q.queue,
+        job: q.job,
+        before_id: cursor(q.cursor.as_deref())?,
+        limit,
+    };
+    let rows = state.control.tasks(&filter).await?;
+    Ok(Json(page(rows, limit, |t| t.id)))
+}
+
+fn task_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "`{id}` is not a task id: task ids are whole numbers"
+        ))
+    })
+}
+
+async fn get_task(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TaskRow>, ApiError> {
+    Ok(Json(state.control.task(task_id(&id)?).await?))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TaskRow>, ApiError> {
+    Ok(Json(state.control.retry(task_id(&id)?).await?))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TaskRow>, ApiError> {
+    Ok(Json(state.control.cancel(task_id(&id)?).await?))
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::DOCUMENT,
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state.control.metrics().await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

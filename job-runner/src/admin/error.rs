@@ -1,0 +1,57 @@
+//! API errors: a status and a JSON body that says what to fix.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::control::ControlError;
+
+/// A refused or failed request.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong token: send `Authorization: Bearer <token>` (the runner prints the token at start, or set JOBS_ADMIN_TOKEN)",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "status": self.status.as_u16(), "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> ApiError {
+        let status = match &error {
+            ControlError::UnknownTask(_) | ControlError::UnknownJob(_) => StatusCode::NOT_FOUND,
+            ControlError::WrongState { .. } => StatusCode::CONFLICT,
+            ControlError::InvalidArgs(_) => StatusCode::BAD_REQUEST,
+            ControlError::Enqueue(_) | ControlError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(%error, "admin request failed");
+        }
+        ApiError::new(status, error.to_string())
+    }
+}

@@ -1,0 +1,90 @@
+//! The admin server: a JSON API behind a bearer token, the dashboard, Prometheus metrics.
+//!
+//! Every route but `/healthz` and `/readyz` needs the token. The API takes it only as
+//! `Authorization: Bearer <token>`, so no other site can make a browser call it; the
+//! dashboard's pages also accept it from the cookie that its login page sets.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::control::Control;
+
+mod api;
+mod auth;
+mod dashboard;
+mod error;
+pub mod openapi;
+
+pub use auth::Token;
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The admin server's settings.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Where to listen; `None` runs no admin server.
+    pub addr: Option<SocketAddr>,
+    /// The token; generated at start when `None` (loopback addresses only).
+    pub token: Option<String>,
+}
+
+/// Why the admin server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A non-loopback address without a configured token.
+    #[error(
+        "refusing to serve the admin API on {0}, which is reachable from other machines, with a generated token: set JOBS_ADMIN_TOKEN (or `token` under [admin] in jobs.toml), or listen on 127.0.0.1"
+    )]
+    NoTokenForPublicAddress(SocketAddr),
+    /// The token is too short to be safe.
+    #[error("the admin token is too short: use at least 16 characters")]
+    WeakToken,
+}
+
+/// The state the handlers share.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) control: Control,
+    pub(crate) token: Token,
+}
+
+/// Checks the settings and picks the token; fails for a public address without a token.
+pub fn token_for(config: &AdminConfig) -> Result<Option<(Token, bool)>, AdminError> {
+    let Some(addr) = config.addr else {
+        return Ok(None);
+    };
+    match &config.token {
+        Some(token) if token.len() < 16 => Err(AdminError::WeakToken),
+        Some(token) => Ok(Some((Token::new(token.clone()), false))),
+        None if !addr.ip().is_loopback() => Err(AdminError::NoTokenForPublicAddress(addr)),
+        None => Ok(Some((Token::generate(), true))),
+    }
+}
+
+/// The router of the admin server.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes(state.clone()))
+        .merge(dashboard::routes(state.clone()))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Serves the admin server on `listener` until `stop`.
+pub(crate) async fn serve(listener: TcpListener, state: AppState, mut stop: watch::Receiver<bool>) {
+    let app = router(state);
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(%error, "the admin server stopped");
+    }
+}

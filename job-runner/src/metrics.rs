@@ -1,0 +1,142 @@
+//! Counters and histograms this runner keeps, rendered in Prometheus text format together
+//! with gauges read from the database.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::storage::{ExecutionStatus, QueueStats};
+
+/// Upper bounds (seconds) of the attempt duration histogram.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0, 1800.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Counters {
+    executions: BTreeMap<(String, &'static str), u64>,
+    durations: BTreeMap<String, Histogram>,
+    ticks: BTreeMap<String, u64>,
+}
+
+/// This runner's counters; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    counters: Arc<Mutex<Counters>>,
+}
+
+impl Metrics {
+    /// Counts a finished attempt.
+    pub(crate) fn execution(&self, job: &str, status: ExecutionStatus, seconds: f64) {
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        *counters
+            .executions
+            .entry((job.to_owned(), status.as_str()))
+            .or_default() += 1;
+        let histogram = counters.durations.entry(job.to_owned()).or_default();
+        histogram.count += 1;
+        histogram.sum += seconds;
+        for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+    }
+
+    /// Counts a cron tick this runner took.
+    pub(crate) fn tick(&self, job: &str) {
+        let mut counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        *counters.ticks.entry(job.to_owned()).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition of the counters and of `queues` and `dead`.
+    pub fn render(&self, queues: &[QueueStats], dead: &[(String, i64)]) -> String {
+        let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = String::new();
+        out.push_str(
+            "# HELP jobs_executions_total Attempts finished by this runner, by job and status.\n",
+        );
+        out.push_str("# TYPE jobs_executions_total counter\n");
+        for ((job, status), n) in &counters.executions {
+            let _ = writeln!(
+                out,
+                "jobs_executions_total{{job=\"{}\",status=\"{status}\"}} {n}",
+                label(job)
+            );
+        }
+        out.push_str("# HELP jobs_attempt_duration_seconds How long attempts ran, by job.\n");
+        out.push_str("# TYPE jobs_attempt_duration_seconds histogram\n");
+        for (job, histogram) in &counters.durations {
+            let job = label(job);
+            for (bound, count) in BUCKETS.iter().zip(histogram.counts) {
+                let _ = writeln!(
+                    out,
+                    "jobs_attempt_duration_seconds_bucket{{job=\"{job}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "jobs_attempt_duration_seconds_bucket{{job=\"{job}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "jobs_attempt_duration_seconds_sum{{job=\"{job}\"}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "jobs_attempt_duration_seconds_count{{job=\"{job}\"}} {}",
+                histogram.count
+            );
+        }
+        out.push_str(
+            "# HELP jobs_cron_ticks_total Cron ticks this runner turned into tasks, by job.\n",
+        );
+        out.push_str("# TYPE jobs_cron_ticks_total counter\n");
+        for (job, n) in &counters.ticks {
+            let _ = writeln!(out, "jobs_cron_ticks_total{{job=\"{}\"}} {n}", label(job));
+        }
+        out.push_str("# HELP jobs_queue_depth Tasks due now and not yet running, by queue.\n");
+        out.push_str("# TYPE jobs_queue_depth gauge\n");
+        for queue in queues {
+            let _ = writeln!(
+                out,
+                "jobs_queue_depth{{queue=\"{}\"}} {}",
+                label(&queue.queue),
+                queue.due
+            );
+        }
+        out.push_str("# HELP jobs_queue_oldest_due_age_seconds How long the oldest due task has waited, by queue.\n");
+        out.push_str("# TYPE jobs_queue_oldest_due_age_seconds gauge\n");
+        for queue in queues {
+            let _ = writeln!(
+                out,
+                "jobs_queue_oldest_due_age_seconds{{queue=\"{}\"}} {}",
+                label(&queue.queue),
+                queue.oldest_due_age_seconds
+            );
+        }
+        out.push_str("# HELP jobs_dead_tasks Tasks that used up their attempts, by job.\n");
+        out.push_str("# TYPE jobs_dead_tasks gauge\n");
+        for (job, n) in dead {
+            let _ = writeln!(out, "jobs_dead_tasks{{job=\"{}\"}} {n}", label(job));
+        }
+        out
+    }
+}
+
+/// Escapes a label value.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
