@@ -1,93 +1,125 @@
 //! The one clock that every part of the runner reads and waits on.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 /// The source of "now" for the scheduler, retries, timeouts, leases and history.
 ///
-/// [`Clock::system`] reads the system clock. [`Clock::virtual_at`] starts at a chosen
-/// instant and advances with tokio's clock, so that under tokio's paused time
-/// (`tokio::time::pause`, or `#[tokio::test(start_paused = true)]`) a test moves through
-/// hours or years of schedules instantly. Job code that waits with [`Clock::sleep`] or
-/// `tokio::time::sleep` follows either clock.
+/// [`Clock::system`] reads the system clock and waits in real time. [`Clock::virtual_at`]
+/// starts at a chosen instant and moves only when told to: by
+/// [`advance_to`](Clock::advance_to), or by code that waits on it, for which waiting is
+/// instant (the wait moves the clock forward). `job_runner::testing::Simulation` drives a
+/// runner on such a clock, through a year of schedules in a second.
+///
+/// Job code takes part by reading the time with `ctx.now()` and waiting with
+/// `ctx.clock().sleep(..)`; `Utc::now()` and `tokio::time::sleep` follow the real clock.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// use std::time::Duration;
 /// use job_core::Clock;
 ///
-/// let start = "2026-01-01T00:00:00Z".parse().unwrap();
-/// let clock = Clock::virtual_at(start);
-/// clock.sleep(Duration::from_secs(3600)).await; // instant under paused time
+/// let clock = Clock::virtual_at("2026-01-01T00:00:00Z".parse().unwrap());
+/// clock.sleep(Duration::from_secs(3600)).await; // instant
 /// assert_eq!(clock.now().to_rfc3339(), "2026-01-01T01:00:00+00:00");
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Clock {
-    anchor: Option<Anchor>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Anchor {
-    at: DateTime<Utc>,
-    instant: tokio::time::Instant,
+    manual: Option<Arc<Mutex<DateTime<Utc>>>>,
 }
 
 impl Clock {
     /// The system clock.
     pub const fn system() -> Clock {
-        Clock { anchor: None }
+        Clock { manual: None }
     }
 
-    /// A clock that reads `start` now and then advances with tokio's clock.
+    /// A virtual clock that reads `start` until it is moved.
     pub fn virtual_at(start: DateTime<Utc>) -> Clock {
         Clock {
-            anchor: Some(Anchor {
-                at: start,
-                instant: tokio::time::Instant::now(),
-            }),
+            manual: Some(Arc::new(Mutex::new(start))),
         }
     }
 
     /// Whether this is a virtual clock.
     pub fn is_virtual(&self) -> bool {
-        self.anchor.is_some()
+        self.manual.is_some()
     }
 
     /// The current instant.
     pub fn now(&self) -> DateTime<Utc> {
-        match self.anchor {
+        match &self.manual {
             None => Utc::now(),
-            Some(anchor) => {
-                let elapsed = tokio::time::Instant::now() - anchor.instant;
-                // An elapsed time beyond TimeDelta's range (about 292 billion years) is not
-                // reachable: saturate rather than panic.
-                anchor.at + TimeDelta::from_std(elapsed).unwrap_or(TimeDelta::MAX)
+            Some(now) => *now.lock().unwrap_or_else(PoisonError::into_inner),
+        }
+    }
+
+    /// Moves a virtual clock forward to `instant` (never backwards); no effect on the
+    /// system clock.
+    pub fn advance_to(&self, instant: DateTime<Utc>) {
+        if let Some(now) = &self.manual {
+            let mut now = now.lock().unwrap_or_else(PoisonError::into_inner);
+            if instant > *now {
+                *now = instant;
             }
         }
     }
 
-    /// Waits for `duration`.
+    /// Waits for `duration`: in real time, or by moving a virtual clock forward.
     pub async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
+        match &self.manual {
+            None => tokio::time::sleep(duration).await,
+            Some(_) => {
+                let later = self.now() + TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX);
+                self.advance_to(later);
+                tokio::task::yield_now().await;
+            }
+        }
     }
 
     /// Waits until `instant` (at once when it has passed).
     pub async fn sleep_until(&self, instant: DateTime<Utc>) {
         let wait = (instant - self.now()).to_std().unwrap_or(Duration::ZERO);
-        tokio::time::sleep(wait).await;
+        self.sleep(wait).await;
     }
 
-    /// Runs `future`, giving up after `duration`; `None` when it ran out of time.
+    /// Runs `future`, giving up after `duration`; `None` when it ran out of time. On a
+    /// virtual clock the future runs to its end and counts as timed out when the clock moved
+    /// past the limit meanwhile.
     pub async fn timeout<F: Future>(&self, duration: Duration, future: F) -> Option<F::Output> {
-        tokio::time::timeout(duration, future).await.ok()
+        match &self.manual {
+            None => tokio::time::timeout(duration, future).await.ok(),
+            Some(_) => {
+                let start = self.now();
+                let output = future.await;
+                let limit = TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX);
+                (self.now() - start <= limit).then_some(output)
+            }
+        }
     }
 }
 
-impl Default for Clock {
-    fn default() -> Clock {
-        Clock::system()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_virtual_clock_moves_only_when_told() {
+        let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let clock = Clock::virtual_at(start);
+        let copy = clock.clone();
+        assert_eq!(clock.now(), start);
+        copy.advance_to(start + TimeDelta::hours(2));
+        assert_eq!(clock.now(), start + TimeDelta::hours(2), "clones share the time");
+        clock.advance_to(start);
+        assert_eq!(clock.now(), start + TimeDelta::hours(2), "never backwards");
+        let slow = clock.timeout(Duration::from_secs(60), clock.sleep(Duration::from_secs(120))).await;
+        assert!(slow.is_none());
+        let quick = clock.timeout(Duration::from_secs(60), clock.sleep(Duration::from_secs(30))).await;
+        assert!(quick.is_some());
     }
 }

@@ -87,6 +87,8 @@ impl CatchUp {
 pub struct JobOptions {
     /// The cron expression of a scheduled job.
     pub cron: Option<&'static str>,
+    /// The period of a rate-scheduled job (`every`), anchored to the Unix epoch.
+    pub every: Option<Duration>,
     /// The IANA time zone the cron expression is read in.
     pub timezone: &'static str,
     /// The queue its tasks are stored in.
@@ -113,6 +115,7 @@ impl JobOptions {
     /// concurrency 10, priority 0, not scheduled.
     pub const DEFAULT: JobOptions = JobOptions {
         cron: None,
+        every: None,
         timezone: "UTC",
         queue: "default",
         retries: 10,
@@ -124,7 +127,7 @@ impl JobOptions {
         catch_up: CatchUp::Skip,
     };
 
-    /// The schedule of a cron job, `None` for an on-demand job.
+    /// The schedule of a cron job, `None` for an on-demand or rate-scheduled job.
     pub fn schedule(&self) -> Option<Result<Schedule, ScheduleError>> {
         self.cron.map(|cron| Schedule::new(cron, self.timezone))
     }

@@ -122,7 +122,7 @@ impl TestContext {
         let mut builder = ContextBuilder::new(descriptor.name(), TaskId::new("test-task"))
             .attempt(self.attempt, self.max_attempts)
             .trigger(self.trigger)
-            .clock(self.clock)
+            .clock(self.clock.clone())
             .state(Arc::new(self.state.clone()));
         if let Some(at) = self.scheduled_at {
             builder = builder.scheduled_at(at);

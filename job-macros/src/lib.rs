@@ -37,6 +37,7 @@ use options::Options;
 /// | option | meaning | default |
 /// |---|---|---|
 /// | `cron = "0 0 * * *"` | run on this schedule (5 or 6 fields, `@daily`...) | on demand only |
+/// | `every = "15m"` | run at every multiple of this period since the Unix epoch | on demand only |
 /// | `timezone = "Europe/Paris"` | IANA zone the schedule is read in (cron jobs only) | `"UTC"` |
 /// | `queue = "emails"` | the queue its tasks are stored in | `"default"` |
 /// | `retries = 5` | retries after a failed attempt | `10` |
@@ -76,7 +77,7 @@ pub fn job(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
-    let signature = signature::check(function, options.cron.is_some())?;
+    let signature = signature::check(function, options.cron.is_some() || options.every.is_some())?;
     let fn_ident = &function.sig.ident;
     let vis = &function.vis;
     let struct_ident = Ident::new(&pascal_case(&fn_ident.to_string()), fn_ident.span());
@@ -204,6 +205,10 @@ fn option_fields(options: &Options) -> Vec<TokenStream2> {
     if let Some(cron) = &options.cron {
         let text = cron.value();
         fields.push(quote!(cron: ::core::option::Option::Some(#text)));
+    }
+    if let Some((_, every)) = options.every {
+        let every = duration(every);
+        fields.push(quote!(every: ::core::option::Option::Some(#every)));
     }
     if let Some(zone) = &options.timezone {
         let text = zone.value();

@@ -11,6 +11,7 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, LitStr, Meta, Token, UnOp};
 /// Every option, for the "expected one of" message and suggestions.
 const KNOWN: &[&str] = &[
     "cron",
+    "every",
     "timezone",
     "queue",
     "retries",
@@ -27,6 +28,7 @@ const KNOWN: &[&str] = &[
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) cron: Option<LitStr>,
+    pub(crate) every: Option<(Span, Duration)>,
     pub(crate) timezone: Option<LitStr>,
     pub(crate) queue: Option<String>,
     pub(crate) retries: Option<u32>,
@@ -129,6 +131,12 @@ impl Options {
                     .map_err(|e| syn::Error::new_spanned(&lit, format!("{e}")))?;
                 self.cron = Some(lit);
             }
+            "every" => {
+                let lit = string(value, &key)?;
+                let every = job_schedule::Every::parse(&lit.value())
+                    .map_err(|e| syn::Error::new_spanned(&lit, format!("{e}; write a period such as \"30s\", \"15m\" or \"1h\"")))?;
+                self.every = Some((path.span(), every.period()));
+            }
             "timezone" => {
                 let lit = string(value, &key)?;
                 job_schedule::parse_zone(&lit.value())
@@ -188,23 +196,33 @@ impl Options {
     }
 
     fn check_combinations(&self) -> syn::Result<()> {
-        if self.cron.is_none() {
+        if let (Some(_), Some((span, _))) = (&self.cron, self.every) {
+            return Err(syn::Error::new(
+                span,
+                "`every` and `cron` both schedule the job: keep one (a rate such as `every = \"15m\"`, or a cron expression)",
+            ));
+        }
+        if self.cron.is_none() && self.timezone_key.is_some() {
             if let Some(span) = self.timezone_key {
-                return Err(syn::Error::new(
-                    span,
-                    "`timezone` only applies to cron jobs: add `cron = \"...\"` or remove `timezone`",
-                ));
+                let hint = if self.every.is_some() {
+                    "`timezone` only applies to cron schedules: a rate (`every`) is the same in every zone; remove `timezone`"
+                } else {
+                    "`timezone` only applies to cron jobs: add `cron = \"...\"` or remove `timezone`"
+                };
+                return Err(syn::Error::new(span, hint));
             }
+        }
+        if self.cron.is_none() && self.every.is_none() {
             if let Some((span, _)) = self.unique {
                 return Err(syn::Error::new(
                     span,
-                    "`unique` only applies to cron jobs: for an on-demand job pass a key when enqueueing, with `.unique_key(...)`",
+                    "`unique` only applies to scheduled jobs (`cron` or `every`): for an on-demand job pass a key when enqueueing, with `.unique_key(...)`",
                 ));
             }
             if let Some((span, _)) = self.catch_up {
                 return Err(syn::Error::new(
                     span,
-                    "`catch_up` only applies to cron jobs: add `cron = \"...\"` or remove `catch_up`",
+                    "`catch_up` only applies to scheduled jobs: add `cron = \"...\"` or `every = \"...\"`, or remove `catch_up`",
                 ));
             }
         }
@@ -220,8 +238,8 @@ fn unknown_message(key: &str) -> String {
     let close = KNOWN
         .iter()
         .map(|known| (edit_distance(key, known), known))
-        .min()
-        .filter(|(distance, known)| *distance <= 2 || (*distance <= 3 && known.len() >= 6));
+        .filter(|(distance, known)| *distance <= 2 || (*distance <= 3 && known.len() >= 6))
+        .min();
     if let Some((_, close)) = close {
         message.push_str(&format!("; did you mean `{close}`?"));
     }
@@ -231,6 +249,7 @@ fn unknown_message(key: &str) -> String {
 fn example(key: &str) -> &'static str {
     match key {
         "cron" => "`cron = \"0 0 * * *\"`",
+        "every" => "`every = \"15m\"`",
         "timezone" => "`timezone = \"Europe/Paris\"`",
         "queue" => "`queue = \"emails\"`",
         "retries" => "`retries = 5`",

@@ -110,7 +110,7 @@ pub(crate) fn check(function: &ItemFn, is_cron: bool) -> syn::Result<Signature> 
         if is_cron {
             return Err(syn::Error::new_spanned(
                 input,
-                "a cron job takes no arguments (only an optional `ctx: JobContext`): each tick runs it with none",
+                "a scheduled job (`cron` or `every`) takes no arguments (only an optional `ctx: JobContext`): each tick runs it with none; to run a job with arguments on a schedule, add a stored schedule with its arguments (`job-runner schedules add`)",
             ));
         }
         args = Some(((*typed.ty).clone(), pattern_name(&typed.pat)));

@@ -91,8 +91,8 @@ impl Jobs {
     }
 
     /// The clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Wakes this process's workers of `job`.

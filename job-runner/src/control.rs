@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use job_core::{EnqueueError, EnqueueOptions, EnqueueRequest, JobClient, Trigger};
+use job_schedule::Recurrence;
 use serde::Serialize;
 
 use crate::client::Jobs;
@@ -55,6 +56,11 @@ impl Control {
         }
     }
 
+    /// The client these controls act through.
+    pub fn client(&self) -> &Jobs {
+        &self.jobs
+    }
+
     fn store(&self) -> &Store {
         self.jobs.store()
     }
@@ -85,11 +91,14 @@ impl Control {
             .map(|settings| JobStatus {
                 name: settings.name().to_owned(),
                 queue: settings.queue.clone(),
-                schedule: settings.schedule.as_ref().map(|s| s.cron().to_string()),
-                timezone: settings
-                    .schedule
-                    .as_ref()
-                    .map(|s| s.zone().name().to_owned()),
+                schedule: settings.schedule.as_ref().map(|s| match s {
+                    Recurrence::Cron(cron) => cron.cron().to_string(),
+                    Recurrence::Every(every) => every.to_string(),
+                }),
+                timezone: settings.schedule.as_ref().and_then(|s| match s {
+                    Recurrence::Cron(cron) => Some(cron.zone().name().to_owned()),
+                    Recurrence::Every(_) => None,
+                }),
                 next_run: settings
                     .schedule
                     .as_ref()

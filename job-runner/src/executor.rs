@@ -288,15 +288,39 @@ impl Executor {
 
     async fn attempt(&self, task: &ClaimedTask) -> Completion {
         let parts = &*self.inner;
-        let settings = &parts.settings;
-        let clock = parts.clock;
+        let attempt = Attempt {
+            settings: &parts.settings,
+            state: &parts.state,
+            clock: &parts.clock,
+            client: &parts.client,
+            runner_id: &parts.runner_id,
+        };
+        attempt.run(task).await
+    }
+}
+
+/// What one attempt runs with.
+pub(crate) struct Attempt<'a> {
+    pub(crate) settings: &'a JobSettings,
+    pub(crate) state: &'a Arc<State>,
+    pub(crate) clock: &'a Clock,
+    pub(crate) client: &'a Arc<dyn JobClient>,
+    pub(crate) runner_id: &'a str,
+}
+
+impl Attempt<'_> {
+    /// Runs `task` once: timeout, panic and outcome, then the retry decision (backoff, or
+    /// dead when no attempt is left or the failure is permanent).
+    pub(crate) async fn run(&self, task: &ClaimedTask) -> Completion {
+        let settings = self.settings;
+        let clock = self.clock.clone();
         let ctx = ContextBuilder::new(settings.name(), TaskId::new(task.id.to_string()))
             .attempt(task.attempt, task.max_attempts)
             .trigger(task.trigger)
             .scheduled_at(task.scheduled_at)
-            .clock(clock)
-            .state(parts.state.clone())
-            .client(parts.client.clone())
+            .clock(clock.clone())
+            .state(self.state.clone())
+            .client(self.client.clone())
             .build();
         let args = serde_json::from_str(&task.args)
             .unwrap_or(serde_json::Value::String(task.args.clone()));
@@ -384,7 +408,7 @@ impl Executor {
                 status: recorded,
                 error,
                 records_processed: records,
-                runner_id: parts.runner_id.clone(),
+                runner_id: self.runner_id.to_owned(),
             },
         }
     }

@@ -2,12 +2,14 @@
 //! history and controls.
 
 pub mod admin;
+pub mod check;
 mod cleaner;
 pub mod cli;
 pub mod client;
 mod completer;
 pub mod config;
 pub mod control;
+pub mod exec;
 mod executor;
 mod heartbeat;
 mod listener;
@@ -16,7 +18,9 @@ pub mod plan;
 mod rescuer;
 mod runner;
 mod scheduler;
+pub mod schedules;
 pub mod storage;
+pub mod testing;
 
 pub use client::Jobs;
 pub use config::Config;

@@ -9,10 +9,15 @@ use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use crate::client::Wakers;
-use crate::storage::{Db, Store, TASKS_CHANNEL};
+use crate::storage::{Db, SCHEDULES_CHANNEL, Store, TASKS_CHANNEL};
 
 /// Listens until `stop`; does nothing on SQLite.
-pub(crate) async fn run(store: Store, wakers: Wakers, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    store: Store,
+    wakers: Wakers,
+    schedules_changed: std::sync::Arc<tokio::sync::Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Db::Postgres(pool) = &store.db else {
         return;
     };
@@ -20,7 +25,9 @@ pub(crate) async fn run(store: Store, wakers: Wakers, mut stop: watch::Receiver<
     loop {
         let listener = async {
             let mut listener = PgListener::connect_with(pool).await?;
-            listener.listen(TASKS_CHANNEL).await?;
+            listener
+                .listen_all([TASKS_CHANNEL, SCHEDULES_CHANNEL])
+                .await?;
             Ok::<_, sqlx::Error>(listener)
         };
         let mut listener = tokio::select! {
@@ -36,11 +43,14 @@ pub(crate) async fn run(store: Store, wakers: Wakers, mut stop: watch::Receiver<
             },
             _ = stop.changed() => return,
         };
-        // Tasks stored while not listening: let every worker look once.
+        // Tasks stored and schedules changed while not listening: let every worker and the
+        // scheduler look once.
         wakers.wake_all();
+        schedules_changed.notify_one();
         loop {
             tokio::select! {
                 notification = listener.try_recv() => match notification {
+                    Ok(Some(notification)) if notification.channel() == SCHEDULES_CHANNEL => schedules_changed.notify_one(),
                     Ok(Some(notification)) => wakers.wake(notification.payload()),
                     Ok(None) => {
                         tracing::warn!("lost the connection that listens for new tasks; reconnecting");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use job_core::{Backoff, CatchUp, JobDescriptor, Registry};
-use job_schedule::Schedule;
+use job_schedule::{Every, Recurrence, Schedule};
 
 use crate::config::{Config, ConfigError, JobOverride};
 
@@ -16,8 +16,8 @@ pub struct JobSettings {
     pub descriptor: &'static JobDescriptor,
     /// Its queue.
     pub queue: String,
-    /// Its schedule, for a cron job.
-    pub schedule: Option<Schedule>,
+    /// Its schedule, for a job scheduled in code (`cron` or `every`).
+    pub schedule: Option<Recurrence>,
     /// Retries after a failed attempt.
     pub retries: u32,
     /// Delays between retries.
@@ -59,21 +59,34 @@ impl Plan {
     /// Applies `config`'s overrides to the jobs of `registry`, refusing overrides for jobs
     /// that do not exist and values that are invalid.
     pub fn new(registry: Registry, config: &Config) -> Result<Plan, ConfigError> {
-        if let Some(unknown) = config.jobs.keys().find(|name| registry.get(name).is_none()) {
-            let origin = config
+        let (plan, mut problems) = Plan::checked(registry, config);
+        match problems.is_empty() {
+            true => Ok(plan),
+            false => Err(problems.remove(0)),
+        }
+    }
+
+    /// The plan with every valid override applied, and every invalid one reported (an
+    /// invalid override leaves the job as `#[job(...)]` wrote it).
+    pub fn checked(registry: Registry, config: &Config) -> (Plan, Vec<ConfigError>) {
+        let mut problems = Vec::new();
+        let origin_of = |name: &str| {
+            config
                 .job_origins
-                .get(unknown)
+                .get(name)
                 .cloned()
-                .unwrap_or_else(|| format!("[jobs.{unknown}]"));
-            return Err(ConfigError::Value {
-                origin,
+                .unwrap_or_else(|| format!("[jobs.{name}]"))
+        };
+        for unknown in config
+            .jobs
+            .keys()
+            .filter(|name| registry.get(name).is_none())
+        {
+            problems.push(ConfigError::Value {
+                origin: origin_of(unknown),
                 message: format!(
                     "no job named `{unknown}` is registered (known: {}); remove the override or fix its name",
-                    registry
-                        .iter()
-                        .map(|d| d.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    registry.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
                 ),
             });
         }
@@ -81,15 +94,20 @@ impl Plan {
         for descriptor in registry.iter() {
             let empty = JobOverride::default();
             let overrides = config.jobs.get(descriptor.name()).unwrap_or(&empty);
-            let origin = config
-                .job_origins
-                .get(descriptor.name())
-                .cloned()
-                .unwrap_or_default();
-            let settings = settings(descriptor, overrides, &origin)?;
+            let settings = match settings(descriptor, overrides, &origin_of(descriptor.name())) {
+                Ok(settings) => settings,
+                Err(problem) => {
+                    problems.push(problem);
+                    // Invariant: the options of #[job] were checked at compile time.
+                    match settings(descriptor, &empty, "") {
+                        Ok(settings) => settings,
+                        Err(_) => continue,
+                    }
+                }
+            };
             jobs.insert(descriptor.name(), settings);
         }
-        Ok(Plan { jobs, registry })
+        (Plan { jobs, registry }, problems)
     }
 
     /// The job named `name`.
@@ -142,10 +160,18 @@ fn settings(
             ))
         })?,
     };
-    let schedule = cron
-        .map(|cron| Schedule::new(cron, zone))
-        .transpose()
-        .map_err(|e| fail(format!("job `{}`: {e}", descriptor.name())))?;
+    let schedule = match (cron, options.every) {
+        (Some(cron), _) => Some(Recurrence::Cron(
+            Schedule::new(cron, zone)
+                .map_err(|e| fail(format!("job `{}`: {e}", descriptor.name())))?,
+        )),
+        (None, Some(period)) => {
+            Some(Recurrence::Every(Every::new(period).map_err(|e| {
+                fail(format!("job `{}`: {e}", descriptor.name()))
+            })?))
+        }
+        (None, None) => None,
+    };
     Ok(JobSettings {
         descriptor,
         queue: options.queue.to_owned(),

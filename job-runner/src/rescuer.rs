@@ -32,7 +32,7 @@ impl Rescuer {
                 rescue_once(
                     &self.store,
                     &self.runner_id,
-                    self.clock,
+                    self.clock.clone(),
                     self.lease,
                     &self.wakers,
                 )

@@ -36,6 +36,11 @@ pub enum RunnerError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A running runner reads the system clock; a virtual clock drives a simulation.
+    #[error(
+        "a runner runs on the system clock; use `job_runner::testing::Simulation` for a virtual clock"
+    )]
+    VirtualClock,
     /// The admin server's settings are unsafe.
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
@@ -109,7 +114,8 @@ impl RunnerBuilder {
         store.migrate().await?;
         let id = runner_id();
         let wakers = Wakers::new(plan.jobs().map(|j| j.name().to_owned()));
-        let jobs = Jobs::new(store.clone(), plan.clone(), self.clock).with_wakers(wakers.clone());
+        let jobs =
+            Jobs::new(store.clone(), plan.clone(), self.clock.clone()).with_wakers(wakers.clone());
         Ok(Runner {
             config,
             store,
@@ -187,13 +193,16 @@ impl Runner {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), RunnerError> {
+        if self.clock.is_virtual() {
+            return Err(RunnerError::VirtualClock);
+        }
         if !self.config.enabled {
             tracing::info!(
                 "jobs are disabled (JOBS_ENABLED=false or `enabled = false`): starting nothing"
             );
             return Ok(());
         }
-        let clock = self.clock;
+        let clock = self.clock.clone();
         let now = clock.now();
         let row = RunnerRow {
             id: self.id.clone(),
@@ -209,15 +218,19 @@ impl Runner {
             heartbeat_at: now,
         };
         self.store.register_runner(&row).await?;
+        self.store
+            .sync_code_schedules(&scheduler::code_schedules(&self.plan, now))
+            .await?;
         self.report_start().await;
         let health = Health::new(now);
+        let schedules_changed = Arc::new(tokio::sync::Notify::new());
 
         let (stop, stopped) = watch::channel(false);
         let services = vec![
             tokio::spawn(heartbeat::run(
                 self.store.clone(),
                 row,
-                clock,
+                clock.clone(),
                 self.config.heartbeat,
                 health.clone(),
                 stopped.clone(),
@@ -226,7 +239,7 @@ impl Runner {
                 Rescuer {
                     store: self.store.clone(),
                     runner_id: self.id.clone(),
-                    clock,
+                    clock: clock.clone(),
                     lease: self.config.lease,
                     every: self.config.heartbeat,
                     wakers: self.wakers.clone(),
@@ -237,26 +250,28 @@ impl Runner {
             tokio::spawn(listener::run(
                 self.store.clone(),
                 self.wakers.clone(),
+                schedules_changed.clone(),
                 stopped.clone(),
             )),
             tokio::spawn(cleaner::run(
                 self.store.clone(),
-                clock,
+                clock.clone(),
                 self.config.history_retention,
                 Duration::from_secs(3600),
                 stopped.clone(),
             )),
             tokio::spawn(scheduler::run(
                 self.jobs.clone(),
-                self.schedules(),
-                clock,
+                clock.clone(),
+                self.config.poll_interval,
+                schedules_changed.clone(),
                 stopped.clone(),
             )),
         ];
         let (completer, completer_task) = completer::start(
             self.store.clone(),
             self.id.clone(),
-            clock,
+            clock.clone(),
             self.jobs.metrics().clone(),
         );
         let client: Arc<dyn JobClient> = Arc::new(self.jobs.clone());
@@ -276,7 +291,7 @@ impl Runner {
                 settings: settings.clone(),
                 store: self.store.clone(),
                 state: self.state.clone(),
-                clock,
+                clock: clock.clone(),
                 client: client.clone(),
                 completer: completer.clone(),
                 runner_id: self.id.clone(),
@@ -401,21 +416,6 @@ impl Runner {
         })
     }
 
-    fn schedules(&self) -> Vec<scheduler::Entry> {
-        self.plan
-            .jobs()
-            .filter(|s| s.enabled)
-            .filter_map(|s| {
-                s.schedule.as_ref().map(|schedule| scheduler::Entry {
-                    id: s.name().to_owned(),
-                    job: s.name().to_owned(),
-                    schedule: schedule.clone(),
-                    catch_up: s.catch_up,
-                })
-            })
-            .collect()
-    }
-
     async fn report_start(&self) {
         let now = self.clock.now();
         tracing::info!(
@@ -448,31 +448,30 @@ impl Runner {
                 "found job"
             );
         }
-        match self.store.stored_jobs().await {
-            Ok(stored) => {
-                for (job, active) in stored {
-                    if self.plan.get(&job).is_none() && active > 0 {
-                        tracing::warn!(
-                            job,
-                            tasks = active,
-                            "tasks of a job that no registered job handles (renamed or deleted?) are stored; they wait until a job of that name is registered, or cancel them with `job-runner cancel`"
-                        );
-                    }
+        match crate::check::check(&self.store, &self.plan, &[]).await {
+            Ok(report) => {
+                for problem in &report.problems {
+                    tracing::warn!(
+                        job = problem.job,
+                        count = problem.count,
+                        "{}",
+                        problem.message
+                    );
                 }
             }
-            Err(error) => tracing::warn!(%error, "cannot list stored jobs"),
+            Err(error) => tracing::warn!(%error, "cannot check the stored tasks"),
         }
     }
 }
 
 /// `host-pid-random`: unique per process, so a restarted runner never reuses a dead one's
 /// claims.
-fn runner_id() -> String {
+pub(crate) fn runner_id() -> String {
     let random = RandomState::new().build_hasher().finish() & 0xffff_ffff;
     format!("{}-{}-{random:08x}", host_name(), std::process::id())
 }
 
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())

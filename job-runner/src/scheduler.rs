@@ -9,55 +9,168 @@
 //! `once`: then, at start-up, the latest of them runs once (keyed by its own instant, so
 //! several runners starting together still run it once).
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{CatchUp, Clock, EnqueueOptions, EnqueueRequest, Trigger};
-use job_schedule::Schedule;
-use tokio::sync::watch;
+use job_schedule::Recurrence;
+use tokio::sync::{Notify, watch};
 
 use crate::client::Jobs;
-use crate::storage::{StoreError, TickOutcome};
+use crate::plan::Plan;
+use crate::schedules::recurrence_of;
+use crate::storage::{ScheduleRow, StoreError, TickOutcome};
 
 /// One schedule to follow.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Entry {
     /// The schedule's id: the job's name for a schedule written in code.
     pub(crate) id: String,
     pub(crate) job: String,
-    pub(crate) schedule: Schedule,
+    pub(crate) schedule: Recurrence,
     pub(crate) catch_up: CatchUp,
+    /// The arguments each tick passes.
+    pub(crate) args: serde_json::Value,
 }
 
 /// The most ticks a catch-up looks through to find the latest one missed.
 const CATCH_UP_SCAN: usize = 1_000_000;
 
-/// Follows `entries` from now until `stop`.
+/// The rows that describe the schedules written in code, from the jobs' settings (with the
+/// configuration's overrides).
+pub(crate) fn code_schedules(plan: &Plan, now: DateTime<Utc>) -> Vec<ScheduleRow> {
+    plan.jobs()
+        .filter_map(|s| {
+            let (cron, every_ms, timezone) = match s.schedule.as_ref()? {
+                Recurrence::Cron(cron) => (
+                    Some(cron.cron().to_string()),
+                    None,
+                    cron.zone().name().to_owned(),
+                ),
+                Recurrence::Every(every) => (
+                    None,
+                    Some(every.period().as_millis() as i64),
+                    "UTC".to_owned(),
+                ),
+            };
+            Some(ScheduleRow {
+                id: s.name().to_owned(),
+                job: s.name().to_owned(),
+                cron,
+                every_ms,
+                timezone,
+                args: serde_json::Value::Null,
+                enabled: true,
+                catch_up: s.catch_up.as_str().to_owned(),
+                in_code: true,
+                created_at: now,
+                updated_at: now,
+            })
+        })
+        .collect()
+}
+
+/// The enabled stored schedules of jobs this plan runs.
+pub(crate) async fn load(jobs: &Jobs) -> Result<Vec<Entry>, StoreError> {
+    let mut entries = Vec::new();
+    for row in jobs.store().schedules().await? {
+        if !row.enabled {
+            continue;
+        }
+        let Some(settings) = jobs.plan().get(&row.job) else {
+            tracing::warn!(
+                schedule = row.id,
+                job = row.job,
+                "a stored schedule names a job that no registered job has; its ticks are skipped"
+            );
+            continue;
+        };
+        if !settings.enabled {
+            continue;
+        }
+        match recurrence_of(&row) {
+            Ok(schedule) => entries.push(Entry {
+                catch_up: CatchUp::from_name(&row.catch_up).unwrap_or_default(),
+                id: row.id,
+                job: row.job,
+                schedule,
+                args: row.args,
+            }),
+            Err(error) => tracing::warn!(
+                schedule = row.id,
+                error,
+                "a stored schedule is invalid; its ticks are skipped"
+            ),
+        }
+    }
+    Ok(entries)
+}
+
+/// Follows the stored schedules from now until `stop`, reloading them when they change
+/// (checked every `poll`, or at once when `changed` is notified).
 pub(crate) async fn run(
     jobs: Jobs,
-    entries: Vec<Entry>,
     clock: Clock,
+    poll: Duration,
+    changed: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
-    if entries.is_empty() {
-        return;
-    }
     let start = clock.now();
-    for entry in entries.iter().filter(|e| e.catch_up == CatchUp::Once) {
-        catch_up(&jobs, entry, start).await;
-    }
-    let mut next: Vec<Option<DateTime<Utc>>> = entries
-        .iter()
-        .map(|e| e.schedule.next_after(start))
-        .collect();
+    let mut entries: Vec<(Entry, Option<DateTime<Utc>>)> = Vec::new();
+    let mut fingerprint = None;
+    let mut first = true;
     loop {
-        let Some(earliest) = next.iter().flatten().min().copied() else {
-            return;
+        match jobs.store().schedules_fingerprint().await {
+            Ok(current) if Some(current) != fingerprint => match load(&jobs).await {
+                Ok(loaded) => {
+                    let now = clock.now();
+                    if first {
+                        for entry in loaded.iter().filter(|e| e.catch_up == CatchUp::Once) {
+                            catch_up(&jobs, entry, start).await;
+                        }
+                        first = false;
+                    }
+                    entries = loaded
+                        .into_iter()
+                        .map(|entry| {
+                            // An unchanged schedule keeps its place; a new or changed one starts now.
+                            let next = entries
+                                .iter()
+                                .find(|(old, _)| *old == entry)
+                                .map(|(_, next)| *next)
+                                .unwrap_or_else(|| entry.schedule.next_after(now.max(start)));
+                            (entry, next)
+                        })
+                        .collect();
+                    fingerprint = Some(current);
+                }
+                Err(error) => tracing::warn!(%error, "cannot load the schedules; will try again"),
+            },
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot read the schedules; will try again"),
+        }
+        let now = clock.now();
+        let wake_at = entries
+            .iter()
+            .filter_map(|(_, next)| *next)
+            .min()
+            .map_or(now, |t| {
+                t.min(now + TimeDelta::from_std(poll).unwrap_or(TimeDelta::MAX))
+            })
+            .max(now);
+        let wake_at = if entries.is_empty() {
+            now + TimeDelta::from_std(poll).unwrap_or(TimeDelta::MAX)
+        } else {
+            wake_at
         };
         tokio::select! {
-            _ = clock.sleep_until(earliest) => {}
+            _ = clock.sleep_until(wake_at) => {}
+            _ = changed.notified() => fingerprint = None,
             _ = stop.changed() => return,
         }
         let now = clock.now();
-        for (entry, slot) in entries.iter().zip(next.iter_mut()) {
+        for (entry, slot) in entries.iter_mut() {
             while let Some(tick) = *slot {
                 if tick > now {
                     break;
@@ -66,7 +179,7 @@ pub(crate) async fn run(
                     Ok(_) => *slot = entry.schedule.next_after(tick),
                     Err(error) => {
                         // Keep the tick: the next pass tries it again.
-                        tracing::warn!(schedule = entry.id, tick = %tick.to_rfc3339(), %error, "cannot take a cron tick; will try again");
+                        tracing::warn!(schedule = entry.id, tick = %tick.to_rfc3339(), %error, "cannot take a tick; will try again");
                         break;
                     }
                 }
@@ -99,7 +212,7 @@ async fn catch_up(jobs: &Jobs, entry: &Entry, now: DateTime<Utc>) {
     }
 }
 
-async fn take(
+pub(crate) async fn take(
     jobs: &Jobs,
     entry: &Entry,
     tick: DateTime<Utc>,
@@ -107,7 +220,7 @@ async fn take(
 ) -> Result<TickOutcome, StoreError> {
     let request = EnqueueRequest {
         job: entry.job.clone(),
-        args: serde_json::Value::Null,
+        args: entry.args.clone(),
         options: EnqueueOptions {
             run_at: Some(tick),
             ..EnqueueOptions::default()

@@ -18,12 +18,14 @@
 mod cron;
 mod duration;
 mod field;
+mod rate;
 mod schedule;
 mod zone;
 
 pub use crate::cron::{Cron, CronError};
 pub use crate::duration::{DurationError, format_duration, parse_duration};
 pub use crate::field::Field;
+pub use crate::rate::{Every, RateError, Recurrence};
 pub use crate::schedule::{Schedule, ScheduleError};
 pub use crate::zone::{ZoneError, parse_zone};
 pub use chrono_tz::Tz;

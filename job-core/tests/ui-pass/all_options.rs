@@ -25,6 +25,11 @@ async fn nightly_report(ctx: JobContext) -> JobResult {
     Ok(Outcome::processed(3_u8))
 }
 
+#[job(every = "15m", unique, catch_up = "skip")]
+async fn quarter_hourly() -> JobResult {
+    Ok(Outcome::none())
+}
+
 #[job(cron = "@hourly", unique = false)]
 async fn hourly() -> Result<(), std::io::Error> {
     Ok(())
@@ -63,4 +68,8 @@ fn main() {
     assert_eq!(registry.get("send_email").unwrap().options().backoff.initial.as_secs(), 5);
     assert!(registry.get("send_email").unwrap().takes_args());
     assert!(!registry.get("hourly").unwrap().takes_args());
+    assert_eq!(
+        registry.get("quarter_hourly").unwrap().options().every,
+        Some(std::time::Duration::from_secs(900))
+    );
 }

@@ -1,5 +1,7 @@
 //! The JSON API: jobs, executions, tasks, controls, metrics, the OpenAPI document.
 
+use crate::schedules::{ScheduleChange, ScheduleSpec, ScheduleStatus};
+use crate::storage::ScheduleRow;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -31,6 +33,15 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/tasks/{id}", get(get_task))
         .route("/api/tasks/{id}/retry", post(retry))
         .route("/api/tasks/{id}/cancel", post(cancel))
+        .route("/api/schedules", get(list_schedules).post(add_schedule))
+        .route(
+            "/api/schedules/{id}",
+            get(get_schedule)
+                .patch(change_schedule)
+                .delete(remove_schedule),
+        )
+        .route("/api/schedules/{id}/pause", post(pause_schedule))
+        .route("/api/schedules/{id}/resume", post(resume_schedule))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state, require_bearer));
@@ -311,4 +322,114 @@ async fn openapi() -> Response {
 async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let text = state.control.metrics().await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    example: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            format!(
+                "{}; a body may hold at most {} KiB",
+                rejection.body_text(),
+                super::BODY_LIMIT / 1024
+            ),
+        )
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not valid: {e}; send a JSON object such as {example}"
+        ))
+    })
+}
+
+/// The body that adds a schedule: its id and what it does.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSchedule {
+    id: String,
+    job: String,
+    #[serde(default)]
+    cron: Option<String>,
+    #[serde(default)]
+    every: Option<String>,
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    args: serde_json::Value,
+    #[serde(default)]
+    catch_up: Option<String>,
+}
+
+const SCHEDULE_EXAMPLE: &str = r#"{"id": "report-acme", "job": "build_report", "cron": "0 7 * * MON-FRI", "timezone": "Europe/Paris", "args": {"customer": 42}}"#;
+
+async fn list_schedules(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ScheduleStatus>>, ApiError> {
+    Ok(Json(state.control.client().schedules().list().await?))
+}
+
+async fn add_schedule(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ScheduleRow>), ApiError> {
+    let new: NewSchedule = json_body(body, SCHEDULE_EXAMPLE)?;
+    let spec = ScheduleSpec {
+        job: new.job,
+        cron: new.cron,
+        every: new.every,
+        timezone: new.timezone,
+        args: new.args,
+        catch_up: new.catch_up,
+    };
+    let row = state
+        .control
+        .client()
+        .schedules()
+        .add(&new.id, spec)
+        .await?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+async fn get_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleStatus>, ApiError> {
+    Ok(Json(state.control.client().schedules().get(&id).await?))
+}
+
+async fn change_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ScheduleRow>, ApiError> {
+    let change: ScheduleChange = json_body(body, r#"{"cron": "0 8 * * *"}"#)?;
+    Ok(Json(
+        state.control.client().schedules().set(&id, change).await?,
+    ))
+}
+
+async fn remove_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.control.client().schedules().remove(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn pause_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleRow>, ApiError> {
+    Ok(Json(state.control.client().schedules().pause(&id).await?))
+}
+
+async fn resume_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleRow>, ApiError> {
+    Ok(Json(state.control.client().schedules().resume(&id).await?))
 }

@@ -41,6 +41,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::schedules::ScheduleError> for ApiError {
+    fn from(error: crate::schedules::ScheduleError) -> ApiError {
+        use crate::schedules::ScheduleError as E;
+        let status = match &error {
+            E::UnknownJob(_) | E::UnknownSchedule(_) => StatusCode::NOT_FOUND,
+            E::DuplicateId(_) | E::DefinedInCode(_) => StatusCode::CONFLICT,
+            E::InvalidId { .. } | E::Invalid(_) | E::InvalidArgs(_) => StatusCode::BAD_REQUEST,
+            E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
 impl From<ControlError> for ApiError {
     fn from(error: ControlError) -> ApiError {
         let status = match &error {

@@ -19,16 +19,30 @@ mod tests {
     fn routes_in_code() -> BTreeSet<(String, String)> {
         let mut routes = BTreeSet::new();
         for source in [include_str!("api.rs")] {
-            for piece in source.split(".route(\"").skip(1) {
+            for piece in source.split(".route(").skip(1) {
+                let piece = piece.trim_start().trim_start_matches('"');
                 let (path, rest) = piece.split_once('"').expect("a quoted path");
-                let method = rest
-                    .trim_start_matches(',')
-                    .trim()
-                    .split('(')
-                    .next()
-                    .expect("a method")
-                    .to_owned();
-                routes.insert((method, path.to_owned()));
+                // The method router: `get(a)`, or a chain such as `get(a).post(b)`, up to
+                // the closing parenthesis of `.route(`.
+                let mut depth = 0;
+                let mut methods = String::new();
+                for c in rest.trim_start_matches(',').chars() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' if depth == 0 => break,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    methods.push(c);
+                }
+                for call in methods.split('.') {
+                    let call = call.trim();
+                    if let Some((name, _)) = call.split_once('(')
+                        && ["get", "post", "patch", "delete", "put"].contains(&name.trim())
+                    {
+                        routes.insert((name.trim().to_owned(), path.to_owned()));
+                    }
+                }
             }
         }
         routes
@@ -55,7 +69,7 @@ mod tests {
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, operation) in item.as_object().expect("a path item") {
                 assert!(
-                    ["get", "post"].contains(&method.as_str()),
+                    ["get", "post", "patch", "delete"].contains(&method.as_str()),
                     "{method} {path}"
                 );
                 assert!(

@@ -15,6 +15,7 @@ use crate::config::{Config, process_env};
 use crate::control::Control;
 use crate::plan::Plan;
 use crate::runner::{Runner, connect_options};
+use crate::schedules::{ScheduleChange, ScheduleSpec};
 use crate::storage::{ExecutionFilter, ExecutionStatus, Store, TaskFilter, TaskState};
 
 mod table;
@@ -87,11 +88,139 @@ enum Command {
     Cancel(TaskArg),
     /// Create or upgrade the job tables (`run` does this at start).
     Migrate,
+    /// Add, change, list, pause, resume and remove schedules, without a rebuild.
+    #[command(subcommand)]
+    Schedules(SchedulesCommand),
+    /// Run one job once in this process, record its history row, and exit with its outcome
+    /// (0: succeeded, 1: failed).
+    #[command(after_help = EXEC_EXAMPLES)]
+    Exec(ExecArgs),
+    /// Before a deploy: compare the registered jobs with the database and the configuration
+    /// (unknown jobs with stored tasks, stored arguments that no longer fit, bad overrides).
+    #[command(after_help = "Exits with 1 when something would go wrong; --json for pipelines.")]
+    Check(JsonFlag),
     /// Print the next fire times of a cron expression, to check it before using it.
     #[command(
         after_help = "Examples:\n  job-runner schedule '*/15 9-17 * * MON-FRI'\n  job-runner schedule '30 2 * * *' --timezone America/New_York --after 2026-03-07T00:00:00Z --count 3 --json"
     )]
     Schedule(ScheduleArgs),
+}
+
+const EXEC_EXAMPLES: &str = "\
+Examples:
+  job-runner exec expire_keys
+  job-runner exec transfer_document --args '{\"source\":\"a.pdf\",\"destination\":\"a.pdf\"}'
+
+A Kubernetes CronJob that runs one job per pod:
+  apiVersion: batch/v1
+  kind: CronJob
+  metadata: { name: expire-keys }
+  spec:
+    schedule: \"0 0 * * *\"
+    jobTemplate:
+      spec:
+        backoffLimit: 0
+        template:
+          spec:
+            restartPolicy: Never
+            containers:
+              - name: job
+                image: registry.example.com/app:latest
+                args: [\"job-runner\", \"exec\", \"expire_keys\"]
+                env: [{ name: JOBS_DATABASE_URL, value: \"postgres://jobs@db/jobs\" }]
+
+A plain crontab line:
+  0 0 * * *  cd /srv/app && JOBS_DATABASE_URL=postgres://jobs@db/jobs job-runner exec expire_keys";
+
+#[derive(Debug, Subcommand)]
+enum SchedulesCommand {
+    /// Add a schedule: a job, a cron expression or a rate, and the job's arguments.
+    #[command(
+        after_help = "Examples:\n  job-runner schedules add report-acme --job build_report --cron '0 7 * * MON-FRI' --timezone Europe/Paris --args '{\"customer\":42}'\n  job-runner schedules add sync-acme --job sync_account --every 15m --args '{\"account\":7}'"
+    )]
+    Add(ScheduleAddArgs),
+    /// Change a schedule (the options given replace the stored ones).
+    Set(ScheduleSetArgs),
+    /// List the schedules with their next and last run.
+    List(JsonFlag),
+    /// Remove a schedule: its future ticks stop, its history stays.
+    Remove(ScheduleIdArg),
+    /// Pause a schedule: its ticks are skipped until it is resumed.
+    Pause(ScheduleIdArg),
+    /// Resume a paused schedule.
+    Resume(ScheduleIdArg),
+}
+
+#[derive(Debug, Args)]
+struct ScheduleIdArg {
+    /// The schedule's id.
+    id: String,
+}
+
+#[derive(Debug, Args)]
+struct ScheduleAddArgs {
+    /// The schedule's id (letters, digits, `_`, `-`, `.`, `:`).
+    id: String,
+    /// The job it runs.
+    #[arg(long)]
+    job: String,
+    /// A cron expression.
+    #[arg(long, conflicts_with = "every")]
+    cron: Option<String>,
+    /// A rate such as 15m, anchored to the Unix epoch.
+    #[arg(long)]
+    every: Option<String>,
+    /// The IANA zone of the cron expression (default UTC).
+    #[arg(long, value_name = "TZ")]
+    timezone: Option<String>,
+    /// The job's arguments as JSON.
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
+    /// skip (default) or once: what to do about ticks missed while no runner ran.
+    #[arg(long)]
+    catch_up: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ScheduleSetArgs {
+    /// The schedule's id.
+    id: String,
+    /// Another job.
+    #[arg(long)]
+    job: Option<String>,
+    /// A new cron expression (replaces a rate).
+    #[arg(long, conflicts_with = "every")]
+    cron: Option<String>,
+    /// A new rate (replaces a cron expression).
+    #[arg(long)]
+    every: Option<String>,
+    /// A new zone.
+    #[arg(long, value_name = "TZ")]
+    timezone: Option<String>,
+    /// New arguments as JSON.
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
+    /// skip or once.
+    #[arg(long)]
+    catch_up: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ExecArgs {
+    /// The job's name.
+    name: String,
+    /// The job's arguments as JSON.
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
+}
+
+fn json_arg(text: Option<&str>) -> Result<Option<serde_json::Value>, String> {
+    text.map(|text| {
+        serde_json::from_str(text).map_err(|e| {
+            format!("--args is not valid JSON ({e}); quote it for the shell, e.g. --args '{{\"id\": 42}}'")
+        })
+    })
+    .transpose()
 }
 
 #[derive(Debug, Args)]
@@ -318,6 +447,13 @@ impl Cli {
                 println!("migrated {}", store.display_url());
                 Ok(())
             }
+            Command::Check(flag) => check(config, flag.json).await,
+            Command::Exec(args) => {
+                let json = json_arg(args.args.as_deref())?;
+                let mut state = State::new();
+                setup(&mut state).await?;
+                crate::exec::exec(config, state, &args.name, json).await
+            }
             command => {
                 let control = control(config).await?;
                 command.control(&control).await
@@ -384,12 +520,7 @@ impl Command {
                 Ok(())
             }
             Command::Trigger(args) => {
-                let json = match &args.args {
-                    Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-                        format!("--args is not valid JSON ({e}); quote it for the shell, e.g. --args '{{\"id\": 42}}'")
-                    })?),
-                    None => None,
-                };
+                let json = json_arg(args.args.as_deref())?;
                 let task = control.trigger(&args.name, json).await?;
                 if args.json {
                     println!("{}", serde_json::to_string_pretty(&task)?);
@@ -511,8 +642,127 @@ impl Command {
                 println!("cancelled task {} of job `{}`", task.id, task.job);
                 Ok(())
             }
-            Command::Run(_) | Command::Migrate | Command::Schedule(_) => Ok(()),
+            Command::Schedules(command) => schedules(control, command).await,
+            Command::Run(_)
+            | Command::Migrate
+            | Command::Schedule(_)
+            | Command::Check(_)
+            | Command::Exec(_) => Ok(()),
         }
+    }
+}
+
+async fn schedules(control: &Control, command: SchedulesCommand) -> Result<(), CliError> {
+    let schedules = control.client().schedules();
+    match command {
+        SchedulesCommand::Add(args) => {
+            let spec = ScheduleSpec {
+                job: args.job,
+                cron: args.cron,
+                every: args.every,
+                timezone: args.timezone,
+                args: json_arg(args.args.as_deref())?.unwrap_or(serde_json::Value::Null),
+                catch_up: args.catch_up,
+            };
+            let row = schedules.add(&args.id, spec).await?;
+            println!("added schedule `{}` of job `{}`", row.id, row.job);
+        }
+        SchedulesCommand::Set(args) => {
+            let change = ScheduleChange {
+                job: args.job,
+                cron: args.cron,
+                every: args.every,
+                timezone: args.timezone,
+                args: json_arg(args.args.as_deref())?,
+                catch_up: args.catch_up,
+            };
+            let row = schedules.set(&args.id, change).await?;
+            println!("changed schedule `{}`", row.id);
+        }
+        SchedulesCommand::List(flag) => {
+            let list = schedules.list().await?;
+            if flag.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            let mut table = Table::new(&[
+                "ID", "JOB", "SCHEDULE", "ZONE", "ARGS", "NEXT RUN", "LAST RUN", "STATE", "DEFINED",
+            ]);
+            for s in list {
+                let row = &s.schedule;
+                let timing = match (&row.cron, row.every_ms) {
+                    (Some(cron), _) => cron.clone(),
+                    (None, Some(ms)) => format!(
+                        "every {}",
+                        job_schedule::format_duration(std::time::Duration::from_millis(ms as u64))
+                    ),
+                    (None, None) => "-".into(),
+                };
+                table.row(vec![
+                    row.id.clone(),
+                    row.job.clone(),
+                    timing,
+                    row.timezone.clone(),
+                    row.args.to_string(),
+                    s.next_run.map_or_else(|| "-".into(), |t| t.to_rfc3339()),
+                    s.last_run.map_or_else(|| "-".into(), |t| t.to_rfc3339()),
+                    if row.enabled {
+                        "active".into()
+                    } else {
+                        "paused".into()
+                    },
+                    if row.in_code {
+                        "in code".into()
+                    } else {
+                        "at run time".into()
+                    },
+                ]);
+            }
+            print!("{}", table.render());
+        }
+        SchedulesCommand::Remove(arg) => {
+            schedules.remove(&arg.id).await?;
+            println!("removed schedule `{}`; its history stays", arg.id);
+        }
+        SchedulesCommand::Pause(arg) => {
+            schedules.pause(&arg.id).await?;
+            println!("paused schedule `{}`", arg.id);
+        }
+        SchedulesCommand::Resume(arg) => {
+            schedules.resume(&arg.id).await?;
+            println!("resumed schedule `{}`", arg.id);
+        }
+    }
+    Ok(())
+}
+
+/// The problems `check` found, as an error that makes the command exit non-zero.
+#[derive(Debug, thiserror::Error)]
+#[error("check found {0} problem(s)")]
+struct CheckFailed(usize);
+
+async fn check(mut config: Config, json: bool) -> Result<(), CliError> {
+    let registry = Registry::from_linked()?;
+    config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
+    let (plan, config_problems) = Plan::checked(registry, &config);
+    let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
+    store.check_schema().await?;
+    let report = crate::check::check(&store, &plan, &config_problems).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.ok {
+        println!(
+            "ok: {} jobs, no stored task or override that would fail",
+            plan.jobs().count()
+        );
+    } else {
+        for problem in &report.problems {
+            println!("- {problem}");
+        }
+    }
+    match report.problems.len() {
+        0 => Ok(()),
+        n => Err(Box::new(CheckFailed(n))),
     }
 }
 

@@ -5,11 +5,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use job_core::Trigger;
 use serde::Serialize;
-use serde_json::json;
 use sqlx::Row;
 
 use super::tasks::TaskRow;
-use super::{Dialect, Doing, Store, StoreError, instant, millis, with_pool};
+use super::{Doing, Store, StoreError, instant, millis, with_pool};
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -162,62 +161,180 @@ pub struct ExecutionFilter {
     pub limit: u32,
 }
 
-/// The statement and its one parameter (the rows as a JSON array) that write history rows;
-/// `None` for no rows. Callers run it inside their own transaction.
-pub(super) fn insert_statement(
-    dialect: Dialect,
-    rows: &[&NewExecution],
-) -> Option<(&'static str, String)> {
-    if rows.is_empty() {
-        return None;
-    }
-    let rows: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|e| {
-            json!({
-                "task_id": e.task_id, "job": e.job, "attempt": e.attempt,
-                "trigger": e.trigger.as_str(), "scheduled_at": millis(e.scheduled_at),
-                "started_at": millis(e.started_at), "finished_at": millis(e.finished_at),
-                "duration_ms": (e.finished_at - e.started_at).num_milliseconds().max(0),
-                "status": e.status.as_str(), "error": e.error,
-                "records_processed": e.records_processed.map(|n| n.min(i64::MAX as u64) as i64),
-                "runner_id": e.runner_id,
+/// One history row as SQLite reads it from the JSON array of a batch.
+#[derive(Serialize)]
+struct JsonExecution<'a> {
+    task_id: i64,
+    job: &'a str,
+    attempt: u32,
+    trigger: &'static str,
+    scheduled_at: i64,
+    started_at: i64,
+    finished_at: i64,
+    duration_ms: i64,
+    status: &'static str,
+    error: Option<&'a str>,
+    records_processed: Option<i64>,
+    runner_id: &'a str,
+}
+
+fn duration_ms(e: &NewExecution) -> i64 {
+    (e.finished_at - e.started_at).num_milliseconds().max(0)
+}
+
+fn records(e: &NewExecution) -> Option<i64> {
+    e.records_processed.map(|n| n.min(i64::MAX as u64) as i64)
+}
+
+/// `UNNEST` of history rows bound as twelve PostgreSQL arrays, `$1`..`$12`, in the
+/// table's column order.
+macro_rules! history_unnest {
+    () => {
+        "UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], \
+             $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::text[]) \
+         AS e(task_id, job, attempt, trigger, scheduled_at, started_at, finished_at, \
+             duration_ms, status, error, records_processed, runner_id)"
+    };
+}
+
+/// Writes history rows on a connection, inside the caller's transaction: SQLite takes the
+/// batch as one JSON array (read once, as JSONB), PostgreSQL as one array per column.
+pub(crate) trait WriteHistory {
+    async fn write_history(&mut self, rows: &[&NewExecution]) -> Result<(), StoreError>;
+}
+
+const DOING_HISTORY: &str = "writing the execution history";
+
+impl WriteHistory for sqlx::SqliteConnection {
+    async fn write_history(&mut self, rows: &[&NewExecution]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let json: Vec<JsonExecution<'_>> = rows
+            .iter()
+            .map(|e| JsonExecution {
+                task_id: e.task_id,
+                job: &e.job,
+                attempt: e.attempt,
+                trigger: e.trigger.as_str(),
+                scheduled_at: millis(e.scheduled_at),
+                started_at: millis(e.started_at),
+                finished_at: millis(e.finished_at),
+                duration_ms: duration_ms(e),
+                status: e.status.as_str(),
+                error: e.error.as_deref(),
+                records_processed: records(e),
+                runner_id: &e.runner_id,
             })
-        })
-        .collect();
-    let sql = match dialect {
-        Dialect::Sqlite => {
+            .collect();
+        let json = serde_json::to_string(&json).map_err(|e| StoreError::Corrupt {
+            doing: DOING_HISTORY,
+            detail: e.to_string(),
+        })?;
+        // `jsonb_each` parses the array once; each element is then read in place.
+        sqlx::query(
             "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
                  finished_at, duration_ms, status, error, records_processed, runner_id) \
              SELECT value->>'task_id', value->>'job', value->>'attempt', value->>'trigger', \
                  value->>'scheduled_at', value->>'started_at', value->>'finished_at', \
                  value->>'duration_ms', value->>'status', value->>'error', \
                  value->>'records_processed', value->>'runner_id' \
-             FROM json_each($1) ORDER BY key"
+             FROM jsonb_each($1) ORDER BY key",
+        )
+        .bind(json)
+        .execute(self)
+        .await
+        .doing(DOING_HISTORY)?;
+        Ok(())
+    }
+}
+
+impl WriteHistory for sqlx::PgConnection {
+    async fn write_history(&mut self, rows: &[&NewExecution]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
         }
-        Dialect::Postgres => {
+        let columns = HistoryColumns::of(rows);
+        sqlx::query(concat!(
             "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
                  finished_at, duration_ms, status, error, records_processed, runner_id) \
-             SELECT task_id, job, attempt, trigger, scheduled_at, started_at, finished_at, \
-                 duration_ms, status, error, records_processed, runner_id \
-             FROM jsonb_to_recordset($1::jsonb) AS e(task_id bigint, job text, attempt bigint, \
-                 trigger text, scheduled_at bigint, started_at bigint, finished_at bigint, \
-                 duration_ms bigint, status text, error text, records_processed bigint, runner_id text)"
+             SELECT * FROM ",
+            history_unnest!()
+        ))
+        .bind(columns.task_id)
+        .bind(columns.job)
+        .bind(columns.attempt)
+        .bind(columns.trigger)
+        .bind(columns.scheduled_at)
+        .bind(columns.started_at)
+        .bind(columns.finished_at)
+        .bind(columns.duration_ms)
+        .bind(columns.status)
+        .bind(columns.error)
+        .bind(columns.records_processed)
+        .bind(columns.runner_id)
+        .execute(self)
+        .await
+        .doing(DOING_HISTORY)?;
+        Ok(())
+    }
+}
+
+/// History rows as PostgreSQL arrays, one per column (see `history_unnest!`).
+struct HistoryColumns {
+    task_id: Vec<i64>,
+    job: Vec<String>,
+    attempt: Vec<i64>,
+    trigger: Vec<&'static str>,
+    scheduled_at: Vec<i64>,
+    started_at: Vec<i64>,
+    finished_at: Vec<i64>,
+    duration_ms: Vec<i64>,
+    status: Vec<&'static str>,
+    error: Vec<Option<String>>,
+    records_processed: Vec<Option<i64>>,
+    runner_id: Vec<String>,
+}
+
+impl HistoryColumns {
+    fn of(rows: &[&NewExecution]) -> HistoryColumns {
+        let n = rows.len();
+        let mut c = HistoryColumns {
+            task_id: Vec::with_capacity(n),
+            job: Vec::with_capacity(n),
+            attempt: Vec::with_capacity(n),
+            trigger: Vec::with_capacity(n),
+            scheduled_at: Vec::with_capacity(n),
+            started_at: Vec::with_capacity(n),
+            finished_at: Vec::with_capacity(n),
+            duration_ms: Vec::with_capacity(n),
+            status: Vec::with_capacity(n),
+            error: Vec::with_capacity(n),
+            records_processed: Vec::with_capacity(n),
+            runner_id: Vec::with_capacity(n),
+        };
+        for e in rows {
+            c.task_id.push(e.task_id);
+            c.job.push(e.job.clone());
+            c.attempt.push(i64::from(e.attempt));
+            c.trigger.push(e.trigger.as_str());
+            c.scheduled_at.push(millis(e.scheduled_at));
+            c.started_at.push(millis(e.started_at));
+            c.finished_at.push(millis(e.finished_at));
+            c.duration_ms.push(duration_ms(e));
+            c.status.push(e.status.as_str());
+            c.error.push(e.error.clone());
+            c.records_processed.push(records(e));
+            c.runner_id.push(e.runner_id.clone());
         }
-    };
-    Some((sql, serde_json::Value::Array(rows).to_string()))
+        c
+    }
 }
 
 /// Writes history rows inside a transaction: `insert_executions!(tx, dialect, rows)`.
 macro_rules! insert_executions {
     ($tx:expr, $dialect:expr, $rows:expr) => {
-        if let Some((sql, rows)) = $crate::storage::executions::insert_statement($dialect, $rows) {
-            sqlx::query(sql)
-                .bind(rows)
-                .execute(&mut *$tx)
-                .await
-                .doing("writing the execution history")?;
-        }
+        $crate::storage::executions::WriteHistory::write_history(&mut *$tx, $rows).await?
     };
 }
 pub(crate) use insert_executions;

@@ -9,18 +9,32 @@ use sqlx::Row;
 use super::{Dialect, Doing, Store, StoreError, with_pool};
 
 /// (version, name, SQL) for SQLite.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "tasks, history, runners",
-    include_str!("migrations/sqlite/0001_tasks_history_runners.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tasks, history, runners",
+        include_str!("migrations/sqlite/0001_tasks_history_runners.sql"),
+    ),
+    (
+        2,
+        "schedules",
+        include_str!("migrations/sqlite/0002_schedules.sql"),
+    ),
+];
 
 /// (version, name, SQL) for PostgreSQL.
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "tasks, history, runners",
-    include_str!("migrations/postgres/0001_tasks_history_runners.sql"),
-)];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tasks, history, runners",
+        include_str!("migrations/postgres/0001_tasks_history_runners.sql"),
+    ),
+    (
+        2,
+        "schedules",
+        include_str!("migrations/postgres/0002_schedules.sql"),
+    ),
+];
 
 fn migrations(dialect: Dialect) -> &'static [(i64, &'static str, &'static str)] {
     match dialect {

@@ -6,11 +6,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use job_core::Trigger;
 use serde::Serialize;
-use serde_json::json;
 use sqlx::Row;
 
 use super::executions::{self, NewExecution};
-use super::{Dialect, Doing, Store, StoreError, announce, instant, millis, with_pool};
+use super::{Db, Dialect, Doing, Store, StoreError, announce, instant, millis, with_pool};
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -225,6 +224,158 @@ where
     })
 }
 
+/// Whether a completion ends the task (it is then finished at the completion's instant).
+fn finished(c: &Completion) -> bool {
+    matches!(c.next_state, TaskState::Succeeded | TaskState::Dead)
+}
+
+/// The end of one attempt as SQLite reads it from the JSON array of a batch.
+#[derive(Serialize)]
+struct JsonCompletion<'a> {
+    id: i64,
+    attempt: u32,
+    state: &'static str,
+    run_at: Option<i64>,
+    error: Option<&'a str>,
+    finished_at: Option<i64>,
+}
+
+/// A task without a uniqueness key as SQLite reads it from the JSON array of a batch.
+#[derive(Serialize)]
+struct JsonTask<'a> {
+    job: &'a str,
+    queue: &'a str,
+    args: &'a str,
+    priority: i32,
+    run_at: i64,
+    scheduled_at: i64,
+    max_attempts: u32,
+    trigger: &'static str,
+    exclusive: i64,
+}
+
+/// Inserts tasks without a uniqueness key with one statement, inside the caller's
+/// transaction, returning their ids (in no particular order; they ascend with the rows).
+trait InsertTasks {
+    async fn insert_plain(
+        &mut self,
+        tasks: &[&NewTask],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError>;
+}
+
+const DOING_INSERT: &str = "storing tasks";
+
+impl InsertTasks for sqlx::SqliteConnection {
+    async fn insert_plain(
+        &mut self,
+        tasks: &[&NewTask],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows: Vec<JsonTask<'_>> = tasks
+            .iter()
+            .map(|t| JsonTask {
+                job: &t.job,
+                queue: &t.queue,
+                args: &t.args,
+                priority: t.priority,
+                run_at: millis(t.run_at),
+                scheduled_at: millis(t.scheduled_at),
+                max_attempts: t.max_attempts,
+                trigger: t.trigger.as_str(),
+                exclusive: i64::from(t.exclusive),
+            })
+            .collect();
+        let rows = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt {
+            doing: DOING_INSERT,
+            detail: e.to_string(),
+        })?;
+        sqlx::query(
+            "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                 attempt, max_attempts, trigger, exclusive, created_at) \
+             SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
+                 value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
+                 value->>'trigger', value->>'exclusive', $2 \
+             FROM jsonb_each($1) ORDER BY key \
+             RETURNING id",
+        )
+        .bind(rows)
+        .bind(millis(now))
+        .fetch_all(self)
+        .await
+        .doing(DOING_INSERT)?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .doing(DOING_INSERT)
+    }
+}
+
+impl InsertTasks for sqlx::PgConnection {
+    async fn insert_plain(
+        &mut self,
+        tasks: &[&NewTask],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let n = tasks.len();
+        let (mut job, mut queue, mut args) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut priority, mut run_at, mut scheduled_at) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut max_attempts, mut trigger, mut exclusive) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for t in tasks {
+            job.push(t.job.as_str());
+            queue.push(t.queue.as_str());
+            args.push(t.args.as_str());
+            priority.push(i64::from(t.priority));
+            run_at.push(millis(t.run_at));
+            scheduled_at.push(millis(t.scheduled_at));
+            max_attempts.push(i64::from(t.max_attempts));
+            trigger.push(t.trigger.as_str());
+            exclusive.push(i64::from(t.exclusive));
+        }
+        // Arrays, bound in binary: nothing to parse. UNNEST yields the rows in the arrays'
+        // order.
+        sqlx::query(
+            "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                 attempt, max_attempts, trigger, exclusive, created_at) \
+             SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
+                 max_attempts, trigger, exclusive, $10 \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], \
+                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
+             AS t(job, queue, args, priority, run_at, scheduled_at, max_attempts, trigger, exclusive) \
+             RETURNING id",
+        )
+        .bind(job)
+        .bind(queue)
+        .bind(args)
+        .bind(priority)
+        .bind(run_at)
+        .bind(scheduled_at)
+        .bind(max_attempts)
+        .bind(trigger)
+        .bind(exclusive)
+        .bind(millis(now))
+        .fetch_all(self)
+        .await
+        .doing(DOING_INSERT)?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .doing(DOING_INSERT)
+    }
+}
+
 impl Store {
     /// Stores tasks in one transaction; returns each task's id and whether it already
     /// existed (a pending or running task of the same job with the same uniqueness key).
@@ -237,6 +388,7 @@ impl Store {
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
+        let _turn = self.write_turn().await;
         with_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
             let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
@@ -246,51 +398,8 @@ impl Store {
                 .filter(|&i| tasks[i].unique_key.is_none())
                 .collect();
             if !plain.is_empty() {
-                let rows: Vec<serde_json::Value> = plain
-                    .iter()
-                    .map(|&i| {
-                        let t = &tasks[i];
-                        json!({
-                            "job": t.job, "queue": t.queue, "args": t.args,
-                            "priority": t.priority, "run_at": millis(t.run_at),
-                            "scheduled_at": millis(t.scheduled_at),
-                            "max_attempts": t.max_attempts, "trigger": t.trigger.as_str(),
-                            "exclusive": i64::from(t.exclusive),
-                        })
-                    })
-                    .collect();
-                let sql = match dialect {
-                    Dialect::Sqlite => {
-                        "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                             attempt, max_attempts, trigger, exclusive, created_at) \
-                         SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
-                             value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
-                             value->>'trigger', value->>'exclusive', $2 \
-                         FROM json_each($1) ORDER BY key \
-                         RETURNING id"
-                    }
-                    // jsonb_to_recordset yields the rows in the array's order.
-                    Dialect::Postgres => {
-                        "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                             attempt, max_attempts, trigger, exclusive, created_at) \
-                         SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
-                             max_attempts, trigger, exclusive, $2 \
-                         FROM jsonb_to_recordset($1::jsonb) AS t(job text, queue text, args text, \
-                             priority bigint, run_at bigint, scheduled_at bigint, max_attempts bigint, \
-                             trigger text, exclusive bigint) \
-                         RETURNING id"
-                    }
-                };
-                let mut new_ids: Vec<i64> = sqlx::query(sql)
-                    .bind(serde_json::Value::Array(rows).to_string())
-                    .bind(millis(now))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .doing(DOING)?
-                    .iter()
-                    .map(|row| row.try_get::<i64, _>(0))
-                    .collect::<Result<_, _>>()
-                    .doing(DOING)?;
+                let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
+                let mut new_ids = InsertTasks::insert_plain(&mut *tx, &rows, now).await?;
                 // One statement inserts in the order of the array, so ids ascend with it;
                 // RETURNING itself promises no order.
                 new_ids.sort_unstable();
@@ -375,13 +484,17 @@ impl Store {
     ) -> Result<Vec<ClaimedTask>, StoreError> {
         const DOING: &str = "claiming tasks";
         let limit = if exclusive { 1 } else { limit.max(1) };
+        let _turn = self.write_turn().await;
         with_pool!(self, |pool, dialect| {
             let sql = match dialect {
+                // The claim index gives the tasks in claiming order: the scan stops after
+                // `limit` tasks, however many are pending (without `INDEXED BY`, SQLite
+                // picks the index of due tasks and sorts every due task at each claim).
                 Dialect::Sqlite => {
                     "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
                          locked_by = $1, locked_at = $2 \
                      WHERE id IN (\
-                         SELECT id FROM jobs_tasks \
+                         SELECT id FROM jobs_tasks INDEXED BY jobs_tasks_claim \
                          WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
                            AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
                            AND ($5 = 0 OR NOT EXISTS (\
@@ -467,6 +580,66 @@ impl Store {
         })
     }
 
+    /// Stores `task` already claimed by `runner` for its first attempt (for a run in this
+    /// process, such as `job-runner exec`).
+    pub async fn insert_running_task(
+        &self,
+        task: &NewTask,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimedTask, StoreError> {
+        const DOING: &str = "storing a task to run now";
+        with_pool!(self, |pool, dialect| {
+            let id: i64 = sqlx::query(
+                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                     attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at) \
+                 VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id",
+            )
+            .bind(&task.job)
+            .bind(&task.queue)
+            .bind(&task.args)
+            .bind(i64::from(task.priority))
+            .bind(millis(task.run_at))
+            .bind(millis(task.scheduled_at))
+            .bind(i64::from(task.max_attempts))
+            .bind(task.trigger.as_str())
+            .bind(i64::from(task.exclusive))
+            .bind(runner)
+            .bind(millis(now))
+            .fetch_one(pool)
+            .await
+            .doing(DOING)?
+            .try_get(0)
+            .doing(DOING)?;
+            Ok(ClaimedTask {
+                id,
+                job: task.job.clone(),
+                args: task.args.clone(),
+                attempt: 1,
+                max_attempts: task.max_attempts,
+                trigger: task.trigger,
+                scheduled_at: task.scheduled_at,
+                run_at: task.run_at,
+                priority: task.priority,
+            })
+        })
+    }
+
+    /// The earliest `run_at` among all pending tasks.
+    pub async fn next_due_any(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        const DOING: &str = "looking for the next due task";
+        with_pool!(self, |pool, dialect| {
+            let next: Option<i64> =
+                sqlx::query("SELECT MIN(run_at) FROM jobs_tasks WHERE state = 'pending'")
+                    .fetch_one(pool)
+                    .await
+                    .doing(DOING)?
+                    .try_get(0)
+                    .doing(DOING)?;
+            Ok(next.map(instant))
+        })
+    }
+
     /// Writes the end of many attempts and their history rows in one transaction. A task
     /// that `runner` no longer holds (its claim was recovered by another runner, which
     /// recorded the attempt as lost) is left alone; its id is returned.
@@ -480,25 +653,33 @@ impl Store {
         if completions.is_empty() {
             return Ok(Vec::new());
         }
-        let updates: Vec<serde_json::Value> = completions
-            .iter()
-            .map(|c| {
-                let finished = matches!(c.next_state, TaskState::Succeeded | TaskState::Dead);
-                json!({
-                    "id": c.task_id,
-                    "attempt": c.attempt,
-                    "state": c.next_state.as_str(),
-                    "run_at": c.retry_at.map(millis),
-                    "error": c.execution.error,
-                    "finished_at": finished.then(|| millis(now)),
-                })
-            })
-            .collect();
-        let executions: Vec<&NewExecution> = completions.iter().map(|c| &c.execution).collect();
-        with_pool!(self, |pool, dialect| {
-            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
-            let sql = match dialect {
-                Dialect::Sqlite => {
+        let _turn = self.write_turn().await;
+        let applied: HashSet<i64> = match &self.db {
+            Db::Sqlite(pool) => {
+                let updates: Vec<JsonCompletion<'_>> = completions
+                    .iter()
+                    .map(|c| JsonCompletion {
+                        id: c.task_id,
+                        attempt: c.attempt,
+                        state: c.next_state.as_str(),
+                        run_at: c.retry_at.map(millis),
+                        error: c.execution.error.as_deref(),
+                        finished_at: finished(c).then(|| millis(now)),
+                    })
+                    .collect();
+                let updates = serde_json::to_string(&updates).map_err(|e| StoreError::Corrupt {
+                    doing: DOING,
+                    detail: e.to_string(),
+                })?;
+                let mut tx = pool
+                    .begin_with(Dialect::Sqlite.begin())
+                    .await
+                    .doing(DOING)?;
+                // `jsonb_each` parses the array once; each element is then read in place.
+                // The unary `+` keeps SQLite from reaching the tasks through the index of
+                // running tasks, which would read the whole array once per running task:
+                // each element finds its task by id instead.
+                let applied: HashSet<i64> = sqlx::query(
                     "UPDATE jobs_tasks SET state = c.state, \
                          run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
                          last_error = c.error, finished_at = c.finished_at, \
@@ -506,25 +687,12 @@ impl Store {
                      FROM (SELECT value->>'id' AS id, value->>'attempt' AS attempt, \
                                value->>'state' AS state, value->>'run_at' AS run_at, \
                                value->>'error' AS error, value->>'finished_at' AS finished_at \
-                           FROM json_each($1)) AS c \
+                           FROM jsonb_each($1)) AS c \
                      WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
-                       AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $2 \
-                     RETURNING jobs_tasks.id"
-                }
-                Dialect::Postgres => {
-                    "UPDATE jobs_tasks SET state = c.state, \
-                         run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
-                         last_error = c.error, finished_at = c.finished_at, \
-                         locked_by = NULL, locked_at = NULL \
-                     FROM jsonb_to_recordset($1::jsonb) AS c(id bigint, attempt bigint, state text, \
-                         run_at bigint, error text, finished_at bigint) \
-                     WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
-                       AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $2 \
-                     RETURNING jobs_tasks.id"
-                }
-            };
-            let applied: HashSet<i64> = sqlx::query(sql)
-                .bind(serde_json::Value::Array(updates).to_string())
+                       AND +jobs_tasks.state = 'running' AND +jobs_tasks.locked_by = $2 \
+                     RETURNING jobs_tasks.id",
+                )
+                .bind(updates)
                 .bind(runner)
                 .fetch_all(&mut *tx)
                 .await
@@ -533,21 +701,119 @@ impl Store {
                 .map(|row| row.try_get::<i64, _>(0))
                 .collect::<Result<_, _>>()
                 .doing(DOING)?;
-            // An attempt whose claim was recovered meanwhile already has its history row
-            // (written by the rescue); its late end is not recorded a second time.
-            let recorded: Vec<&NewExecution> = executions
+                // An attempt whose claim was recovered meanwhile already has its history
+                // row (written by the rescue); its late end is not recorded a second time.
+                let recorded: Vec<&NewExecution> = completions
+                    .iter()
+                    .map(|c| &c.execution)
+                    .filter(|e| applied.contains(&e.task_id))
+                    .collect();
+                executions::insert_executions!(tx, Dialect::Sqlite, &recorded);
+                tx.commit().await.doing(DOING)?;
+                applied
+            }
+            // One statement, so one round trip: the tasks' updates and, for the tasks this
+            // runner still held, their history rows (an attempt whose claim was recovered
+            // meanwhile already has its history row, written by the rescue).
+            Db::Postgres(pool) => {
+                let n = completions.len();
+                let mut id = Vec::with_capacity(n);
+                let mut attempt = Vec::with_capacity(n);
+                let mut state = Vec::with_capacity(n);
+                let mut run_at = Vec::with_capacity(n);
+                let mut error = Vec::with_capacity(n);
+                let mut finished_at = Vec::with_capacity(n);
+                let mut job = Vec::with_capacity(n);
+                let mut trigger = Vec::with_capacity(n);
+                let mut scheduled_at = Vec::with_capacity(n);
+                let mut started_at = Vec::with_capacity(n);
+                let mut ended_at = Vec::with_capacity(n);
+                let mut duration_ms = Vec::with_capacity(n);
+                let mut status = Vec::with_capacity(n);
+                let mut records = Vec::with_capacity(n);
+                let mut runner_id = Vec::with_capacity(n);
+                for c in completions {
+                    let e = &c.execution;
+                    id.push(c.task_id);
+                    attempt.push(i64::from(c.attempt));
+                    state.push(c.next_state.as_str());
+                    run_at.push(c.retry_at.map(millis));
+                    error.push(e.error.as_deref());
+                    finished_at.push(finished(c).then(|| millis(now)));
+                    job.push(e.job.as_str());
+                    trigger.push(e.trigger.as_str());
+                    scheduled_at.push(millis(e.scheduled_at));
+                    started_at.push(millis(e.started_at));
+                    ended_at.push(millis(e.finished_at));
+                    duration_ms.push((e.finished_at - e.started_at).num_milliseconds().max(0));
+                    status.push(e.status.as_str());
+                    records.push(e.records_processed.map(|n| n.min(i64::MAX as u64) as i64));
+                    runner_id.push(e.runner_id.as_str());
+                }
+                // The history rows come from the update's own output, so only the tasks
+                // that this runner still held get one, with no second look-up. One
+                // statement, one round trip, atomic.
+                sqlx::query(
+                    "WITH applied AS (\
+                         UPDATE jobs_tasks SET state = c.state, \
+                             run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
+                             last_error = c.error, finished_at = c.finished_at, \
+                             locked_by = NULL, locked_at = NULL \
+                         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
+                             $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], \
+                             $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], \
+                             $14::bigint[], $15::text[]) \
+                         AS c(id, attempt, state, run_at, error, finished_at, job, trigger, \
+                             scheduled_at, started_at, ended_at, duration_ms, status, records, \
+                             runner_id) \
+                         WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
+                           AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $16 \
+                         RETURNING jobs_tasks.id, c.job, c.attempt, c.trigger, c.scheduled_at, \
+                             c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
+                             c.records, c.runner_id), \
+                     history AS (\
+                         INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
+                             started_at, finished_at, duration_ms, status, error, \
+                             records_processed, runner_id) \
+                         SELECT id, job, attempt, trigger, scheduled_at, started_at, ended_at, \
+                             duration_ms, status, error, records, runner_id FROM applied) \
+                     SELECT id FROM applied",
+                )
+                // Planned at each call with the batch in hand (an unnamed statement): a
+                // plan made once for any batch, on a table without statistics yet, can
+                // read the whole batch once per running task (a nested loop over UNNEST);
+                // planned with the batch's real size, the join is by hash or by id.
+                .persistent(false)
+                .bind(id)
+                .bind(attempt)
+                .bind(state)
+                .bind(run_at)
+                .bind(error)
+                .bind(finished_at)
+                .bind(job)
+                .bind(trigger)
+                .bind(scheduled_at)
+                .bind(started_at)
+                .bind(ended_at)
+                .bind(duration_ms)
+                .bind(status)
+                .bind(records)
+                .bind(runner_id)
+                .bind(runner)
+                .fetch_all(pool)
+                .await
+                .doing(DOING)?
                 .iter()
-                .copied()
-                .filter(|e| applied.contains(&e.task_id))
-                .collect();
-            executions::insert_executions!(tx, dialect, &recorded);
-            tx.commit().await.doing(DOING)?;
-            Ok(completions
-                .iter()
-                .filter(|c| !applied.contains(&c.task_id))
-                .map(|c| c.task_id)
-                .collect())
-        })
+                .map(|row| row.try_get::<i64, _>(0))
+                .collect::<Result<_, _>>()
+                .doing(DOING)?
+            }
+        };
+        Ok(completions
+            .iter()
+            .filter(|c| !applied.contains(&c.task_id))
+            .map(|c| c.task_id)
+            .collect())
     }
 
     /// Cancels a pending task: it will not run. Records a `cancelled` history row.
@@ -686,12 +952,41 @@ impl Store {
         })
     }
 
-    /// The distinct job names that have tasks stored, with how many are pending or running.
+    /// The arguments of up to `limit` pending, running or dead tasks of `job`, oldest first.
+    pub async fn stored_args(
+        &self,
+        job: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        const DOING: &str = "reading stored arguments";
+        with_pool!(self, |pool, dialect| {
+            let rows = sqlx::query(
+                "SELECT id, args FROM jobs_tasks WHERE job = $1 AND state IN ('pending', 'running', 'dead') \
+                 ORDER BY id LIMIT $2",
+            )
+            .bind(job)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .doing(DOING)?;
+            rows.iter()
+                .map(|row| {
+                    let args: String = row.try_get(1).doing(DOING)?;
+                    let value =
+                        serde_json::from_str(&args).unwrap_or(serde_json::Value::String(args));
+                    Ok((row.try_get(0).doing(DOING)?, value))
+                })
+                .collect()
+        })
+    }
+
+    /// The distinct job names that have tasks stored, with how many are pending, running or
+    /// dead.
     pub async fn stored_jobs(&self) -> Result<Vec<(String, i64)>, StoreError> {
         const DOING: &str = "listing stored jobs";
         with_pool!(self, |pool, dialect| {
             let rows = sqlx::query(
-                "SELECT job, SUM(CASE WHEN state IN ('pending', 'running') THEN 1 ELSE 0 END) \
+                "SELECT job, SUM(CASE WHEN state IN ('pending', 'running', 'dead') THEN 1 ELSE 0 END) \
                  FROM jobs_tasks GROUP BY job ORDER BY job",
             )
             .fetch_all(pool)

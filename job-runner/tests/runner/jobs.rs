@@ -100,3 +100,9 @@ async fn narrow_b(nap: Nap) -> JobResult {
     tokio::time::sleep(Duration::from_millis(nap.millis)).await;
     Ok(Outcome::none())
 }
+
+/// Every two seconds, anchored to the epoch.
+#[job(every = "2s")]
+async fn every_two_seconds() -> JobResult {
+    Ok(Outcome::none())
+}

@@ -144,6 +144,31 @@ pub const ALL: &[(&str, Test, Runs)] = &[
         a_public_admin_address_needs_a_configured_token,
         Each,
     ),
+    (
+        "check_reports_what_would_fail_after_a_deploy",
+        check_reports_what_would_fail_after_a_deploy,
+        Each,
+    ),
+    (
+        "a_schedule_added_at_run_time_ticks_once_across_runners_and_follows_changes",
+        a_schedule_added_at_run_time_ticks_once_across_runners_and_follows_changes,
+        Each,
+    ),
+    (
+        "schedule_refusals_are_clear_and_store_nothing",
+        schedule_refusals_are_clear_and_store_nothing,
+        Each,
+    ),
+    (
+        "an_every_two_seconds_job_runs_each_tick_once_across_runners",
+        an_every_two_seconds_job_runs_each_tick_once_across_runners,
+        Each,
+    ),
+    (
+        "exec_runs_one_job_once_with_its_exit_code_and_history",
+        exec_runs_one_job_once_with_its_exit_code_and_history,
+        Each,
+    ),
 ];
 
 fn task_id(task: &Value) -> i64 {
@@ -610,22 +635,17 @@ fn configuration_disables_jobs_without_a_rebuild(backend: Backend) {
     assert!(String::from_utf8_lossy(&output.stderr).contains("starting nothing"));
 }
 
-fn start_up_reports_stored_tasks_of_unknown_jobs(backend: Backend) {
-    let site = Site::new(backend);
-    site.ok(&["migrate"]);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(async {
+/// Stores a task without any check, as an older version of the application might have.
+fn store_raw_task(site: &Site, job: &str, args: &str) {
+    crate::support::block_on(async {
         let store = job_runner::storage::Store::connect(&site.database_url, &Default::default())
             .await
             .expect("open the database");
         let now = chrono::Utc::now();
         let task = job_runner::storage::NewTask {
-            job: "renamed_job".into(),
+            job: job.into(),
             queue: "default".into(),
-            args: "null".into(),
+            args: args.into(),
             priority: 0,
             run_at: now,
             scheduled_at: now,
@@ -640,8 +660,14 @@ fn start_up_reports_stored_tasks_of_unknown_jobs(backend: Backend) {
             .expect("store a task");
         store.close().await;
     });
+}
+
+fn start_up_reports_stored_tasks_of_unknown_jobs(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    store_raw_task(&site, "renamed_job", "null");
     let runner = site.runner();
-    runner.wait_for_log("no registered job handles", Duration::from_secs(5));
+    runner.wait_for_log("no registered job has that name", Duration::from_secs(5));
     assert!(runner.log().contains("renamed_job"));
 }
 
@@ -1352,4 +1378,421 @@ fn a_public_admin_address_needs_a_configured_token(backend: Backend) {
     let runner = site.runner();
     let url = runner.admin_url().replace("0.0.0.0", "127.0.0.1");
     assert_eq!(call("GET", &url, "/api/jobs", Some(TOKEN), "").status, 200);
+}
+
+fn check_reports_what_would_fail_after_a_deploy(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    let out = site.ok(&["check"]);
+    assert!(out.starts_with("ok:"), "{out}");
+
+    store_raw_task(&site, "renamed_job", "null");
+    store_raw_task(&site, "echo", r#"{"txt":"from an older version"}"#);
+    std::fs::write(
+        site.path("jobs.toml"),
+        "[jobs.ghost]\nenabled = false\n\n[jobs.echo]\ncron = \"0 0 * * *\"\n",
+    )
+    .expect("write jobs.toml");
+    let output = site.cli(&["check"]);
+    assert!(!output.status.success(), "check passed with problems");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("job `renamed_job`") && text.contains("no registered job has that name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("job `echo` have arguments that no longer fit `runner::jobs::Note`"),
+        "{text}"
+    );
+    assert!(text.contains("missing field `text`"), "{text}");
+    assert!(
+        text.contains("no job named `ghost` is registered"),
+        "{text}"
+    );
+    assert!(text.contains("cannot run on a schedule"), "{text}");
+
+    let output = site.cli(&["check", "--json"]);
+    assert!(!output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["ok"], false);
+    let kinds: Vec<&str> = report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|p| p["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "config").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"unknown_job") && kinds.contains(&"args_mismatch"),
+        "{kinds:?}"
+    );
+    let mismatch = report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .find(|p| p["kind"] == "args_mismatch")
+        .expect("a mismatch");
+    assert_eq!(mismatch["sample_args"]["txt"], "from an older version");
+}
+
+fn schedules(site: &Site) -> Vec<Value> {
+    serde_json::from_str(&site.ok(&["schedules", "list", "--json"])).expect("schedules as JSON")
+}
+
+/// Ticks of `job` by scheduled instant, with how many executions each had.
+fn ticks_of(site: &Site, job: &str) -> BTreeMap<i64, Vec<Value>> {
+    let mut ticks: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for row in site.history(&["--job", job]) {
+        if row["trigger"] == "cron" {
+            ticks
+                .entry(millis(&row["scheduled_at"]))
+                .or_default()
+                .push(row);
+        }
+    }
+    ticks
+}
+
+fn a_schedule_added_at_run_time_ticks_once_across_runners_and_follows_changes(backend: Backend) {
+    let site = Site::new(backend);
+    let first = site.runner();
+    let second = site.runner();
+    site.ok(&[
+        "schedules",
+        "add",
+        "notes",
+        "--job",
+        "echo",
+        "--cron",
+        "* * * * * *",
+        "--args",
+        r#"{"text":"abc"}"#,
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(10), || ticks_of(&site, "echo").len()
+            >= 4),
+        "{}",
+        first.log()
+    );
+    let listed = schedules(&site);
+    let notes = listed.iter().find(|s| s["id"] == "notes").expect("listed");
+    assert_eq!(notes["in_code"], false);
+    assert!(
+        notes["next_run"].is_string() && notes["last_run"].is_string(),
+        "{notes}"
+    );
+
+    site.ok(&["schedules", "set", "notes", "--cron", "*/3 * * * * *"]);
+    let changed_at = chrono::Utc::now().timestamp_millis();
+    std::thread::sleep(Duration::from_secs(8));
+    site.ok(&["schedules", "remove", "notes"]);
+    let removed_at = chrono::Utc::now().timestamp_millis();
+    std::thread::sleep(Duration::from_secs(3));
+
+    let ticks = ticks_of(&site, "echo");
+    for (tick, rows) in &ticks {
+        assert_eq!(rows.len(), 1, "tick {tick} ran {} times", rows.len());
+        assert_eq!(
+            rows[0]["records_processed"], 3,
+            "the schedule's arguments reached the job"
+        );
+    }
+    // After the change (give the runners their poll interval to see it): every third second.
+    let after: Vec<i64> = ticks
+        .keys()
+        .copied()
+        .filter(|t| *t > changed_at + 1500)
+        .collect();
+    assert!(after.len() >= 2, "{after:?}");
+    assert!(
+        after.iter().all(|t| (t / 1000) % 3 == 0),
+        "ticks after the change are not on */3: {after:?}"
+    );
+    assert!(
+        ticks.keys().all(|t| *t <= removed_at + 1500),
+        "a removed schedule kept ticking"
+    );
+    assert!(!schedules(&site).iter().any(|s| s["id"] == "notes"));
+    assert!(
+        !site.history(&["--job", "echo"]).is_empty(),
+        "the history of a removed schedule stays"
+    );
+    drop((first, second));
+}
+
+fn schedule_refusals_are_clear_and_store_nothing(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    // The runner writes the schedules defined in code at start.
+    drop(site.runner());
+    site.ok(&[
+        "schedules",
+        "add",
+        "kept",
+        "--job",
+        "echo",
+        "--every",
+        "1h",
+        "--args",
+        r#"{"text":"x"}"#,
+    ]);
+    let before = schedules(&site);
+    assert!(
+        before
+            .iter()
+            .any(|s| s["id"] == "every_second" && s["in_code"] == true),
+        "{before:?}"
+    );
+    for (args, expected) in [
+        (
+            vec!["schedules", "add", "a", "--job", "nope", "--every", "1h"],
+            "no job named `nope`",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "kept",
+                "--job",
+                "echo",
+                "--every",
+                "1h",
+                "--args",
+                r#"{"text":"y"}"#,
+            ],
+            "exists already",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "echo",
+                "--cron",
+                "0 25 * * *",
+                "--args",
+                r#"{"text":"y"}"#,
+            ],
+            "invalid hour field `25`",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "echo",
+                "--cron",
+                "0 1 * * *",
+                "--timezone",
+                "Mars/Base",
+                "--args",
+                r#"{"text":"y"}"#,
+            ],
+            "unknown time zone `Mars/Base`",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "echo",
+                "--every",
+                "1h",
+                "--args",
+                r#"{"txt":"y"}"#,
+            ],
+            "takes `runner::jobs::Note`",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "every_second",
+                "--every",
+                "1h",
+                "--args",
+                r#"{"a":1}"#,
+            ],
+            "scheduled in code, so it takes no arguments",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "echo",
+                "--args",
+                r#"{"text":"y"}"#,
+            ],
+            "give a cron expression",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "echo",
+                "--every",
+                "100ms",
+                "--args",
+                r#"{"text":"y"}"#,
+            ],
+            "too short",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b c",
+                "--job",
+                "echo",
+                "--every",
+                "1h",
+                "--args",
+                r#"{"text":"y"}"#,
+            ],
+            "invalid schedule id",
+        ),
+        (
+            vec![
+                "schedules",
+                "add",
+                "b",
+                "--job",
+                "echo",
+                "--cron",
+                "* * * * *",
+                "--every",
+                "1h",
+            ],
+            "cannot be used with",
+        ),
+        (
+            vec!["schedules", "set", "every_second", "--cron", "0 * * * *"],
+            "defined in code",
+        ),
+        (
+            vec!["schedules", "remove", "every_second"],
+            "defined in code",
+        ),
+        (
+            vec!["schedules", "remove", "ghost"],
+            "no schedule has id `ghost`",
+        ),
+        (
+            vec!["schedules", "set", "kept", "--args", "{oops"],
+            "not valid JSON",
+        ),
+    ] {
+        let output = site.cli(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} was accepted");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected `{expected}` in:\n{stderr}"
+        );
+    }
+    let strip = |list: Vec<Value>| -> Vec<Value> {
+        list.into_iter()
+            .map(|mut s| {
+                s.as_object_mut().map(|o| {
+                    o.remove("next_run");
+                });
+                s
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(schedules(&site)),
+        strip(before),
+        "a refusal changed the stored schedules"
+    );
+    // A schedule defined in code can be paused and resumed.
+    site.ok(&["schedules", "pause", "every_second"]);
+    assert!(
+        schedules(&site)
+            .iter()
+            .any(|s| s["id"] == "every_second" && s["enabled"] == false)
+    );
+    site.ok(&["schedules", "resume", "every_second"]);
+}
+
+fn an_every_two_seconds_job_runs_each_tick_once_across_runners(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.env("JOBS_JOB_EVERY_TWO_SECONDS_ENABLED", "true");
+    let first = site.runner();
+    let second = site.runner();
+    std::thread::sleep(Duration::from_secs(11));
+    drop((first, second));
+    let ticks = ticks_of(&site, "every_two_seconds");
+    assert!(ticks.len() >= 4, "{ticks:?}");
+    for (tick, rows) in &ticks {
+        assert_eq!(rows.len(), 1, "tick {tick} ran {} times", rows.len());
+        assert_eq!(
+            tick % 2000,
+            0,
+            "a rate tick is not on the epoch's 2 s grid: {tick}"
+        );
+    }
+    let instants: Vec<i64> = ticks.keys().copied().collect();
+    assert!(
+        instants.windows(2).all(|w| w[1] - w[0] == 2000),
+        "ticks were skipped: {instants:?}"
+    );
+}
+
+fn exec_runs_one_job_once_with_its_exit_code_and_history(backend: Backend) {
+    let site = Site::new(backend);
+    let output = site.cli(&["exec", "echo", "--args", r#"{"text":"once"}"#]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = site.history(&["--job", "echo"]);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0]["trigger"].as_str(), rows[0]["status"].as_str()),
+        (Some("exec"), Some("succeeded"))
+    );
+    assert_eq!(rows[0]["records_processed"], 4);
+
+    let output = site.cli(&["exec", "always_fails"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("job `always_fails` failed") && stderr.contains("destination unreachable"),
+        "{stderr}"
+    );
+    let rows = site.history(&["--job", "always_fails"]);
+    assert_eq!(rows.len(), 1, "one attempt, one row");
+    assert_eq!(
+        (rows[0]["trigger"].as_str(), rows[0]["status"].as_str()),
+        (Some("exec"), Some("dead"))
+    );
+
+    let output = site.cli(&["exec", "echo", "--args", r#"{"txt":"x"}"#]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing field `text`"));
+    assert_eq!(
+        site.history(&["--job", "echo"]).len(),
+        1,
+        "a refused exec left a row"
+    );
+    let help = site.ok(&["exec", "--help"]);
+    assert!(
+        help.contains("kind: CronJob") && help.contains("0 0 * * *"),
+        "{help}"
+    );
 }

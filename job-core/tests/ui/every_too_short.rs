@@ -1,0 +1,8 @@
+use job_core::prelude::*;
+
+#[job(every = "500ms")]
+async fn busy() -> JobResult {
+    Ok(Outcome::none())
+}
+
+fn main() {}

@@ -1,0 +1,111 @@
+//! `job-runner exec NAME`: one job, once, in this process, with its history row, for
+//! platforms that start a container or a Kubernetes Job per run.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use job_core::{Clock, EnqueueOptions, EnqueueRequest, JobClient, Registry, State, Trigger};
+
+use crate::client::Jobs;
+use crate::config::{Config, process_env};
+use crate::executor::Attempt;
+use crate::plan::Plan;
+use crate::runner::connect_options;
+use crate::storage::{ExecutionStatus, RunnerRow, Store};
+
+/// Why `exec` failed: the job's own failure, or something before it ran.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The attempt failed.
+    #[error("job `{job}` failed (task {task}): {error}")]
+    Failed {
+        /// The job.
+        job: String,
+        /// The task recorded for the run.
+        task: i64,
+        /// What the attempt reported.
+        error: String,
+    },
+    /// The job could not start.
+    #[error(transparent)]
+    Setup(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Runs `name` once with `args`, as trigger `exec`; the history row is written to the
+/// configured database.
+pub async fn exec(
+    mut config: Config,
+    state: State,
+    name: &str,
+    args: Option<serde_json::Value>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let registry = Registry::from_linked()?;
+    config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
+    let plan = Arc::new(Plan::new(registry, &config)?);
+    let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
+    store.migrate().await?;
+    let clock = Clock::system();
+    let jobs = Jobs::new(store.clone(), plan.clone(), clock.clone());
+    let settings = plan.get(name).ok_or_else(|| {
+        format!("no job named `{name}` is registered; `job-runner list` shows the registered jobs")
+    })?;
+    let now = clock.now();
+    let request = EnqueueRequest {
+        job: name.to_owned(),
+        args: args.unwrap_or(serde_json::Value::Null),
+        options: EnqueueOptions::default(),
+        trigger: Trigger::Exec,
+    };
+    let mut task = jobs.task_for(&request, now)?;
+    // One attempt: the platform that started this process decides about retries.
+    task.max_attempts = 1;
+    let runner = format!("exec-{}", crate::runner::runner_id());
+    store
+        .register_runner(&RunnerRow {
+            id: runner.clone(),
+            host: crate::runner::host_name(),
+            pid: i64::from(std::process::id()),
+            queues: String::new(),
+            started_at: now,
+            heartbeat_at: now,
+        })
+        .await?;
+    let claimed = store.insert_running_task(&task, &runner, now).await?;
+    let heartbeat = tokio::spawn({
+        let (store, runner, every) = (store.clone(), runner.clone(), config.heartbeat);
+        async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let _ = store.heartbeat(&runner, Utc::now()).await;
+            }
+        }
+    });
+    let client: Arc<dyn JobClient> = Arc::new(jobs.clone());
+    let attempt = Attempt {
+        settings,
+        state: &Arc::new(state),
+        clock: &clock,
+        client: &client,
+        runner_id: &runner,
+    };
+    let completion = attempt.run(&claimed).await;
+    heartbeat.abort();
+    let outcome = (
+        completion.execution.status,
+        completion.execution.error.clone(),
+    );
+    store.complete(&runner, &[completion], clock.now()).await?;
+    store.remove_runner(&runner).await?;
+    store.close().await;
+    match outcome {
+        (ExecutionStatus::Succeeded, _) => {
+            tracing::info!(job = name, task = claimed.id, "succeeded");
+            Ok(())
+        }
+        (_, error) => Err(Box::new(ExecError::Failed {
+            job: name.to_owned(),
+            task: claimed.id,
+            error: error.unwrap_or_default(),
+        })),
+    }
+}

@@ -1,0 +1,280 @@
+//! The runner on a virtual clock, used as a user would: a year of schedules, backoff read
+//! from the history, a crashed runner's claim recovered after the lease.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use job_core::Trigger;
+use job_core::prelude::*;
+use job_runner::Config;
+use job_runner::storage::{Execution, ExecutionFilter, ExecutionStatus};
+use job_runner::testing::Simulation;
+use job_schedule::Tz;
+
+#[job(cron = "30 2 * * *", timezone = "America/New_York")]
+async fn nightly_0230() -> JobResult {
+    Ok(Outcome::none())
+}
+
+#[job(cron = "30 1 * * *", timezone = "America/New_York")]
+async fn nightly_0130() -> JobResult {
+    Ok(Outcome::none())
+}
+
+#[job(cron = "* * * * *")]
+async fn every_minute() -> JobResult {
+    Ok(Outcome::none())
+}
+
+/// Fails on its first two attempts, then succeeds.
+struct Failures(AtomicU32);
+
+#[job(retries = 5, backoff = "1m..1h")]
+async fn flaky(ctx: JobContext) -> JobResult {
+    let failures = ctx.data::<Failures>()?;
+    if failures.0.fetch_add(1, Ordering::SeqCst) < 2 {
+        return Err(JobError::msg("upstream unavailable"));
+    }
+    Ok(Outcome::processed(1_u8))
+}
+
+/// Takes ten virtual minutes.
+#[job(retries = 2, backoff = "30s")]
+async fn slow_report(ctx: JobContext) -> JobResult {
+    ctx.clock().sleep(Duration::from_secs(600)).await;
+    Ok(Outcome::none())
+}
+
+#[job(timeout = "5m", retries = 0)]
+async fn too_slow(ctx: JobContext) -> JobResult {
+    ctx.clock().sleep(Duration::from_secs(600)).await;
+    Ok(Outcome::none())
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().expect("an instant")
+}
+
+async fn history(sim: &Simulation, job: &str) -> Vec<Execution> {
+    let mut rows = sim
+        .history(&ExecutionFilter {
+            job: Some(job.into()),
+            limit: 100_000,
+            ..ExecutionFilter::default()
+        })
+        .await
+        .expect("the history");
+    rows.reverse();
+    rows
+}
+
+fn local_dates(rows: &[Execution]) -> Vec<(NaiveDate, String)> {
+    let zone: Tz = "America/New_York".parse().expect("a zone");
+    rows.iter()
+        .map(|e| {
+            let local = e.started_at.with_timezone(&zone);
+            (local.date_naive(), local.format("%H:%M%:z").to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_year_of_a_new_york_nightly_job_respects_daylight_saving() {
+    let started = Instant::now();
+    let mut sim = Simulation::builder(at("2026-01-01T00:00:00Z"))
+        .jobs([Nightly0230::descriptor(), Nightly0130::descriptor()])
+        .start()
+        .await
+        .expect("a simulation");
+    sim.run_until(at("2027-01-01T05:00:00Z"))
+        .await
+        .expect("a year");
+    eprintln!(
+        "simulated a year of two daily jobs in {:?}",
+        started.elapsed()
+    );
+
+    let runs = history(&sim, "nightly_0230").await;
+    assert_eq!(runs.len(), 365);
+    assert!(
+        runs.iter()
+            .all(|e| e.status == ExecutionStatus::Succeeded && e.trigger == Trigger::Cron)
+    );
+    let days = local_dates(&runs);
+    let distinct: std::collections::BTreeSet<_> = days.iter().map(|(d, _)| *d).collect();
+    assert_eq!(distinct.len(), 365, "one run per day");
+    let on = |date: &str| -> Vec<String> {
+        let date: NaiveDate = date.parse().expect("a date");
+        days.iter()
+            .filter(|(d, _)| *d == date)
+            .map(|(_, t)| t.clone())
+            .collect()
+    };
+    assert_eq!(
+        on("2026-03-08"),
+        ["03:00-04:00"],
+        "02:30 does not exist: it runs once at 03:00"
+    );
+    assert_eq!(on("2026-03-09"), ["02:30-04:00"]);
+    assert_eq!(on("2026-11-01"), ["02:30-05:00"]);
+    assert_eq!(on("2026-06-15"), ["02:30-04:00"]);
+    assert_eq!(on("2026-12-15"), ["02:30-05:00"]);
+
+    let early = local_dates(&history(&sim, "nightly_0130").await);
+    let fall_back: Vec<_> = early
+        .iter()
+        .filter(|(d, _)| d.month() == 11 && d.day() == 1)
+        .collect();
+    assert_eq!(
+        fall_back.len(),
+        1,
+        "01:30 happens twice on the fall-back day but runs once"
+    );
+    assert_eq!(fall_back[0].1, "01:30-04:00");
+}
+
+#[tokio::test]
+async fn a_week_of_an_every_minute_job() {
+    let started = Instant::now();
+    let mut sim = Simulation::builder(at("2026-03-02T00:00:00Z"))
+        .jobs([EveryMinute::descriptor()])
+        .start()
+        .await
+        .expect("a simulation");
+    sim.advance(Duration::from_secs(7 * 86_400))
+        .await
+        .expect("a week");
+    eprintln!(
+        "simulated a week of an every-minute job in {:?}",
+        started.elapsed()
+    );
+    let runs = history(&sim, "every_minute").await;
+    assert_eq!(runs.len(), 7 * 24 * 60);
+    assert!(
+        runs.windows(2)
+            .all(|w| w[1].scheduled_at - w[0].scheduled_at == TimeDelta::minutes(1))
+    );
+}
+
+#[tokio::test]
+async fn failures_are_retried_at_the_configured_backoff() {
+    let mut sim = Simulation::builder(at("2026-05-01T12:00:00Z"))
+        .jobs([Flaky::descriptor()])
+        .data(Failures(AtomicU32::new(0)))
+        .start()
+        .await
+        .expect("a simulation");
+    Flaky::enqueue(sim.jobs()).await.expect("enqueue");
+    sim.advance(Duration::from_secs(3600))
+        .await
+        .expect("an hour");
+    let runs = history(&sim, "flaky").await;
+    let statuses: Vec<ExecutionStatus> = runs.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ExecutionStatus::Failed,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Succeeded
+        ]
+    );
+    assert_eq!(
+        runs[0].started_at,
+        at("2026-05-01T12:00:00Z"),
+        "the first attempt runs at once"
+    );
+    // Backoff from 1 minute, doubling, ±10% jitter.
+    for (i, base) in [(1, 60.0), (2, 120.0)] {
+        let gap = (runs[i].started_at - runs[i - 1].finished_at).num_milliseconds() as f64 / 1000.0;
+        assert!(
+            (base * 0.9..=base * 1.1).contains(&gap),
+            "retry {i} came {gap}s after, not about {base}s"
+        );
+    }
+    assert_eq!(
+        runs.iter().map(|e| e.attempt).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+}
+
+#[tokio::test]
+async fn jobs_that_wait_on_the_clock_take_virtual_time_and_time_out_by_it() {
+    let mut sim = Simulation::builder(at("2026-05-01T12:00:00Z"))
+        .jobs([SlowReport::descriptor(), TooSlow::descriptor()])
+        .start()
+        .await
+        .expect("a simulation");
+    SlowReport::enqueue(sim.jobs()).await.expect("enqueue");
+    TooSlow::enqueue(sim.jobs()).await.expect("enqueue");
+    sim.advance(Duration::from_secs(3600))
+        .await
+        .expect("an hour");
+    let slow = history(&sim, "slow_report").await;
+    assert_eq!(slow.len(), 1);
+    assert_eq!(slow[0].status, ExecutionStatus::Succeeded);
+    assert_eq!(slow[0].duration_ms, 600_000);
+    let too_slow = history(&sim, "too_slow").await;
+    assert_eq!(too_slow[0].status, ExecutionStatus::Dead);
+    assert!(
+        too_slow[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("timed out after 5m")
+    );
+}
+
+#[tokio::test]
+async fn a_crashed_runners_claim_is_recovered_after_the_lease() {
+    let config = Config {
+        lease: Duration::from_secs(45),
+        ..Config::default()
+    };
+    let mut sim = Simulation::builder(at("2026-05-01T12:00:00Z"))
+        .jobs([SlowReport::descriptor()])
+        .config(config)
+        .start()
+        .await
+        .expect("a simulation");
+    SlowReport::enqueue(sim.jobs()).await.expect("enqueue");
+    let crashed_at = sim.now();
+    let task = sim
+        .crash_runner_mid_job("slow_report", "crashed-runner")
+        .await
+        .expect("a claim")
+        .expect("a due task");
+    sim.advance(Duration::from_secs(44))
+        .await
+        .expect("within the lease");
+    assert!(
+        history(&sim, "slow_report").await.is_empty(),
+        "recovered before the lease ran out"
+    );
+    sim.advance(Duration::from_secs(3600))
+        .await
+        .expect("an hour");
+    let runs = history(&sim, "slow_report").await;
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].task_id, task);
+    assert_eq!(
+        (runs[0].attempt, runs[0].status),
+        (1, ExecutionStatus::Failed)
+    );
+    assert!(
+        runs[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("crashed-runner stopped heartbeating")
+    );
+    let recovered_after = runs[1].started_at - crashed_at;
+    assert!(
+        recovered_after > TimeDelta::seconds(45) && recovered_after < TimeDelta::seconds(46),
+        "{recovered_after}"
+    );
+    assert_eq!(
+        (runs[1].attempt, runs[1].status),
+        (2, ExecutionStatus::Succeeded)
+    );
+}
