@@ -37,6 +37,10 @@ pub struct EnqueueRequest {
     pub options: EnqueueOptions,
     /// Why it is enqueued.
     pub trigger: Trigger,
+    /// The jobs that follow, in order, each taking the previous one's output (a chain
+    /// started at run time).
+    #[serde(default)]
+    pub then: Vec<String>,
 }
 
 impl EnqueueRequest {
@@ -47,6 +51,7 @@ impl EnqueueRequest {
             args,
             options: EnqueueOptions::default(),
             trigger: Trigger::Enqueue,
+            then: Vec::new(),
         }
     }
 }
@@ -132,13 +137,18 @@ pub trait JobClient: Send + Sync {
 ///     Ok(())
 /// }
 /// ```
+///
+/// Chain jobs with [`then`](Enqueue::then): each step runs when the previous one succeeds,
+/// with its output as arguments; a step whose output type differs from the next step's
+/// argument type does not compile.
 #[must_use = "an enqueue does nothing until it is awaited"]
-pub struct Enqueue<'c, J: Job> {
+pub struct Enqueue<'c, J: Job, L: Job = J> {
     client: &'c dyn JobClient,
     args: Result<serde_json::Value, serde_json::Error>,
     options: EnqueueOptions,
     trigger: Trigger,
-    job: PhantomData<fn() -> J>,
+    then: Vec<String>,
+    job: PhantomData<fn() -> (J, L)>,
 }
 
 impl<'c, J: Job> Enqueue<'c, J> {
@@ -149,6 +159,23 @@ impl<'c, J: Job> Enqueue<'c, J> {
             args: serde_json::to_value(args),
             options: EnqueueOptions::default(),
             trigger: Trigger::Enqueue,
+            then: Vec::new(),
+            job: PhantomData,
+        }
+    }
+}
+
+impl<'c, J: Job, L: Job> Enqueue<'c, J, L> {
+    /// Runs job `N` after the last step succeeds, with its output as `N`'s arguments.
+    pub fn then<N: Job<Args = L::Output>>(self) -> Enqueue<'c, J, N> {
+        let mut then = self.then;
+        then.push(N::name().to_owned());
+        Enqueue {
+            client: self.client,
+            args: self.args,
+            options: self.options,
+            trigger: self.trigger,
+            then,
             job: PhantomData,
         }
     }
@@ -195,11 +222,12 @@ impl<'c, J: Job> Enqueue<'c, J> {
             args,
             options: self.options,
             trigger: self.trigger,
+            then: self.then,
         })
     }
 }
 
-impl<'c, J: Job> IntoFuture for Enqueue<'c, J> {
+impl<'c, J: Job, L: Job> IntoFuture for Enqueue<'c, J, L> {
     type Output = Result<TaskId, EnqueueError>;
     type IntoFuture = BoxFuture<'c, Self::Output>;
 

@@ -114,12 +114,26 @@ mod tests {
         let copy = clock.clone();
         assert_eq!(clock.now(), start);
         copy.advance_to(start + TimeDelta::hours(2));
-        assert_eq!(clock.now(), start + TimeDelta::hours(2), "clones share the time");
+        assert_eq!(
+            clock.now(),
+            start + TimeDelta::hours(2),
+            "clones share the time"
+        );
         clock.advance_to(start);
         assert_eq!(clock.now(), start + TimeDelta::hours(2), "never backwards");
-        let slow = clock.timeout(Duration::from_secs(60), clock.sleep(Duration::from_secs(120))).await;
+        let slow = clock
+            .timeout(
+                Duration::from_secs(60),
+                clock.sleep(Duration::from_secs(120)),
+            )
+            .await;
         assert!(slow.is_none());
-        let quick = clock.timeout(Duration::from_secs(60), clock.sleep(Duration::from_secs(30))).await;
+        let quick = clock
+            .timeout(
+                Duration::from_secs(60),
+                clock.sleep(Duration::from_secs(30)),
+            )
+            .await;
         assert!(quick.is_some());
     }
 }

@@ -14,6 +14,9 @@ pub trait Job: Sized + Send + Sync + 'static {
     /// What the job takes: the type of its arguments parameter, or `()`.
     type Args: Serialize + DeserializeOwned + Send + 'static;
 
+    /// What the job returns on success: what the next step of a chain takes.
+    type Output;
+
     /// The job's registration: name, options, source location and handler.
     fn descriptor() -> &'static JobDescriptor;
 

@@ -36,6 +36,7 @@ mod client;
 mod clock;
 mod context;
 mod error;
+mod event;
 mod job;
 mod options;
 mod outcome;
@@ -53,6 +54,7 @@ pub use crate::client::{
 pub use crate::clock::Clock;
 pub use crate::context::{ContextBuilder, JobContext, TaskId, Trigger};
 pub use crate::error::JobError;
+pub use crate::event::{Event, EventError, EventSink, EventSource};
 pub use crate::job::{InvalidArgs, Job, JobDescriptor, RunFn, SourceLocation};
 pub use crate::options::{Backoff, CatchUp, JobOptions};
 pub use crate::outcome::{IntoOutcome, JobResult, Outcome};

@@ -108,6 +108,10 @@ pub struct JobOptions {
     pub unique: bool,
     /// For a cron job: what to do about ticks missed while no runner ran.
     pub catch_up: CatchUp,
+    /// The job that follows this one when it succeeds, taking its output as arguments.
+    pub then: Option<&'static str>,
+    /// The event source whose events start this job.
+    pub on: Option<&'static str>,
 }
 
 impl JobOptions {
@@ -125,6 +129,8 @@ impl JobOptions {
         priority: 0,
         unique: false,
         catch_up: CatchUp::Skip,
+        then: None,
+        on: None,
     };
 
     /// The schedule of a cron job, `None` for an on-demand or rate-scheduled job.

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What a successful attempt reports: for now, how many records it processed, which the
-/// execution history keeps.
+/// What a successful attempt reports: how many records it processed (kept in the execution
+/// history) and, for a step of a chain, the value passed on as the next job's arguments.
 ///
 /// ```
 /// use job_core::Outcome;
@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     records_processed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -29,7 +31,20 @@ impl Outcome {
     pub fn processed(count: impl TryInto<u64>) -> Outcome {
         Outcome {
             records_processed: Some(count.try_into().unwrap_or(u64::MAX)),
+            output: None,
         }
+    }
+
+    /// An outcome that carries `output` (what a job returned, as JSON) to the next step of a
+    /// chain.
+    pub fn with_output(mut self, output: serde_json::Value) -> Outcome {
+        self.output = Some(output);
+        self
+    }
+
+    /// The value returned for the next step of a chain, if any.
+    pub fn output(&self) -> Option<&serde_json::Value> {
+        self.output.as_ref()
     }
 
     /// How many records the attempt processed, when it said.

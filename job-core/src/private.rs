@@ -32,6 +32,24 @@ pub fn type_name<A>() -> &'static str {
     std::any::type_name::<A>()
 }
 
+/// Like [`finish`], for a job whose success value is passed on (a step of a chain): the
+/// value becomes the outcome's output, as JSON.
+pub fn finish_output<T: serde::Serialize, E: Display + 'static>(
+    result: Result<T, E>,
+) -> Result<Outcome, JobError> {
+    match result {
+        Ok(value) => serde_json::to_value(value)
+            .map(|output| Outcome::none().with_output(output))
+            .map_err(|e| {
+                JobError::msg(format!("the job's output cannot be stored as JSON: {e}")).permanent()
+            }),
+        Err(error) => finish::<(), E>(Err(error)),
+    }
+}
+
+/// Asserts at compile time that job `J` takes `A` as arguments (for `#[job(then = ...)]`).
+pub const fn assert_next_step_takes<J: crate::Job<Args = A>, A>() {}
+
 /// Turns what a job function returned into the runner's terms. A [`JobError`] keeps its
 /// flags; any other error becomes a failure with its message.
 pub fn finish<T: IntoOutcome, E: Display + 'static>(

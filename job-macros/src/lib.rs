@@ -46,6 +46,8 @@ use options::Options;
 /// | `concurrency = 4` | tasks of this job one runner runs at once | `10` |
 /// | `priority = 10` | higher runs first among due tasks | `0` |
 /// | `unique` | a cron job never runs twice at once | off |
+/// | `then = "index_document"` | on success, run `index_document` with this job's output as its arguments (checked at compile time) | none |
+/// | `on = "uploads"` | events of the source `uploads` start the job, their fields as its arguments | none |
 /// | `catch_up = "once"` | a cron job runs once at start-up for ticks missed while no runner ran (`"skip"`: forget them) | `"skip"` |
 /// | `name = "send_email"` | the job's name in storage, the CLI and the API | the function's name |
 ///
@@ -113,6 +115,28 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
     };
 
     let option_fields = option_fields(options);
+    // What the job returns on success: the `T` of `Result<T, E>` or `JobResult<T>`.
+    let ok_type = ok_type(&function.sig.output);
+    let output_ty = match &ok_type {
+        Some(ty) => quote!(#ty),
+        None => quote!(::job_core::Outcome),
+    };
+    let passes_output = ok_type.as_ref().is_some_and(|ty| !is_outcome(ty));
+    let next_step_check = match &options.then {
+        None => quote!(),
+        Some(lit) => {
+            if ok_type.is_none() {
+                return Err(syn::Error::new_spanned(
+                    &function.sig.output,
+                    "a job with `then` passes its success value to the next job: write the return type as `Result<T, E>` or `JobResult<T>`, where `T` is the next job's argument type",
+                ));
+            }
+            let next = Ident::new(&pascal_case(&lit.value()), lit.span());
+            quote_spanned!(lit.span()=>
+                const _: () = ::job_core::__private::assert_next_step_takes::<#next, #output_ty>();
+            )
+        }
+    };
     let docs = function.attrs.iter().filter(|a| a.path().is_ident("doc"));
     let enqueue_doc = format!(
         "Enqueues job `{name}`; set `.delay(..)`, `.run_at(..)`, `.priority(..)` or `.unique_key(..)` on the result, then `.await` it."
@@ -141,7 +165,11 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
         syn::ReturnType::Type(_, ty) => ty.span(),
         syn::ReturnType::Default => function.sig.ident.span(),
     };
-    let finish = quote_spanned!(output_span=> ::job_core::__private::finish);
+    let finish = if passes_output {
+        quote_spanned!(output_span=> ::job_core::__private::finish_output)
+    } else {
+        quote_spanned!(output_span=> ::job_core::__private::finish)
+    };
 
     Ok(quote! {
         #function
@@ -184,8 +212,11 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
                 ::job_core::__private::Registration(&DESCRIPTOR)
             }
 
+            #next_step_check
+
             impl ::job_core::Job for #struct_ident {
                 type Args = #args_ty;
+                type Output = #output_ty;
 
                 fn descriptor() -> &'static ::job_core::JobDescriptor {
                     &DESCRIPTOR
@@ -237,11 +268,51 @@ fn option_fields(options: &Options) -> Vec<TokenStream2> {
     if let Some((_, unique)) = options.unique {
         fields.push(quote!(unique: #unique));
     }
+    if let Some(then) = &options.then {
+        let then = then.value();
+        fields.push(quote!(then: ::core::option::Option::Some(#then)));
+    }
+    if let Some(on) = &options.on {
+        fields.push(quote!(on: ::core::option::Option::Some(#on)));
+    }
     if let Some((_, once)) = options.catch_up {
         let policy = if once { quote!(Once) } else { quote!(Skip) };
         fields.push(quote!(catch_up: ::job_core::CatchUp::#policy));
     }
     fields
+}
+
+/// The `T` of a return type written `Result<T, E>` or `JobResult<T>`; `None` for
+/// `JobResult` alone (an `Outcome`) or a type this macro cannot see through.
+fn ok_type(output: &syn::ReturnType) -> Option<syn::Type> {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let syn::Type::Path(path) = &**ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty.clone()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a success type is `()` or `Outcome`, which report records rather than pass a
+/// value on.
+fn is_outcome(ty: &syn::Type) -> bool {
+    match ty {
+        syn::Type::Tuple(tuple) => tuple.elems.is_empty(),
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Outcome"),
+        _ => false,
+    }
 }
 
 /// `transfer_document` becomes `TransferDocument`.

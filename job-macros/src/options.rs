@@ -21,6 +21,8 @@ const KNOWN: &[&str] = &[
     "priority",
     "unique",
     "catch_up",
+    "then",
+    "on",
     "name",
 ];
 
@@ -39,6 +41,10 @@ pub(crate) struct Options {
     pub(crate) unique: Option<(Span, bool)>,
     pub(crate) name: Option<String>,
     pub(crate) catch_up: Option<(proc_macro2::Span, bool)>,
+    /// The job that follows on success, as written.
+    pub(crate) then: Option<LitStr>,
+    /// The event source that starts the job.
+    pub(crate) on: Option<String>,
     /// The span of the `timezone` key, for "timezone without cron".
     timezone_key: Option<Span>,
 }
@@ -133,8 +139,12 @@ impl Options {
             }
             "every" => {
                 let lit = string(value, &key)?;
-                let every = job_schedule::Every::parse(&lit.value())
-                    .map_err(|e| syn::Error::new_spanned(&lit, format!("{e}; write a period such as \"30s\", \"15m\" or \"1h\"")))?;
+                let every = job_schedule::Every::parse(&lit.value()).map_err(|e| {
+                    syn::Error::new_spanned(
+                        &lit,
+                        format!("{e}; write a period such as \"30s\", \"15m\" or \"1h\""),
+                    )
+                })?;
                 self.every = Some((path.span(), every.period()));
             }
             "timezone" => {
@@ -143,6 +153,35 @@ impl Options {
                     .map_err(|e| syn::Error::new_spanned(&lit, e.to_string()))?;
                 self.timezone_key = Some(path.span());
                 self.timezone = Some(lit);
+            }
+            "then" => {
+                let lit = string(value, &key)?;
+                let text = lit.value();
+                let valid = !text.is_empty()
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    && !text.starts_with(|c: char| c.is_ascii_digit());
+                if !valid {
+                    return Err(syn::Error::new_spanned(
+                        &lit,
+                        format!(
+                            "`then` names the next job by its function's name, in snake_case (such as `then = \"index_document\"`); `{text}` is not one"
+                        ),
+                    ));
+                }
+                self.then = Some(lit);
+            }
+            "on" => {
+                let lit = string(value, &key)?;
+                let text = lit.value();
+                check_identifier(&text).map_err(|problem| {
+                    syn::Error::new_spanned(
+                        &lit,
+                        format!("invalid event source `{text}`: {problem}"),
+                    )
+                })?;
+                self.on = Some(text);
             }
             "queue" | "name" => {
                 let lit = string(value, &key)?;
@@ -202,15 +241,13 @@ impl Options {
                 "`every` and `cron` both schedule the job: keep one (a rate such as `every = \"15m\"`, or a cron expression)",
             ));
         }
-        if self.cron.is_none() && self.timezone_key.is_some() {
-            if let Some(span) = self.timezone_key {
-                let hint = if self.every.is_some() {
-                    "`timezone` only applies to cron schedules: a rate (`every`) is the same in every zone; remove `timezone`"
-                } else {
-                    "`timezone` only applies to cron jobs: add `cron = \"...\"` or remove `timezone`"
-                };
-                return Err(syn::Error::new(span, hint));
-            }
+        if let (None, Some(span)) = (&self.cron, self.timezone_key) {
+            let hint = if self.every.is_some() {
+                "`timezone` only applies to cron schedules: a rate (`every`) is the same in every zone; remove `timezone`"
+            } else {
+                "`timezone` only applies to cron jobs: add `cron = \"...\"` or remove `timezone`"
+            };
+            return Err(syn::Error::new(span, hint));
         }
         if self.cron.is_none() && self.every.is_none() {
             if let Some((span, _)) = self.unique {
@@ -258,6 +295,8 @@ fn example(key: &str) -> &'static str {
         "concurrency" => "`concurrency = 4`",
         "priority" => "`priority = 10`",
         "catch_up" => "`catch_up = \"once\"`",
+        "then" => "`then = \"index_document\"`",
+        "on" => "`on = \"uploads\"`",
         _ => "`name = \"send_email\"`",
     }
 }

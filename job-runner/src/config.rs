@@ -120,6 +120,8 @@ struct FileConfig {
     queues: BTreeMap<String, QueueFile>,
     #[serde(default)]
     admin: AdminFile,
+    #[serde(default)]
+    sources: BTreeMap<String, crate::sources::SourceConfig>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +180,8 @@ pub struct Config {
     pub queue_concurrency: BTreeMap<String, u32>,
     /// Where the per-job overrides came from, by job name (for error messages).
     pub job_origins: BTreeMap<String, String>,
+    /// The event sources, by name (see [`crate::sources::SourceConfig`]).
+    pub sources: BTreeMap<String, crate::sources::SourceConfig>,
     /// Where the admin API and dashboard listen; `None` runs none.
     pub admin_addr: Option<SocketAddr>,
     /// The admin token; generated at start when `None`.
@@ -202,6 +206,7 @@ impl Default for Config {
             jobs: BTreeMap::new(),
             queue_concurrency: BTreeMap::new(),
             job_origins: BTreeMap::new(),
+            sources: BTreeMap::new(),
             admin_addr: DEFAULT_ADMIN_ADDR.parse().ok(),
             admin_token: None,
             file: None,
@@ -292,6 +297,19 @@ impl Config {
         }
         if let Some(token) = file.admin.token {
             self.admin_token = Some(token);
+        }
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (name, source) in file.sources {
+            let source = match source {
+                // A relative folder is relative to the config file.
+                crate::sources::SourceConfig::Folder { path: folder } if folder.is_relative() => {
+                    crate::sources::SourceConfig::Folder {
+                        path: base.join(folder),
+                    }
+                }
+                other => other,
+            };
+            self.sources.insert(name, source);
         }
         for (name, queue) in file.queues {
             if let Some(n) = queue.concurrency {

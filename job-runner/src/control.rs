@@ -125,6 +125,7 @@ impl Control {
             args: args.unwrap_or(serde_json::Value::Null),
             options: EnqueueOptions::default(),
             trigger: Trigger::Manual,
+            then: Vec::new(),
         };
         let enqueued = self
             .jobs
@@ -201,6 +202,11 @@ impl Control {
 }
 
 impl Control {
+    /// The latest events taken from the sources, newest first.
+    pub async fn events(&self, limit: u32) -> Result<Vec<crate::storage::EventRow>, ControlError> {
+        Ok(self.store().events(limit).await?)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> Result<(), ControlError> {
         Ok(self.store().ping().await?)

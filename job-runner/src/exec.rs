@@ -55,6 +55,7 @@ pub async fn exec(
         args: args.unwrap_or(serde_json::Value::Null),
         options: EnqueueOptions::default(),
         trigger: Trigger::Exec,
+        then: Vec::new(),
     };
     let mut task = jobs.task_for(&request, now)?;
     // One attempt: the platform that started this process decides about retries.

@@ -9,6 +9,7 @@ pub mod client;
 mod completer;
 pub mod config;
 pub mod control;
+pub mod events;
 pub mod exec;
 mod executor;
 mod heartbeat;
@@ -19,6 +20,7 @@ mod rescuer;
 mod runner;
 mod scheduler;
 pub mod schedules;
+pub mod sources;
 pub mod storage;
 pub mod testing;
 

@@ -7,17 +7,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis_core::monitor::Monitor;
-use job_core::{Clock, DuplicateJobs, JobClient, Registry, State};
+use job_core::{
+    BoxFuture, Clock, DuplicateJobs, EventSink, EventSource, JobClient, Registry, State,
+};
 use tokio::sync::{Semaphore, watch};
 
 use crate::admin::{self, AdminConfig};
 use crate::client::{Jobs, Wakers};
 use crate::config::{Config, ConfigError};
 use crate::control::Control;
+use crate::events::EventRouter;
 use crate::executor::{Executor, ExecutorParts};
 use crate::heartbeat::Health;
 use crate::plan::{JobSettings, Plan};
 use crate::rescuer::Rescuer;
+use crate::sources::SourceConfig;
+use crate::sources::folder::FolderSource;
 use crate::storage::{ConnectOptions, RunnerRow, Store, StoreError};
 use crate::{cleaner, completer, heartbeat, listener, scheduler};
 
@@ -36,6 +41,16 @@ pub enum RunnerError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A job is bound to an event source that is not configured.
+    #[error(
+        "job `{job}` starts on events of source `{event_source}` (#[job(on = \"{event_source}\")]), but no such source is configured: add [sources.{event_source}] to jobs.toml (kind = \"folder\" or \"webhook\"), or give it to the runner builder"
+    )]
+    UnknownSource {
+        /// The job.
+        job: String,
+        /// The source it names.
+        event_source: String,
+    },
     /// A running runner reads the system clock; a virtual clock drives a simulation.
     #[error(
         "a runner runs on the system clock; use `job_runner::testing::Simulation` for a virtual clock"
@@ -67,6 +82,7 @@ pub struct RunnerBuilder {
     state: State,
     clock: Clock,
     registry: Option<Registry>,
+    sources: Vec<Box<dyn EventSource>>,
 }
 
 impl RunnerBuilder {
@@ -85,6 +101,12 @@ impl RunnerBuilder {
     /// Uses `clock` for every time the runner reads or waits on.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Adds an event source of your own (see [`job_core::EventSource`]).
+    pub fn source(mut self, source: impl EventSource) -> Self {
+        self.sources.push(Box::new(source));
         self
     }
 
@@ -110,6 +132,18 @@ impl RunnerBuilder {
             &crate::config::process_env,
         )?;
         let plan = Arc::new(Plan::new(registry, &config)?);
+        for settings in plan.jobs().filter(|s| s.enabled) {
+            if let Some(source) = settings.descriptor.options().on {
+                let known = config.sources.contains_key(source)
+                    || self.sources.iter().any(|s| s.name() == source);
+                if !known {
+                    return Err(RunnerError::UnknownSource {
+                        job: settings.name().to_owned(),
+                        event_source: source.to_owned(),
+                    });
+                }
+            }
+        }
         let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
         store.migrate().await?;
         let id = runner_id();
@@ -120,6 +154,7 @@ impl RunnerBuilder {
             config,
             store,
             plan,
+            sources: std::sync::Mutex::new(self.sources),
             state: Arc::new(self.state),
             clock: self.clock,
             id,
@@ -143,6 +178,7 @@ pub struct Runner {
     config: Config,
     store: Store,
     plan: Arc<Plan>,
+    sources: std::sync::Mutex<Vec<Box<dyn EventSource>>>,
     state: Arc<State>,
     clock: Clock,
     id: String,
@@ -158,6 +194,7 @@ impl Runner {
             state: State::new(),
             clock: Clock::system(),
             registry: None,
+            sources: Vec::new(),
         }
     }
 
@@ -306,7 +343,9 @@ impl Runner {
         }
         drop(completer);
         let workers = tokio::spawn(monitor.run());
-        let admin = self.start_admin(stopped.clone()).await?;
+        let router = EventRouter::new(self.jobs.clone());
+        let sources = self.start_sources(&router, &stopped);
+        let admin = self.start_admin(router, stopped.clone()).await?;
 
         shutdown.await;
         let grace = self.config.shutdown_grace;
@@ -353,7 +392,7 @@ impl Runner {
                 "could not store the last finished attempts within 10s; another runner will recover them after the lease"
             );
         }
-        for service in services.into_iter().chain(admin) {
+        for service in services.into_iter().chain(sources).chain(admin) {
             let _ = service.await;
         }
         if let Err(error) = self.store.remove_runner(&self.id).await {
@@ -366,8 +405,43 @@ impl Runner {
 
     /// Starts the admin server, unless disabled; a port already taken (another runner on
     /// this machine) is reported, not fatal.
+    /// Starts the folder sources of the configuration and the sources given to the builder.
+    fn start_sources(
+        &self,
+        router: &Arc<EventRouter>,
+        stopped: &watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let mut sources: Vec<Box<dyn EventSource>> = self
+            .sources
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default();
+        for (name, config) in &self.config.sources {
+            if let SourceConfig::Folder { path } = config {
+                sources.push(Box::new(FolderSource::new(name.clone(), path.clone())));
+            }
+        }
+        sources
+            .into_iter()
+            .map(|source| {
+                let name = source.name().to_owned();
+                let sink: Arc<dyn EventSink> = router.clone();
+                let mut stop = stopped.clone();
+                let stop: BoxFuture<'static, ()> = Box::pin(async move {
+                    let _ = stop.changed().await;
+                });
+                tokio::spawn(async move {
+                    if let Err(error) = source.run(sink, stop).await {
+                        tracing::error!(source = name, %error, "an event source stopped");
+                    }
+                })
+            })
+            .collect()
+    }
+
     async fn start_admin(
         &self,
+        router: Arc<EventRouter>,
         stop: watch::Receiver<bool>,
     ) -> Result<Option<tokio::task::JoinHandle<()>>, RunnerError> {
         let config = AdminConfig {
@@ -397,9 +471,20 @@ impl Runner {
         } else {
             tracing::info!(url = %format!("http://{bound}/"), "admin API and dashboard listening");
         }
+        let webhooks = self
+            .config
+            .sources
+            .iter()
+            .filter_map(|(name, config)| match config {
+                SourceConfig::Webhook { secret } => Some((name.clone(), secret.clone())),
+                SourceConfig::Folder { .. } => None,
+            })
+            .collect();
         let state = admin::AppState {
             control: Control::new(self.jobs.clone(), "api"),
             token,
+            events: router,
+            webhooks: Arc::new(webhooks),
         };
         Ok(Some(tokio::spawn(admin::serve(listener, state, stop))))
     }

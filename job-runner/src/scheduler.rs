@@ -226,6 +226,7 @@ pub(crate) async fn take(
             ..EnqueueOptions::default()
         },
         trigger: Trigger::Cron,
+        then: Vec::new(),
     };
     let task = jobs
         .task_for(&request, now)

@@ -17,6 +17,7 @@ mod api;
 mod auth;
 mod dashboard;
 mod error;
+mod hooks;
 pub mod openapi;
 
 pub use auth::Token;
@@ -51,6 +52,10 @@ pub enum AdminError {
 pub(crate) struct AppState {
     pub(crate) control: Control,
     pub(crate) token: Token,
+    /// Where webhook events go.
+    pub(crate) events: std::sync::Arc<crate::events::EventRouter>,
+    /// The webhook sources and their secrets.
+    pub(crate) webhooks: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 /// Checks the settings and picks the token; fails for a public address without a token.
@@ -70,6 +75,7 @@ pub fn token_for(config: &AdminConfig) -> Result<Option<(Token, bool)>, AdminErr
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes(state.clone()))
+        .merge(hooks::routes())
         .merge(dashboard::routes(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)

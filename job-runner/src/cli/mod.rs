@@ -78,6 +78,9 @@ enum Command {
     History(HistoryArgs),
     /// List stored tasks, newest first.
     Tasks(TasksArgs),
+    /// List the latest events taken from the sources, with the task each started (or why
+    /// none).
+    Events(EventsArgs),
     /// Pause a job in every runner: its ticks are skipped, its tasks held.
     Pause(NameArg),
     /// Resume a paused job.
@@ -278,6 +281,16 @@ struct HistoryArgs {
     /// Only this task.
     #[arg(long)]
     task: Option<i64>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct EventsArgs {
     /// At most this many rows.
     #[arg(long, default_value_t = 50)]
     limit: u32,
@@ -603,6 +616,27 @@ impl Command {
                         format!("{}/{}", t.attempt, t.max_attempts),
                         t.run_at.to_rfc3339(),
                         t.last_error.unwrap_or_default(),
+                    ]);
+                }
+                print!("{}", table.render());
+                Ok(())
+            }
+            Command::Events(args) => {
+                let events = control.events(args.limit).await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&events)?);
+                    return Ok(());
+                }
+                let mut table =
+                    Table::new(&["RECEIVED", "SOURCE", "EVENT", "JOB", "TASK", "ERROR"]);
+                for e in events {
+                    table.row(vec![
+                        e.received_at.to_rfc3339(),
+                        e.source,
+                        e.event_id,
+                        e.job,
+                        e.task_id.map_or_else(|| "-".into(), |t| t.to_string()),
+                        e.error.unwrap_or_default(),
                     ]);
                 }
                 print!("{}", table.render());

@@ -20,6 +20,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "schedules",
         include_str!("migrations/sqlite/0002_schedules.sql"),
     ),
+    (
+        3,
+        "events, chains",
+        include_str!("migrations/sqlite/0003_events_chains.sql"),
+    ),
 ];
 
 /// (version, name, SQL) for PostgreSQL.
@@ -33,6 +38,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "schedules",
         include_str!("migrations/postgres/0002_schedules.sql"),
+    ),
+    (
+        3,
+        "lighter indexes for succeeded tasks and attempts",
+        include_str!("migrations/postgres/0003_lighter_indexes.sql"),
+    ),
+    (
+        4,
+        "events, chains",
+        include_str!("migrations/postgres/0004_events_chains.sql"),
     ),
 ];
 

@@ -23,6 +23,7 @@ use sqlx::sqlite::{
 };
 
 mod controls;
+mod events;
 pub(crate) mod executions;
 mod migrate;
 mod runners;
@@ -30,6 +31,7 @@ mod schedules;
 mod tasks;
 mod ticks;
 
+pub use events::{EventOutcome, EventRow};
 pub use executions::{Execution, ExecutionFilter, ExecutionStatus, NewExecution};
 pub use runners::{RescuedTask, RunnerRow};
 pub(crate) use schedules::SCHEDULES_CHANNEL;

@@ -257,10 +257,13 @@ struct JsonTask<'a> {
 /// Inserts tasks without a uniqueness key with one statement, inside the caller's
 /// transaction, returning their ids (in no particular order; they ascend with the rows).
 trait InsertTasks {
+    /// `announce`: jobs to announce as having a task due (PostgreSQL only; the caller
+    /// announces on SQLite).
     async fn insert_plain(
         &mut self,
         tasks: &[&NewTask],
         now: DateTime<Utc>,
+        announce: &[&str],
     ) -> Result<Vec<i64>, StoreError>;
 }
 
@@ -271,6 +274,7 @@ impl InsertTasks for sqlx::SqliteConnection {
         &mut self,
         tasks: &[&NewTask],
         now: DateTime<Utc>,
+        _announce: &[&str],
     ) -> Result<Vec<i64>, StoreError> {
         let rows: Vec<JsonTask<'_>> = tasks
             .iter()
@@ -316,6 +320,7 @@ impl InsertTasks for sqlx::PgConnection {
         &mut self,
         tasks: &[&NewTask],
         now: DateTime<Utc>,
+        announce: &[&str],
     ) -> Result<Vec<i64>, StoreError> {
         let n = tasks.len();
         let (mut job, mut queue, mut args) = (
@@ -345,16 +350,21 @@ impl InsertTasks for sqlx::PgConnection {
             exclusive.push(i64::from(t.exclusive));
         }
         // Arrays, bound in binary: nothing to parse. UNNEST yields the rows in the arrays'
-        // order.
+        // order. The announcements of due jobs go with the insert, in the same statement
+        // (NOTIFY is delivered when the statement's transaction commits).
         sqlx::query(
-            "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                 attempt, max_attempts, trigger, exclusive, created_at) \
-             SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
-                 max_attempts, trigger, exclusive, $10 \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], \
-                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
-             AS t(job, queue, args, priority, run_at, scheduled_at, max_attempts, trigger, exclusive) \
-             RETURNING id",
+            "WITH inserted AS (\
+                 INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                     attempt, max_attempts, trigger, exclusive, created_at) \
+                 SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
+                     max_attempts, trigger, exclusive, $10 \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], \
+                     $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
+                 AS t(job, queue, args, priority, run_at, scheduled_at, max_attempts, trigger, \
+                     exclusive) \
+                 RETURNING id) \
+             SELECT inserted.id FROM inserted \
+             CROSS JOIN (SELECT COUNT(pg_notify($11, j)) FROM UNNEST($12::text[]) AS j) AS announced",
         )
         .bind(job)
         .bind(queue)
@@ -366,6 +376,8 @@ impl InsertTasks for sqlx::PgConnection {
         .bind(trigger)
         .bind(exclusive)
         .bind(millis(now))
+        .bind(super::TASKS_CHANNEL)
+        .bind(announce)
         .fetch_all(self)
         .await
         .doing(DOING_INSERT)?
@@ -389,6 +401,26 @@ impl Store {
             return Ok(Vec::new());
         }
         let _turn = self.write_turn().await;
+        let mut due: Vec<&str> = tasks
+            .iter()
+            .filter(|t| t.run_at <= now)
+            .map(|t| t.job.as_str())
+            .collect();
+        due.sort_unstable();
+        due.dedup();
+        // PostgreSQL, no uniqueness key: one statement (so one round trip, atomic by
+        // itself) stores the tasks and announces the due ones.
+        if let Db::Postgres(pool) = &self.db
+            && tasks.iter().all(|t| t.unique_key.is_none())
+        {
+            let mut connection = pool.acquire().await.doing(DOING)?;
+            let rows: Vec<&NewTask> = tasks.iter().collect();
+            let mut new_ids = connection.insert_plain(&rows, now, &due).await?;
+            // One statement inserts in the order of the arrays, so ids ascend with them;
+            // RETURNING itself promises no order.
+            new_ids.sort_unstable();
+            return Ok(new_ids.into_iter().map(|id| (id, false)).collect());
+        }
         with_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
             let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
@@ -399,7 +431,7 @@ impl Store {
                 .collect();
             if !plain.is_empty() {
                 let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
-                let mut new_ids = InsertTasks::insert_plain(&mut *tx, &rows, now).await?;
+                let mut new_ids = InsertTasks::insert_plain(&mut *tx, &rows, now, &[]).await?;
                 // One statement inserts in the order of the array, so ids ascend with it;
                 // RETURNING itself promises no order.
                 new_ids.sort_unstable();
@@ -449,14 +481,7 @@ impl Store {
                     }
                 });
             }
-            let mut due: Vec<&str> = tasks
-                .iter()
-                .filter(|t| t.run_at <= now)
-                .map(|t| t.job.as_str())
-                .collect();
-            due.sort_unstable();
-            due.dedup();
-            for job in due {
+            for &job in &due {
                 announce!(tx, dialect, job);
             }
             tx.commit().await.doing(DOING)?;

@@ -106,3 +106,39 @@ async fn narrow_b(nap: Nap) -> JobResult {
 async fn every_two_seconds() -> JobResult {
     Ok(Outcome::none())
 }
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Landed {
+    pub path: String,
+    pub name: String,
+    pub size: u64,
+}
+
+/// Reads a file that landed in the watched folder; fails for good if it is not complete
+/// (every test file ends with `END`).
+#[job(on = "inbox", retries = 0)]
+async fn file_landed(file: Landed) -> JobResult {
+    let content = std::fs::read(&file.path)?;
+    if content.len() as u64 != file.size || !content.ends_with(b"END\n") {
+        return Err(JobError::msg(format!(
+            "{} was partly written when its event came",
+            file.name
+        ))
+        .permanent());
+    }
+    Ok(Outcome::processed(content.len()))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub bucket_name: String,
+    pub object_key: String,
+}
+
+/// Handles an object uploaded to an S3-compatible store.
+#[job(on = "s3")]
+async fn object_uploaded(upload: Uploaded) -> JobResult {
+    Ok(Outcome::processed(
+        upload.object_key.len() + upload.bucket_name.len(),
+    ))
+}

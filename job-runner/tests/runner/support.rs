@@ -75,19 +75,26 @@ impl Site {
             dir,
             database_url,
             schema,
-            env: vec![
+            env: [
                 // Test timing: quick heartbeats and recovery, quick polling.
-                ("JOBS_HEARTBEAT".into(), "300ms".into()),
-                ("JOBS_LEASE".into(), "2s".into()),
-                ("JOBS_POLL_INTERVAL".into(), "100ms".into()),
-                ("JOBS_SHUTDOWN_GRACE".into(), "10s".into()),
-                // Cron test jobs only run in the tests that enable them.
-                ("JOBS_JOB_EVERY_SECOND_ENABLED".into(), "false".into()),
-                (
-                    "JOBS_JOB_UNIQUE_EVERY_SECOND_ENABLED".into(),
-                    "false".into(),
-                ),
-            ],
+                ("JOBS_HEARTBEAT", "300ms"),
+                ("JOBS_LEASE", "2s"),
+                ("JOBS_POLL_INTERVAL", "100ms"),
+                ("JOBS_SHUTDOWN_GRACE", "10s"),
+                // Scheduled test jobs only run in the tests that enable them.
+                ("JOBS_JOB_EVERY_SECOND_ENABLED", "false"),
+                ("JOBS_JOB_UNIQUE_EVERY_SECOND_ENABLED", "false"),
+                ("JOBS_JOB_CATCHES_UP_ENABLED", "false"),
+                ("JOBS_JOB_EVERY_TWO_SECONDS_ENABLED", "false"),
+                // Event jobs need their sources configured: only their tests do.
+                ("JOBS_JOB_FILE_LANDED_ENABLED", "false"),
+                ("JOBS_JOB_OBJECT_UPLOADED_ENABLED", "false"),
+                // Tests that use the admin server turn it on, on a port of their own.
+                ("JOBS_ADMIN_ADDR", "off"),
+            ]
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
         }
     }
 
