@@ -56,6 +56,12 @@ const SCHEMA: &[&str] = &[
         expires_at  INTEGER NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS device_codes_expiry ON device_codes (expires_at)",
+    "CREATE TABLE IF NOT EXISTS document_index (
+        name TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        checksum TEXT NOT NULL,
+        indexed_at INTEGER NOT NULL
+    )",
 ];
 
 /// A failure of the authentication store.
@@ -133,6 +139,38 @@ impl AuthDb {
     /// The connection pool, for the application's own queries.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Records (or replaces) a document's size and checksum in the document index.
+    pub async fn index_document(
+        &self,
+        name: &str,
+        size: u64,
+        checksum: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO document_index (name, size, checksum, indexed_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET size = excluded.size, checksum = excluded.checksum,
+                 indexed_at = excluded.indexed_at",
+        )
+        .bind(name)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(format!("{checksum:016x}"))
+        .bind(now.timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::query("index a document"))?;
+        Ok(())
+    }
+
+    /// The checksum recorded for a document, as 16 hex digits.
+    pub async fn indexed_checksum(&self, name: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT checksum FROM document_index WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::query("read the document index"))
     }
 
     /// Creates the tables and indexes that are missing; running it again changes nothing.

@@ -63,6 +63,7 @@ use anyhow::Context as _;
 
 pub mod auth;
 pub mod cleanup;
+pub mod ingest;
 pub mod keys;
 pub mod transfer;
 

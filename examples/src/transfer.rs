@@ -333,6 +333,26 @@ fn source_error(path: &Path, error: io::Error) -> TransferError {
     }
 }
 
+/// The size and FNV-1a 64 checksum of the file at `path`.
+pub async fn fingerprint(path: &Path) -> Result<(u64, u64), TransferError> {
+    let read_error = |error| TransferError::ReadSource {
+        path: path.to_owned(),
+        source: error,
+    };
+    let mut input = File::open(path).await.map_err(read_error)?;
+    let mut found = Fingerprint::new();
+    let mut buffer = vec![0; CHUNK];
+    loop {
+        let n = tokio::io::AsyncReadExt::read(&mut input, &mut buffer)
+            .await
+            .map_err(read_error)?;
+        if n == 0 {
+            return Ok((found.len, found.checksum));
+        }
+        found.update(&buffer[..n]);
+    }
+}
+
 /// The size and FNV-1a 64 checksum of some bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fingerprint {

@@ -38,6 +38,7 @@ async fn register_creates_the_tables_and_folders_and_is_idempotent() {
         [
             "auth_keys",
             "device_codes",
+            "document_index",
             "refresh_tokens",
             "sessions",
             "webauthn_challenges"

@@ -148,6 +148,21 @@ impl Jobs {
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
         let now = self.clock.now();
+        if let [request] = requests.as_slice()
+            && !request.then.is_empty()
+        {
+            return self
+                .start_chain(request, now)
+                .await
+                .map(|enqueued| vec![enqueued]);
+        }
+        if requests.iter().any(|r| !r.then.is_empty()) {
+            let mut out = Vec::with_capacity(requests.len());
+            for request in requests {
+                out.extend(Box::pin(self.store_tasks(vec![request])).await?);
+            }
+            return Ok(out);
+        }
         let tasks = requests
             .iter()
             .map(|r| self.task_for(r, now))
@@ -171,6 +186,34 @@ impl Jobs {
                 existing,
             })
             .collect())
+    }
+}
+
+impl Jobs {
+    /// Stores the first step of a chain started at run time.
+    async fn start_chain(
+        &self,
+        request: &EnqueueRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Enqueued, EnqueueError> {
+        for job in &request.then {
+            if self.plan.get(job).is_none() {
+                return Err(EnqueueError::UnknownJob(job.clone()));
+            }
+        }
+        let task = self.task_for(request, now)?;
+        let id = self
+            .store
+            .insert_chain_start(&task, &request.then, now)
+            .await
+            .map_err(|e| EnqueueError::Storage(Box::new(e)))?;
+        if task.run_at <= now {
+            self.wakers.wake(&task.job);
+        }
+        Ok(Enqueued {
+            id: TaskId::new(id.to_string()),
+            existing: false,
+        })
     }
 }
 

@@ -84,6 +84,7 @@ pub async fn exec(
     let client: Arc<dyn JobClient> = Arc::new(jobs.clone());
     let attempt = Attempt {
         settings,
+        jobs: &jobs,
         state: &Arc::new(state),
         clock: &clock,
         client: &client,

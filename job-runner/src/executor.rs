@@ -18,13 +18,19 @@ use apalis_core::worker::builder::WorkerBuilder;
 use apalis_core::worker::context::WorkerContext;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::FutureExt;
-use job_core::{BoxFuture, Clock, ContextBuilder, JobClient, JobError, State, TaskId};
+use job_core::{
+    BoxFuture, Clock, ContextBuilder, EnqueueOptions, EnqueueRequest, JobClient, JobError, State,
+    TaskId, Trigger,
+};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::Instrument;
 
+use crate::client::Jobs;
 use crate::completer::CompleterHandle;
 use crate::plan::JobSettings;
-use crate::storage::{ClaimedTask, Completion, ExecutionStatus, NewExecution, Store, TaskState};
+use crate::storage::{
+    ChainLink, ClaimedTask, Completion, ExecutionStatus, FollowUp, NewExecution, Store, TaskState,
+};
 
 /// A claimed task and the worker slot it holds until its completion is stored.
 pub(crate) struct Work {
@@ -125,6 +131,7 @@ impl Service<Task<Work>> for Execute {
 /// What an executor needs to run attempts of one job.
 pub(crate) struct ExecutorParts {
     pub(crate) settings: JobSettings,
+    pub(crate) jobs: Jobs,
     pub(crate) store: Store,
     pub(crate) state: Arc<State>,
     pub(crate) clock: Clock,
@@ -290,6 +297,7 @@ impl Executor {
         let parts = &*self.inner;
         let attempt = Attempt {
             settings: &parts.settings,
+            jobs: &parts.jobs,
             state: &parts.state,
             clock: &parts.clock,
             client: &parts.client,
@@ -302,6 +310,8 @@ impl Executor {
 /// What one attempt runs with.
 pub(crate) struct Attempt<'a> {
     pub(crate) settings: &'a JobSettings,
+    /// For the next step of a chain.
+    pub(crate) jobs: &'a Jobs,
     pub(crate) state: &'a Arc<State>,
     pub(crate) clock: &'a Clock,
     pub(crate) client: &'a Arc<dyn JobClient>,
@@ -331,6 +341,7 @@ impl Attempt<'_> {
             None => Some(run.await),
         };
         let finished_at = clock.now();
+        let mut follow_up = None;
         let (status, error, records, permanent) = match ended {
             None => (
                 ExecutionStatus::TimedOut,
@@ -347,12 +358,19 @@ impl Attempt<'_> {
                 None,
                 false,
             ),
-            Some(Ok(Ok(outcome))) => (
-                ExecutionStatus::Succeeded,
-                None,
-                outcome.records_processed(),
-                false,
-            ),
+            Some(Ok(Ok(outcome))) => match self.next_step(task, outcome.output()) {
+                Ok(next) => {
+                    follow_up = next;
+                    (
+                        ExecutionStatus::Succeeded,
+                        None,
+                        outcome.records_processed(),
+                        false,
+                    )
+                }
+                // The next step cannot be stored: the chain stops here, and says why.
+                Err(problem) => (ExecutionStatus::Failed, Some(problem), None, true),
+            },
             Some(Ok(Err(error))) => {
                 let permanent = error.is_permanent();
                 (
@@ -410,7 +428,65 @@ impl Attempt<'_> {
                 records_processed: records,
                 runner_id: self.runner_id.to_owned(),
             },
+            chain: chain_of(task, settings),
+            follow_up: follow_up.filter(|_| next_state == TaskState::Succeeded),
         }
+    }
+
+    /// The next step of the chain `task` belongs to, with `output` as its arguments: the
+    /// steps left of a chain started at run time, or the job's `#[job(then = ...)]`.
+    ///
+    /// Chains are the runner's own rather than apalis-workflow 1.0's: a workflow there is
+    /// one worker running closures composed in one type, whose next step is pushed through
+    /// the backend's sink after the step's acknowledgement, as a second write. Here each step
+    /// is a registered job with its own options and history, and the next step's task is
+    /// stored in the same transaction as the previous step's success (see
+    /// `Store::complete`), so a crash between steps neither loses nor repeats one.
+    fn next_step(
+        &self,
+        task: &ClaimedTask,
+        output: Option<&serde_json::Value>,
+    ) -> Result<Option<FollowUp>, String> {
+        let (next, rest) = match task.chain.as_ref().filter(|l| !l.rest.is_empty()) {
+            Some(link) => (link.rest[0].clone(), link.rest[1..].to_vec()),
+            None => match self.settings.descriptor.options().then {
+                Some(then) => (then.to_owned(), Vec::new()),
+                None => return Ok(None),
+            },
+        };
+        let request = EnqueueRequest {
+            job: next.clone(),
+            args: output.cloned().unwrap_or(serde_json::Value::Null),
+            options: EnqueueOptions::default(),
+            trigger: Trigger::Chain,
+            then: Vec::new(),
+        };
+        let next_task = self
+            .jobs
+            .task_for(&request, self.clock.now())
+            .map_err(|e| format!("the next step of the chain, `{next}`, cannot start: {e}"))?;
+        let link = ChainLink {
+            id: task.chain.as_ref().map_or(task.id, |l| l.id),
+            step: task.chain.as_ref().map_or(1, |l| l.step) + 1,
+            rest,
+        };
+        Ok(Some(FollowUp {
+            task: next_task,
+            link,
+        }))
+    }
+}
+
+/// The place of `task` in a chain: its own, or step 1 of a chain its job starts.
+fn chain_of(task: &ClaimedTask, settings: &JobSettings) -> Option<ChainLink> {
+    match &task.chain {
+        Some(link) => Some(link.clone()),
+        None if settings.descriptor.options().then.is_some() => Some(ChainLink {
+            id: task.id,
+            step: 1,
+            rest: Vec::new(),
+        }),
+        None => None,
     }
 }
 

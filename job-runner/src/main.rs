@@ -3,8 +3,19 @@
 
 use std::process::ExitCode;
 
+use job_runner::sources::folder::FolderSource;
+
 fn main() -> ExitCode {
-    job_runner::cli::main(|state| {
-        Box::pin(async move { examples::register(state).await.map_err(Into::into) })
+    job_runner::cli::main(|app| {
+        Box::pin(async move {
+            let settings = examples::Settings::from_env()?;
+            examples::register_with(app.state_mut(), &settings).await?;
+            // Documents dropped in the transfer inbox start `ingest_document`.
+            app.source(FolderSource::new(
+                "uploads",
+                settings.transfer_source.clone(),
+            ));
+            Ok(())
+        })
     })
 }

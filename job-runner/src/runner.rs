@@ -105,8 +105,13 @@ impl RunnerBuilder {
     }
 
     /// Adds an event source of your own (see [`job_core::EventSource`]).
-    pub fn source(mut self, source: impl EventSource) -> Self {
-        self.sources.push(Box::new(source));
+    pub fn source(self, source: impl EventSource) -> Self {
+        self.boxed_source(Box::new(source))
+    }
+
+    /// Adds an event source that is already boxed.
+    pub fn boxed_source(mut self, source: Box<dyn EventSource>) -> Self {
+        self.sources.push(source);
         self
     }
 
@@ -326,6 +331,7 @@ impl Runner {
             };
             let executor = Executor::new(ExecutorParts {
                 settings: settings.clone(),
+                jobs: self.jobs.clone(),
                 store: self.store.clone(),
                 state: self.state.clone(),
                 clock: clock.clone(),

@@ -301,6 +301,7 @@ impl Simulation {
                         progressed = true;
                         let attempt = Attempt {
                             settings,
+                            jobs: &self.jobs,
                             state: &self.state,
                             clock: &self.clock,
                             client: &self.client,

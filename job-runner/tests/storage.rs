@@ -232,6 +232,8 @@ async fn unique_keys_return_the_active_task_and_free_once_it_ends() {
                     next_state: TaskState::Succeeded,
                     retry_at: None,
                     execution: execution(claimed[0].id, 1, ExecutionStatus::Succeeded, now),
+                    chain: None,
+                    follow_up: None,
                 }],
                 now,
             )
@@ -263,6 +265,8 @@ async fn completions_write_states_and_history_and_skip_claims_lost_meanwhile() {
                 next_state: TaskState::Succeeded,
                 retry_at: None,
                 execution: execution(ids[0].0, 1, ExecutionStatus::Succeeded, now),
+                chain: None,
+                follow_up: None,
             },
             Completion {
                 task_id: ids[1].0,
@@ -270,6 +274,8 @@ async fn completions_write_states_and_history_and_skip_claims_lost_meanwhile() {
                 next_state: TaskState::Pending,
                 retry_at: Some(retry_at),
                 execution: execution(ids[1].0, 1, ExecutionStatus::Failed, now),
+                chain: None,
+                follow_up: None,
             },
             Completion {
                 task_id: ids[2].0,
@@ -277,6 +283,8 @@ async fn completions_write_states_and_history_and_skip_claims_lost_meanwhile() {
                 next_state: TaskState::Dead,
                 retry_at: None,
                 execution: execution(ids[2].0, 1, ExecutionStatus::Dead, now),
+                chain: None,
+                follow_up: None,
             },
         ];
         store
@@ -323,6 +331,8 @@ async fn completions_write_states_and_history_and_skip_claims_lost_meanwhile() {
             next_state: TaskState::Succeeded,
             retry_at: None,
             execution: execution(ids[1].0, 1, ExecutionStatus::Succeeded, now),
+            chain: None,
+            follow_up: None,
         };
         let ignored = store.complete("r2", &[stale], now).await.expect("complete");
         assert_eq!(ignored, [ids[1].0], "the stale completion is reported");
@@ -477,6 +487,8 @@ async fn pruning_removes_old_history_and_finished_tasks_but_keeps_dead_ones() {
             next_state,
             retry_at: None,
             execution: execution(id, 1, status, old),
+            chain: None,
+            follow_up: None,
         };
         store
             .complete(

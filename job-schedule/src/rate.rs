@@ -131,12 +131,33 @@ mod tests {
     #[test]
     fn anchored_to_the_epoch() {
         let hourly = Every::parse("1h").unwrap();
-        assert_eq!(hourly.next_after(at("2026-11-28T10:00:00Z")), Some(at("2026-11-28T11:00:00Z")));
-        assert_eq!(hourly.next_after(at("2026-11-28T10:59:59.999Z")), Some(at("2026-11-28T11:00:00Z")));
+        assert_eq!(
+            hourly.next_after(at("2026-11-28T10:00:00Z")),
+            Some(at("2026-11-28T11:00:00Z"))
+        );
+        assert_eq!(
+            hourly.next_after(at("2026-11-28T10:59:59.999Z")),
+            Some(at("2026-11-28T11:00:00Z"))
+        );
         let two = Every::parse("2s").unwrap();
-        let fires: Vec<_> = Recurrence::Every(two).upcoming(at("2026-11-28T10:00:01Z")).take(3).collect();
-        assert_eq!(fires, [at("2026-11-28T10:00:02Z"), at("2026-11-28T10:00:04Z"), at("2026-11-28T10:00:06Z")]);
-        assert_eq!(Every::parse("7m").unwrap().next_after(at("1970-01-01T00:00:00Z")), Some(at("1970-01-01T00:07:00Z")));
+        let fires: Vec<_> = Recurrence::Every(two)
+            .upcoming(at("2026-11-28T10:00:01Z"))
+            .take(3)
+            .collect();
+        assert_eq!(
+            fires,
+            [
+                at("2026-11-28T10:00:02Z"),
+                at("2026-11-28T10:00:04Z"),
+                at("2026-11-28T10:00:06Z")
+            ]
+        );
+        assert_eq!(
+            Every::parse("7m")
+                .unwrap()
+                .next_after(at("1970-01-01T00:00:00Z")),
+            Some(at("1970-01-01T00:07:00Z"))
+        );
     }
 
     #[test]

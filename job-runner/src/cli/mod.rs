@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
-use job_core::{BoxFuture, Clock, Registry, State};
+use job_core::{BoxFuture, Clock, EventSource, Registry, State};
 use job_schedule::Schedule;
 
 use crate::client::Jobs;
@@ -22,10 +22,36 @@ mod table;
 
 use table::Table;
 
-/// Registers what the application's jobs read with `ctx.data()` (pools, clients,
-/// settings); run before `run`.
+/// What an application registers before its jobs run: the shared state they read with
+/// `ctx.data()` (pools, clients, settings), and event sources of its own.
+#[derive(Default)]
+pub struct AppSetup {
+    state: State,
+    sources: Vec<Box<dyn EventSource>>,
+}
+
+impl AppSetup {
+    /// Registers a value that jobs read with `ctx.data::<T>()`.
+    pub fn data<T: Send + Sync + 'static>(&mut self, value: T) -> &mut Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// The shared state, to fill in place.
+    pub fn state_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+
+    /// Adds an event source; one of the same name in `jobs.toml` replaces it.
+    pub fn source(&mut self, source: impl EventSource) -> &mut Self {
+        self.sources.push(Box::new(source));
+        self
+    }
+}
+
+/// Fills an [`AppSetup`]; run before `run` and `exec`.
 pub type Setup = for<'a> fn(
-    &'a mut State,
+    &'a mut AppSetup,
 ) -> BoxFuture<'a, Result<(), Box<dyn std::error::Error + Send + Sync>>>;
 
 const EXAMPLES: &str = "\
@@ -448,9 +474,15 @@ impl Cli {
                 if let Some(addr) = args.admin_addr {
                     config.admin_addr = crate::config::admin_addr(&addr, "--admin-addr")?;
                 }
-                let mut state = State::new();
-                setup(&mut state).await?;
-                let runner = Runner::builder(config).state(state).build().await?;
+                let mut app = AppSetup::default();
+                setup(&mut app).await?;
+                let mut builder = Runner::builder(config.clone()).state(app.state);
+                for source in app.sources {
+                    if !config.sources.contains_key(source.name()) {
+                        builder = builder.boxed_source(source);
+                    }
+                }
+                let runner = builder.build().await?;
                 runner.run().await?;
                 Ok(())
             }
@@ -463,9 +495,9 @@ impl Cli {
             Command::Check(flag) => check(config, flag.json).await,
             Command::Exec(args) => {
                 let json = json_arg(args.args.as_deref())?;
-                let mut state = State::new();
-                setup(&mut state).await?;
-                crate::exec::exec(config, state, &args.name, json).await
+                let mut app = AppSetup::default();
+                setup(&mut app).await?;
+                crate::exec::exec(config, app.state, &args.name, json).await
             }
             command => {
                 let control = control(config).await?;

@@ -51,6 +51,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EventOutcome, StoreError> {
         const DOING: &str = "recording an event";
+        let _turn = self.write_turn().await;
         let fields = serde_json::Value::Object(event.fields.clone()).to_string();
         with_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;

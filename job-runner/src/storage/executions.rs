@@ -140,6 +140,10 @@ pub struct Execution {
     pub records_processed: Option<i64>,
     /// The runner that ran it.
     pub runner_id: String,
+    /// The chain the task is a step of: the id of its first task.
+    pub chain_id: Option<i64>,
+    /// The step's number in its chain, 1 for the first.
+    pub chain_step: Option<i64>,
 }
 
 /// Which history rows to read.
@@ -346,7 +350,7 @@ impl Store {
         with_pool!(self, |pool, dialect| {
             let rows = sqlx::query(
                 "SELECT id, job, task_id, attempt, trigger, scheduled_at, started_at, finished_at, \
-                     duration_ms, status, error, records_processed, runner_id \
+                     duration_ms, status, error, records_processed, runner_id, chain_id, chain_step \
                  FROM jobs_executions \
                  WHERE ($1 IS NULL OR job = $1) AND ($2 IS NULL OR status = $2) \
                    AND ($3 IS NULL OR task_id = $3) AND ($4 IS NULL OR started_at >= $4) \
@@ -373,7 +377,7 @@ impl Store {
         with_pool!(self, |pool, dialect| {
             let rows = sqlx::query(
                 "SELECT id, job, task_id, attempt, trigger, scheduled_at, started_at, finished_at, \
-                     duration_ms, status, error, records_processed, runner_id \
+                     duration_ms, status, error, records_processed, runner_id, chain_id, chain_step \
                  FROM jobs_executions \
                  WHERE id IN (SELECT MAX(id) FROM jobs_executions GROUP BY job)",
             )
@@ -417,5 +421,7 @@ where
         error: row.try_get("error").doing(DOING)?,
         records_processed: row.try_get("records_processed").doing(DOING)?,
         runner_id: row.try_get("runner_id").doing(DOING)?,
+        chain_id: row.try_get("chain_id").doing(DOING)?,
+        chain_step: row.try_get("chain_step").doing(DOING)?,
     })
 }

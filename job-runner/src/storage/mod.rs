@@ -37,7 +37,8 @@ pub use runners::{RescuedTask, RunnerRow};
 pub(crate) use schedules::SCHEDULES_CHANNEL;
 pub use schedules::ScheduleRow;
 pub use tasks::{
-    ClaimedTask, Completion, ControlError, NewTask, QueueStats, TaskFilter, TaskRow, TaskState,
+    ChainLink, ClaimedTask, Completion, ControlError, FollowUp, NewTask, QueueStats, TaskFilter,
+    TaskRow, TaskState,
 };
 pub use ticks::TickOutcome;
 

@@ -106,6 +106,28 @@ pub struct ClaimedTask {
     pub run_at: DateTime<Utc>,
     /// Its priority.
     pub priority: i32,
+    /// Its place in a chain, when it is a step of one.
+    pub chain: Option<ChainLink>,
+}
+
+/// A task's place in a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    /// The chain: the id of its first task.
+    pub id: i64,
+    /// The step's number, 1 for the first.
+    pub step: u32,
+    /// The jobs still to come after this step (a chain started at run time).
+    pub rest: Vec<String>,
+}
+
+/// The next step of a chain, stored with the success of the previous one.
+#[derive(Debug, Clone)]
+pub struct FollowUp {
+    /// The next step's task.
+    pub task: NewTask,
+    /// Its place in the chain.
+    pub link: ChainLink,
 }
 
 /// The end of an attempt, written with its history row.
@@ -121,6 +143,11 @@ pub struct Completion {
     pub retry_at: Option<DateTime<Utc>>,
     /// The history row of the attempt.
     pub execution: NewExecution,
+    /// The finished step's place in a chain.
+    pub chain: Option<ChainLink>,
+    /// The next step of the chain, stored in the same transaction when the attempt
+    /// succeeded.
+    pub follow_up: Option<FollowUp>,
 }
 
 /// A stored task, for listings.
@@ -177,6 +204,17 @@ pub struct TaskFilter {
 
 const TASK_COLUMNS: &str = "id, job, queue, state, args, priority, run_at, scheduled_at, attempt, \
      max_attempts, trigger, unique_key, locked_by, last_error, created_at, finished_at";
+
+/// A chain link from its stored columns.
+fn chain_link(id: Option<i64>, step: Option<i64>, rest: Option<String>) -> Option<ChainLink> {
+    Some(ChainLink {
+        id: id?,
+        step: step.unwrap_or(1) as u32,
+        rest: rest
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default(),
+    })
+}
 
 fn trigger_of(name: &str, doing: &'static str) -> Result<Trigger, StoreError> {
     Trigger::from_name(name).ok_or_else(|| StoreError::Corrupt {
@@ -525,7 +563,8 @@ impl Store {
                            AND ($5 = 0 OR NOT EXISTS (\
                                SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
                          ORDER BY priority DESC, run_at, id LIMIT $4) \
-                     RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority"
+                     RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority, \
+                         chain_id, chain_step, chain_rest"
                 }
                 // SKIP LOCKED: concurrent claimers take different rows instead of waiting.
                 Dialect::Postgres => {
@@ -538,7 +577,8 @@ impl Store {
                            AND ($5 = 0 OR NOT EXISTS (\
                                SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
                          ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                     RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority"
+                     RETURNING id, job, args, attempt, max_attempts, trigger, scheduled_at, run_at, priority, \
+                         chain_id, chain_step, chain_rest"
                 }
             };
             let rows = sqlx::query(sql)
@@ -575,6 +615,11 @@ impl Store {
                         scheduled_at: instant(row.try_get("scheduled_at").doing(DOING)?),
                         run_at: instant(row.try_get("run_at").doing(DOING)?),
                         priority: row.try_get::<i64, _>("priority").doing(DOING)? as i32,
+                        chain: chain_link(
+                            row.try_get("chain_id").doing(DOING)?,
+                            row.try_get("chain_step").doing(DOING)?,
+                            row.try_get("chain_rest").doing(DOING)?,
+                        ),
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
@@ -646,6 +691,7 @@ impl Store {
                 scheduled_at: task.scheduled_at,
                 run_at: task.run_at,
                 priority: task.priority,
+                chain: None,
             })
         })
     }
@@ -665,10 +711,165 @@ impl Store {
         })
     }
 
-    /// Writes the end of many attempts and their history rows in one transaction. A task
+    /// Writes the end of many attempts and their history rows. A task that `runner` no
+    /// longer holds (its claim was recovered by another runner, which recorded the attempt
+    /// as lost) is left alone; its id is returned. The steps of chains are written one by
+    /// one, each with the next step's task in the same transaction, so that a crash never
+    /// loses or doubles a step.
+    pub async fn complete(
+        &self,
+        runner: &str,
+        completions: &[Completion],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let chained = |c: &Completion| c.chain.is_some() || c.follow_up.is_some();
+        if !completions.iter().any(chained) {
+            return self.complete_batch(runner, completions, now).await;
+        }
+        let (steps, plain): (Vec<Completion>, Vec<Completion>) =
+            completions.iter().cloned().partition(|c| chained(c));
+        let mut stale = self.complete_batch(runner, &plain, now).await?;
+        for step in &steps {
+            if !self.complete_step(runner, step, now).await? {
+                stale.push(step.task_id);
+            }
+        }
+        Ok(stale)
+    }
+
+    /// Writes the end of one step of a chain, its history row and the next step's task in
+    /// one transaction; `false` when `runner` no longer holds the task.
+    async fn complete_step(
+        &self,
+        runner: &str,
+        c: &Completion,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const DOING: &str = "recording a step of a chain";
+        let _turn = self.write_turn().await;
+        let e = &c.execution;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            let held = sqlx::query(
+                "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
+                     finished_at = $7, locked_by = NULL, locked_at = NULL \
+                 WHERE id = $1 AND attempt = $2 AND state = 'running' AND locked_by = $3",
+            )
+            .bind(c.task_id)
+            .bind(i64::from(c.attempt))
+            .bind(runner)
+            .bind(c.next_state.as_str())
+            .bind(c.retry_at.map(millis))
+            .bind(e.error.as_deref())
+            .bind(finished(c).then(|| millis(now)))
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            if held.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
+                     finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, chain_step) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(e.task_id)
+            .bind(&e.job)
+            .bind(i64::from(e.attempt))
+            .bind(e.trigger.as_str())
+            .bind(millis(e.scheduled_at))
+            .bind(millis(e.started_at))
+            .bind(millis(e.finished_at))
+            .bind((e.finished_at - e.started_at).num_milliseconds().max(0))
+            .bind(e.status.as_str())
+            .bind(e.error.as_deref())
+            .bind(e.records_processed.map(|n| n.min(i64::MAX as u64) as i64))
+            .bind(&e.runner_id)
+            .bind(c.chain.as_ref().map(|l| l.id))
+            .bind(c.chain.as_ref().map(|l| i64::from(l.step)))
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
+                let task = &next.task;
+                sqlx::query(
+                    "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                         attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, chain_rest) \
+                     VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(&task.job)
+                .bind(&task.queue)
+                .bind(&task.args)
+                .bind(i64::from(task.priority))
+                .bind(millis(task.run_at))
+                .bind(millis(task.scheduled_at))
+                .bind(i64::from(task.max_attempts))
+                .bind(task.trigger.as_str())
+                .bind(i64::from(task.exclusive))
+                .bind(millis(now))
+                .bind(next.link.id)
+                .bind(i64::from(next.link.step))
+                .bind(serde_json::to_string(&next.link.rest).unwrap_or_else(|_| "[]".into()))
+                .execute(&mut *tx)
+                .await
+                .doing(DOING)?;
+                announce!(tx, dialect, &task.job);
+            }
+            tx.commit().await.doing(DOING)?;
+            Ok(true)
+        })
+    }
+
+    /// Stores the first step of a chain started at run time: its task knows the steps that
+    /// follow.
+    pub async fn insert_chain_start(
+        &self,
+        task: &NewTask,
+        rest: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        const DOING: &str = "storing the first step of a chain";
+        let _turn = self.write_turn().await;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            let id: i64 = sqlx::query(
+                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                     attempt, max_attempts, trigger, exclusive, created_at, chain_step, chain_rest) \
+                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, 1, $11) RETURNING id",
+            )
+            .bind(&task.job)
+            .bind(&task.queue)
+            .bind(&task.args)
+            .bind(i64::from(task.priority))
+            .bind(millis(task.run_at))
+            .bind(millis(task.scheduled_at))
+            .bind(i64::from(task.max_attempts))
+            .bind(task.trigger.as_str())
+            .bind(i64::from(task.exclusive))
+            .bind(millis(now))
+            .bind(serde_json::to_string(rest).unwrap_or_else(|_| "[]".into()))
+            .fetch_one(&mut *tx)
+            .await
+            .doing(DOING)?
+            .try_get(0)
+            .doing(DOING)?;
+            sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .doing(DOING)?;
+            if task.run_at <= now {
+                announce!(tx, dialect, &task.job);
+            }
+            tx.commit().await.doing(DOING)?;
+            Ok(id)
+        })
+    }
+
+    /// The batched path of [`complete`](Store::complete): writes the end of many attempts and their history rows in one transaction. A task
     /// that `runner` no longer holds (its claim was recovered by another runner, which
     /// recorded the attempt as lost) is left alone; its id is returned.
-    pub async fn complete(
+    async fn complete_batch(
         &self,
         runner: &str,
         completions: &[Completion],

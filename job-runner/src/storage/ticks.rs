@@ -31,6 +31,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<TickOutcome, StoreError> {
         const DOING: &str = "taking a cron tick";
+        let _turn = self.write_turn().await;
         with_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
             let paused: i64 = sqlx::query("SELECT COUNT(*) FROM jobs_paused WHERE job = $1")

@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use job_core::BoxFuture;
 use job_core::prelude::*;
-use job_core::{BoxFuture, State};
+use job_runner::cli::AppSetup;
 use serde::{Deserialize, Serialize};
 
 /// Nothing to register: the test jobs read no shared state.
-pub fn setup(_: &mut State) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
+pub fn setup(
+    _: &mut AppSetup,
+) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
     Box::pin(async { Ok(()) })
 }
 
@@ -141,4 +144,42 @@ async fn object_uploaded(upload: Uploaded) -> JobResult {
     Ok(Outcome::processed(
         upload.object_key.len() + upload.bucket_name.len(),
     ))
+}
+
+/// Step 1 of a chain written in code: adds one.
+#[job(then = "step_two")]
+async fn step_one(n: u64) -> JobResult<u64> {
+    Ok(n + 1)
+}
+
+/// Step 2: doubles; fails for good on 13; on 7, takes 1.5 s and leaves marker files.
+#[job(then = "step_three", retries = 2, backoff = "100ms")]
+async fn step_two(n: u64, ctx: JobContext) -> JobResult<u64> {
+    if n == 13 {
+        return Err(JobError::msg("13 is unlucky").permanent());
+    }
+    if n == 7 {
+        let dir = PathBuf::from(std::env::var("TEST_SITE").unwrap_or_default());
+        std::fs::write(dir.join(format!("step_two.started.{}", ctx.attempt())), "")?;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    Ok(n * 2)
+}
+
+/// Step 3: records what it got.
+#[job]
+pub async fn step_three(n: u64) -> JobResult {
+    Ok(Outcome::processed(n))
+}
+
+/// For chains started at run time.
+#[job]
+pub async fn add_one(n: u64) -> JobResult<u64> {
+    Ok(n + 1)
+}
+
+/// For chains started at run time.
+#[job]
+pub async fn times_ten(n: u64) -> JobResult<u64> {
+    Ok(n * 10)
 }

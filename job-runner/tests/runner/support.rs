@@ -194,6 +194,28 @@ impl Site {
         })
     }
 
+    /// Runs `f` with the library's client on this site's database.
+    pub fn with_jobs<T>(&self, f: impl AsyncFnOnce(&job_runner::Jobs) -> T) -> T {
+        block_on(async {
+            let store =
+                job_runner::storage::Store::connect(&self.database_url, &Default::default())
+                    .await
+                    .expect("open the database");
+            store.migrate().await.expect("migrate");
+            let registry = job_core::Registry::from_linked().expect("the test jobs");
+            let plan = job_runner::plan::Plan::new(registry, &job_runner::Config::default())
+                .expect("a plan");
+            let jobs = job_runner::Jobs::new(
+                store.clone(),
+                std::sync::Arc::new(plan),
+                job_core::Clock::system(),
+            );
+            let out = f(&jobs).await;
+            store.close().await;
+            out
+        })
+    }
+
     /// Starts `job-runner run` and waits until it has started.
     pub fn runner(&self) -> Runner {
         self.runner_with(&[])

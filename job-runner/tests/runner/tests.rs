@@ -184,6 +184,21 @@ pub const ALL: &[(&str, Test, Runs)] = &[
         a_job_bound_to_a_missing_source_stops_the_runner_at_start,
         Each,
     ),
+    (
+        "a_chain_runs_its_steps_in_order_passing_each_output_on",
+        a_chain_runs_its_steps_in_order_passing_each_output_on,
+        Each,
+    ),
+    (
+        "a_failing_middle_step_stops_the_chain_where_it_failed",
+        a_failing_middle_step_stops_the_chain_where_it_failed,
+        Each,
+    ),
+    (
+        "sigkill_between_steps_neither_loses_nor_repeats_a_step",
+        sigkill_between_steps_neither_loses_nor_repeats_a_step,
+        Each,
+    ),
 ];
 
 fn task_id(task: &Value) -> i64 {
@@ -689,11 +704,18 @@ fn start_up_reports_stored_tasks_of_unknown_jobs(backend: Backend) {
 fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
     let dir = tempfile::tempdir().expect("a folder");
     let binary = env!("CARGO_BIN_EXE_job-runner");
-    let mut child = std::process::Command::new(binary)
-        .current_dir(dir.path())
-        .env_remove("JOBS_DATABASE_URL")
-        .env("NO_COLOR", "1")
-        .stderr(std::process::Stdio::piped())
+    let command = |args: &[&str]| {
+        let mut command = std::process::Command::new(binary);
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("JOBS_DATABASE_URL")
+            .env("JOBS_ADMIN_ADDR", "off")
+            .env("NO_COLOR", "1");
+        command
+    };
+    let mut child = command(&[])
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start job-runner");
     let started = wait_until(Duration::from_secs(20), || {
@@ -701,10 +723,7 @@ fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
     });
     assert!(started, "no jobs.db was created");
     let listed = wait_until(Duration::from_secs(20), || {
-        std::process::Command::new(binary)
-            .arg("list")
-            .current_dir(dir.path())
-            .env_remove("JOBS_DATABASE_URL")
+        command(&["list"])
             .output()
             .map(|o| {
                 let out = String::from_utf8_lossy(&o.stdout);
@@ -715,11 +734,29 @@ fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
                     "cleanup_expired_challenges",
                     "cleanup_expired_device_codes",
                     "transfer_document",
+                    "ingest_document",
+                    "index_document",
                     "*/5 * * * *",
                 ]
                 .iter()
                 .all(|needle| out.contains(needle))
             })
+            .unwrap_or(false)
+    });
+
+    // The event-driven transfer: a document dropped in the inbox is copied, verified, then
+    // indexed by the next step of the chain.
+    let inbox = dir.path().join("transfers/inbox");
+    assert!(
+        wait_until(Duration::from_secs(10), || inbox.exists()),
+        "no inbox"
+    );
+    std::fs::write(inbox.join("report.txt"), "quarterly figures\n").expect("drop a document");
+    let copy = dir.path().join("transfers/outbox/report.txt");
+    let indexed = wait_until(Duration::from_secs(20), || {
+        command(&["history", "--job", "index_document", "--json"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("succeeded"))
             .unwrap_or(false)
     });
     let _ = std::process::Command::new("kill")
@@ -730,6 +767,53 @@ fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
     assert!(
         status.success(),
         "job-runner did not exit cleanly on SIGTERM"
+    );
+    assert!(indexed, "the dropped document was not indexed");
+    assert_eq!(
+        std::fs::read_to_string(&copy).expect("the copy"),
+        "quarterly figures\n"
+    );
+    // FNV-1a 64, as the example computes it; read back from the example's own table.
+    let expected = format!(
+        "{:016x}",
+        std::fs::read(&copy)
+            .expect("the copy")
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+    );
+    let recorded: Option<String> = crate::support::block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.path().join("examples.db").display());
+        let mut db = sqlx::SqliteConnection::connect(&url)
+            .await
+            .expect("the examples' database");
+        sqlx::query_scalar("SELECT checksum FROM document_index WHERE name = 'report.txt'")
+            .fetch_optional(&mut db)
+            .await
+            .expect("the index")
+    });
+    assert_eq!(
+        recorded,
+        Some(expected),
+        "the index holds the copy's checksum"
+    );
+    let history: Vec<Value> = serde_json::from_slice(
+        &command(&["history", "--json"])
+            .output()
+            .expect("history")
+            .stdout,
+    )
+    .expect("JSON");
+    let chain: Vec<(&str, i64)> = history
+        .iter()
+        .filter(|r| r["chain_id"].is_i64())
+        .filter_map(|r| Some((r["job"].as_str()?, r["chain_step"].as_i64()?)))
+        .collect();
+    assert!(
+        chain.contains(&("ingest_document", 1)) && chain.contains(&("index_document", 2)),
+        "{chain:?}"
     );
 }
 
@@ -2005,4 +2089,181 @@ fn a_job_bound_to_a_missing_source_stops_the_runner_at_start(backend: Backend) {
         "{stderr}"
     );
     assert!(stderr.contains("[sources.inbox]"), "{stderr}");
+}
+
+/// The history rows of a chain, by step.
+fn chain_rows(site: &Site, chain: i64) -> Vec<Value> {
+    let mut rows: Vec<Value> = site
+        .history(&[])
+        .into_iter()
+        .filter(|r| r["chain_id"] == chain)
+        .collect();
+    rows.sort_by_key(|r| (r["chain_step"].as_i64(), r["id"].as_i64()));
+    rows
+}
+
+fn a_chain_runs_its_steps_in_order_passing_each_output_on(backend: Backend) {
+    let site = Site::new(backend);
+    let runner = site.runner();
+    let first = task_id(&site.trigger("step_one", Some("5")));
+    assert!(
+        wait_until(Duration::from_secs(15), || chain_rows(&site, first).len()
+            >= 3),
+        "{}",
+        runner.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let rows = chain_rows(&site, first);
+    let steps: Vec<(String, i64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["job"].as_str().unwrap_or_default().to_owned(),
+                r["chain_step"].as_i64().unwrap_or(0),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("step_one".into(), 1, "succeeded".into()),
+            ("step_two".into(), 2, "succeeded".into()),
+            ("step_three".into(), 3, "succeeded".into())
+        ]
+    );
+    assert_eq!(rows[2]["records_processed"], 12, "5 + 1, then doubled");
+    assert_eq!(
+        (rows[1]["trigger"].as_str(), rows[2]["trigger"].as_str()),
+        (Some("chain"), Some("chain"))
+    );
+
+    // Started at run time, through the client: add_one, then times_ten, then step_three.
+    let chain: i64 = site.with_jobs(async |jobs| {
+        use crate::jobs::{AddOne, StepThree, TimesTen};
+        AddOne::enqueue(jobs, 1)
+            .then::<TimesTen>()
+            .then::<StepThree>()
+            .await
+            .expect("enqueue a chain")
+            .as_str()
+            .parse()
+            .expect("a task id")
+    });
+    assert!(
+        wait_until(Duration::from_secs(15), || chain_rows(&site, chain).len()
+            >= 3),
+        "{}",
+        runner.log()
+    );
+    let rows = chain_rows(&site, chain);
+    let jobs: Vec<&str> = rows.iter().filter_map(|r| r["job"].as_str()).collect();
+    assert_eq!(jobs, ["add_one", "times_ten", "step_three"]);
+    assert_eq!(rows[2]["records_processed"], 20);
+}
+
+fn a_failing_middle_step_stops_the_chain_where_it_failed(backend: Backend) {
+    let site = Site::new(backend);
+    let runner = site.runner();
+    let first = task_id(&site.trigger("step_one", Some("12")));
+    assert!(
+        wait_until(Duration::from_secs(15), || chain_rows(&site, first).len()
+            >= 2),
+        "{}",
+        runner.log()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let rows = chain_rows(&site, first);
+    assert_eq!(
+        rows.len(),
+        2,
+        "the chain went on after a dead step: {rows:#?}"
+    );
+    assert_eq!(
+        (
+            rows[1]["job"].as_str(),
+            rows[1]["status"].as_str(),
+            rows[1]["chain_step"].as_i64()
+        ),
+        (Some("step_two"), Some("dead"), Some(2))
+    );
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("13 is unlucky")
+    );
+    assert!(site.history(&["--job", "step_three"]).is_empty());
+}
+
+fn sigkill_between_steps_neither_loses_nor_repeats_a_step(backend: Backend) {
+    let site = Site::new(backend);
+    let first_runner = site.runner();
+    let first = task_id(&site.trigger("step_one", Some("6")));
+    assert!(
+        wait_for_file(&site.path("step_two.started.1"), Duration::from_secs(15)),
+        "{}",
+        first_runner.log()
+    );
+    first_runner.kill();
+    let second_runner = site.runner();
+    assert!(
+        wait_until(Duration::from_secs(20), || site
+            .history(&["--job", "step_three"])
+            .len()
+            == 1),
+        "{}",
+        second_runner.log()
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let rows = chain_rows(&site, first);
+    let per_step: Vec<(i64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["chain_step"].as_i64().unwrap_or(0),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    // Step 2's first attempt was lost with the runner and ran again; every step is one task.
+    assert_eq!(
+        per_step
+            .iter()
+            .filter(|(step, s)| *step == 3 && s == "succeeded")
+            .count(),
+        1,
+        "{per_step:?}"
+    );
+    assert_eq!(
+        per_step
+            .iter()
+            .filter(|(step, s)| *step == 2 && s == "succeeded")
+            .count(),
+        1,
+        "{per_step:?}"
+    );
+    assert_eq!(
+        per_step.iter().filter(|(step, _)| *step == 1).count(),
+        1,
+        "{per_step:?}"
+    );
+    let step_tasks: std::collections::BTreeSet<(i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["chain_step"].as_i64().unwrap_or(0),
+                r["task_id"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        step_tasks.len(),
+        3,
+        "a step became two tasks: {step_tasks:?}"
+    );
+    assert_eq!(
+        rows.last().map(|r| r["records_processed"].clone()),
+        Some(Value::from(14))
+    );
 }

@@ -118,6 +118,7 @@ function renderExecutions(page) {
     cell(row, e.task_id);
     cell(row, e.attempt);
     cell(row, e.trigger);
+    cell(row, e.chain_id ? "#" + e.chain_id + " step " + e.chain_step : null);
     cell(row, when(e.started_at));
     cell(row, e.duration_ms + " ms");
     cell(row, e.status, "status " + e.status);
