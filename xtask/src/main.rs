@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod manifest;
 mod new_job;
 mod workspace;
@@ -27,6 +28,25 @@ enum Command {
     /// test, declared in the crate's `src/lib.rs`.
     #[command(after_help = NEW_JOB_EXAMPLES)]
     NewJob(NewJob),
+    /// Build the bench in release mode and run its scenarios (drain, enqueue, latency,
+    /// raw-apalis baseline, large tables, several runners, memory) on this machine's SQLite
+    /// file and PostgreSQL server; prints a table and writes `target/bench/results.json`
+    /// and `target/bench/throughput.svg`.
+    Bench(Bench),
+}
+
+/// The options of `bench`.
+#[derive(Debug, Args)]
+struct Bench {
+    /// Which backends to measure.
+    #[arg(long, default_value = "all", value_parser = ["sqlite", "postgres", "all"])]
+    backend: String,
+    /// Tasks per drain [default: 10,000 and 100,000; 2,000 with --quick].
+    #[arg(long, value_name = "N")]
+    jobs: Option<u32>,
+    /// A short run (under 3 minutes once built): smaller drains, one run per figure.
+    #[arg(long)]
+    quick: bool,
 }
 
 const NEW_JOB_EXAMPLES: &str = "\
@@ -68,6 +88,7 @@ struct NewJob {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::NewJob(options) => new_job(options),
+        Command::Bench(options) => bench(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,4 +113,17 @@ fn new_job(options: NewJob) -> anyhow::Result<()> {
     let (workspace, job, created) = new_job::run(&request, &cwd)?;
     print!("{}", new_job::report(&workspace, &job, &created));
     Ok(())
+}
+
+fn bench(options: Bench) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
+    bench::run(
+        &bench::Request {
+            backend: options.backend,
+            jobs: options.jobs,
+            quick: options.quick,
+        },
+        &cwd,
+    )
 }

@@ -1,0 +1,98 @@
+//! The SDK side: a runner of the no-op job, and enqueues through the typed API.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use job_core::{Job, JobClient};
+use job_runner::config::JobOverride;
+use job_runner::{Config, Jobs, Runner};
+
+use crate::probe::{BenchNoop, Probe};
+
+/// The runner's settings for a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Tasks of the no-op job one runner runs at once.
+    pub concurrency: u32,
+    /// Pooled connections.
+    pub pool: u32,
+}
+
+/// The configuration of a bench runner: defaults, `url`, `settings`, no admin server.
+pub fn config(url: &str, settings: Settings) -> anyhow::Result<Config> {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("JOBS_DATABASE_URL", url.to_owned()),
+        ("JOBS_POOL_SIZE", settings.pool.to_string()),
+        ("JOBS_ADMIN_ADDR", "off".to_owned()),
+    ]);
+    let env = move |name: &str| vars.get(name).cloned();
+    let mut config = Config::load(None, &env)?;
+    config.jobs.insert(
+        BenchNoop::name().to_owned(),
+        JobOverride {
+            concurrency: Some(settings.concurrency),
+            ..JobOverride::default()
+        },
+    );
+    Ok(config)
+}
+
+/// A runner of the no-op job on `url`, recording into `probe`.
+pub async fn runner(url: &str, settings: Settings, probe: Arc<Probe>) -> anyhow::Result<Runner> {
+    Ok(Runner::builder(config(url, settings)?)
+        .registry(crate::probe::registry()?)
+        .data(probe)
+        .build()
+        .await?)
+}
+
+/// Runs a runner until `stop`.
+pub async fn run(
+    url: &str,
+    settings: Settings,
+    probe: Arc<Probe>,
+    stop: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    runner(url, settings, probe).await?.run_until(stop).await?;
+    Ok(())
+}
+
+/// Stores no-op tasks `from..to` through the typed bulk API, `batch` per call.
+pub async fn enqueue_bulk(jobs: &Jobs, from: u32, to: u32, batch: u32) -> anyhow::Result<()> {
+    let mut next = from;
+    while next < to {
+        let end = (next + batch).min(to);
+        let requests = (next..end)
+            .map(|i| BenchNoop::enqueue(jobs, i).into_request())
+            .collect::<Result<Vec<_>, _>>()?;
+        jobs.enqueue_many(requests).await?;
+        next = end;
+    }
+    Ok(())
+}
+
+/// Stores no-op tasks `from..to` one call each; returns the time taken.
+pub async fn enqueue_single(jobs: &Jobs, from: u32, to: u32) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    for i in from..to {
+        BenchNoop::enqueue(jobs, i).await?;
+    }
+    Ok(start.elapsed())
+}
+
+/// A client of `url` that runs nothing (its enqueues wake no local worker).
+pub async fn client(url: &str) -> anyhow::Result<(Runner, Jobs)> {
+    let runner = runner(
+        url,
+        Settings {
+            concurrency: 1,
+            pool: 4,
+        },
+        Arc::new(Probe::new(0, false)),
+    )
+    .await?;
+    let jobs = runner.jobs().clone();
+    Ok((runner, jobs))
+}
