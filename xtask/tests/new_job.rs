@@ -448,11 +448,12 @@ fn refuses_a_missing_crate_or_dependency() {
     .expect("write its manifest");
     std::fs::write(root.join("bare/src/lib.rs"), "//! Bare.\n").expect("write its lib.rs");
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
-    std::fs::write(
-        root.join("Cargo.toml"),
-        manifest.replace("\"xtask\"]", "\"xtask\", \"bare\"]"),
-    )
-    .expect("add a member");
+    let with_bare = manifest.replacen("members = [", "members = [\"bare\", ", 1);
+    assert_ne!(
+        with_bare, manifest,
+        "the workspace's Cargo.toml has a `members = [` line"
+    );
+    std::fs::write(root.join("Cargo.toml"), with_bare).expect("add a member");
     std::fs::create_dir_all(root.join("outside/src")).expect("create a crate");
     std::fs::write(
         root.join("outside/Cargo.toml"),

@@ -166,6 +166,12 @@ impl Site {
 
     /// Enqueues many tasks of `job` at once through the library's client.
     pub fn enqueue_many(&self, job: &str, args: Vec<Value>) -> Vec<i64> {
+        self.try_enqueue_many(job, args)
+            .unwrap_or_else(|e| panic!("enqueue {job}: {e}"))
+    }
+
+    /// Like [`Site::enqueue_many`], but says why the database refused instead of panicking.
+    pub fn try_enqueue_many(&self, job: &str, args: Vec<Value>) -> Result<Vec<i64>, String> {
         use job_core::JobClient;
         let requests: Vec<job_core::EnqueueRequest> = args
             .into_iter()
@@ -175,22 +181,27 @@ impl Site {
             let store =
                 job_runner::storage::Store::connect(&self.database_url, &Default::default())
                     .await
-                    .expect("open the database");
-            store.migrate().await.expect("migrate");
-            let registry = job_core::Registry::from_linked().expect("the test jobs");
-            let plan = job_runner::plan::Plan::new(registry, &job_runner::Config::default())
-                .expect("a plan");
-            let jobs = job_runner::Jobs::new(
-                store.clone(),
-                std::sync::Arc::new(plan),
-                job_core::Clock::system(),
-            );
-            let stored = jobs.enqueue_many(requests).await.expect("enqueue");
+                    .map_err(|e| format!("open the database: {e}"))?;
+            let stored = async {
+                store.migrate().await.map_err(|e| format!("migrate: {e}"))?;
+                let registry = job_core::Registry::from_linked().expect("the test jobs");
+                let plan = job_runner::plan::Plan::new(registry, &job_runner::Config::default())
+                    .expect("a plan");
+                let jobs = job_runner::Jobs::new(
+                    store.clone(),
+                    std::sync::Arc::new(plan),
+                    job_core::Clock::system(),
+                );
+                jobs.enqueue_many(requests)
+                    .await
+                    .map_err(|e| format!("enqueue: {e}"))
+            }
+            .await;
             store.close().await;
-            stored
+            Ok(stored?
                 .into_iter()
                 .map(|e| e.id.as_str().parse().expect("a numeric id"))
-                .collect()
+                .collect())
         })
     }
 
