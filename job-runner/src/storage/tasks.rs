@@ -294,7 +294,7 @@ struct JsonTask<'a> {
 
 /// Inserts tasks without a uniqueness key with one statement, inside the caller's
 /// transaction, returning their ids (in no particular order; they ascend with the rows).
-trait InsertTasks {
+pub(super) trait InsertTasks {
     /// `announce`: jobs to announce as having a task due (PostgreSQL only; the caller
     /// announces on SQLite).
     async fn insert_plain(
@@ -303,6 +303,16 @@ trait InsertTasks {
         now: DateTime<Utc>,
         announce: &[&str],
     ) -> Result<Vec<i64>, StoreError>;
+
+    /// Inserts one task (its uniqueness key, if any, is not stored) and returns its id; the
+    /// caller announces it.
+    async fn insert_one(&mut self, task: &NewTask, now: DateTime<Utc>) -> Result<i64, StoreError> {
+        let ids = self.insert_plain(&[task], now, &[]).await?;
+        ids.first().copied().ok_or_else(|| StoreError::Corrupt {
+            doing: DOING_INSERT,
+            detail: "the task was not stored".into(),
+        })
+    }
 }
 
 const DOING_INSERT: &str = "storing tasks";

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::tasks::NewTask;
+use super::tasks::{InsertTasks, NewTask};
 use super::{Doing, Store, StoreError, announce, millis, with_pool};
 
 /// What became of a tick.
@@ -70,26 +70,7 @@ impl Store {
                     return Ok(TickOutcome::StillRunning);
                 }
             }
-            let id: i64 = sqlx::query(
-                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                     attempt, max_attempts, trigger, exclusive, created_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10) RETURNING id",
-            )
-            .bind(&task.job)
-            .bind(&task.queue)
-            .bind(&task.args)
-            .bind(i64::from(task.priority))
-            .bind(millis(task.run_at))
-            .bind(millis(task.scheduled_at))
-            .bind(i64::from(task.max_attempts))
-            .bind(task.trigger.as_str())
-            .bind(i64::from(task.exclusive))
-            .bind(millis(now))
-            .fetch_one(&mut *tx)
-            .await
-            .doing(DOING)?
-            .try_get(0)
-            .doing(DOING)?;
+            let id = InsertTasks::insert_one(&mut *tx, task, now).await?;
             sqlx::query(
                 "UPDATE jobs_ticks SET task_id = $3 WHERE schedule_id = $1 AND tick_at = $2",
             )
