@@ -82,7 +82,10 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
     let signature = signature::check(function, options.cron.is_some() || options.every.is_some())?;
     let fn_ident = &function.sig.ident;
     let vis = &function.vis;
-    let struct_ident = Ident::new(&pascal_case(&fn_ident.to_string()), fn_ident.span());
+    let struct_ident = Ident::new(
+        &job_schedule::job_type_name(&fn_ident.to_string()),
+        fn_ident.span(),
+    );
     let name = options
         .name
         .clone()
@@ -131,7 +134,7 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
                     "a job with `then` passes its success value to the next job: write the return type as `Result<T, E>` or `JobResult<T>`, where `T` is the next job's argument type",
                 ));
             }
-            let next = Ident::new(&pascal_case(&lit.value()), lit.span());
+            let next = Ident::new(&job_schedule::job_type_name(&lit.value()), lit.span());
             quote_spanned!(lit.span()=>
                 const _: () = ::job_core::__private::assert_next_step_takes::<#next, #output_ty>();
             )
@@ -313,20 +316,4 @@ fn is_outcome(ty: &syn::Type) -> bool {
             .is_some_and(|s| s.ident == "Outcome"),
         _ => false,
     }
-}
-
-/// `transfer_document` becomes `TransferDocument`.
-fn pascal_case(snake: &str) -> String {
-    snake
-        .trim_start_matches("r#")
-        .split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect()
 }

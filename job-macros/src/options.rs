@@ -175,7 +175,7 @@ impl Options {
             "on" => {
                 let lit = string(value, &key)?;
                 let text = lit.value();
-                check_identifier(&text).map_err(|problem| {
+                job_schedule::check_name(&text, job_schedule::NAME_MAX).map_err(|problem| {
                     syn::Error::new_spanned(
                         &lit,
                         format!("invalid event source `{text}`: {problem}"),
@@ -186,7 +186,7 @@ impl Options {
             "queue" | "name" => {
                 let lit = string(value, &key)?;
                 let text = lit.value();
-                check_identifier(&text).map_err(|problem| {
+                job_schedule::check_name(&text, job_schedule::NAME_MAX).map_err(|problem| {
                     syn::Error::new_spanned(&lit, format!("invalid {key} `{text}`: {problem}"))
                 })?;
                 if key == "queue" {
@@ -390,25 +390,6 @@ fn backoff(lit: &LitStr) -> syn::Result<(Duration, Duration)> {
         )));
     }
     Ok((initial, max))
-}
-
-/// Job and queue names: what fits in a URL path, a log line and a metric label.
-fn check_identifier(text: &str) -> Result<(), String> {
-    if text.is_empty() {
-        return Err("it is empty".into());
-    }
-    if text.len() > 100 {
-        return Err("it is longer than 100 characters".into());
-    }
-    match text
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
-    {
-        Some(c) => Err(format!(
-            "`{c}` is not allowed; use letters, digits, `_`, `-`, `.` and `:`"
-        )),
-        None => Ok(()),
-    }
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -352,24 +352,10 @@ pub(crate) fn recurrence_of(row: &ScheduleRow) -> Result<Recurrence, String> {
     }
 }
 
+/// Schedule ids take the characters of a job name, up to 200 of them.
 fn check_id(id: &str) -> Result<(), ScheduleError> {
-    let fail = |reason: &str| ScheduleError::InvalidId {
+    job_schedule::check_name(id, 200).map_err(|problem| ScheduleError::InvalidId {
         id: id.to_owned(),
-        reason: reason.to_owned(),
-    };
-    if id.is_empty() {
-        return Err(fail("it is empty"));
-    }
-    if id.len() > 200 {
-        return Err(fail("it is longer than 200 characters"));
-    }
-    if let Some(c) = id
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
-    {
-        return Err(fail(&format!(
-            "`{c}` is not allowed; use letters, digits, `_`, `-`, `.` and `:`"
-        )));
-    }
-    Ok(())
+        reason: problem.to_string(),
+    })
 }

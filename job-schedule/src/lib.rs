@@ -5,6 +5,7 @@
 //! * [`Cron`]: a cron expression (5 or 6 fields, names, ranges, lists, steps, `@daily`...).
 //! * [`Schedule`]: a cron expression in an IANA time zone, with cronie's daylight-saving rule.
 //! * [`parse_zone`] and [`parse_duration`]: time zone names and durations such as `"30s"`.
+//! * [`check_name`] and [`job_type_name`]: the names of jobs, queues and schedules.
 //!
 //! ```
 //! use job_schedule::Schedule;
@@ -18,6 +19,7 @@
 mod cron;
 mod duration;
 mod field;
+mod name;
 mod rate;
 mod schedule;
 mod zone;
@@ -25,6 +27,7 @@ mod zone;
 pub use crate::cron::{Cron, CronError};
 pub use crate::duration::{DurationError, format_duration, parse_duration};
 pub use crate::field::Field;
+pub use crate::name::{NAME_MAX, NameError, check_name, job_type_name};
 pub use crate::rate::{Every, RateError, Recurrence};
 pub use crate::schedule::{Schedule, ScheduleError};
 pub use crate::zone::{ZoneError, parse_zone};

@@ -184,7 +184,7 @@ pub fn check_request(request: &Request) -> anyhow::Result<Job> {
             "invalid job name `{name}`: it is a Rust keyword; choose another name, such as `{name}_job`"
         );
     }
-    let type_name = pascal_case(name);
+    let type_name = job_schedule::job_type_name(name);
 
     if let Some(args) = &request.args {
         if let Err(problem) = check_upper_camel_case(args) {
@@ -225,7 +225,7 @@ pub fn check_request(request: &Request) -> anyhow::Result<Job> {
         job_schedule::parse_zone(zone).map_err(|e| anyhow::anyhow!("invalid `--timezone`: {e}"))?;
     }
     if let Some(queue) = &request.queue
-        && let Err(problem) = check_queue(queue)
+        && let Err(problem) = job_schedule::check_name(queue, job_schedule::NAME_MAX)
     {
         bail!("invalid queue `{queue}`: {problem}");
     }
@@ -288,8 +288,11 @@ fn check_snake_case(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("it is empty".into());
     }
-    if name.len() > 100 {
-        return Err("it is longer than 100 characters".into());
+    if name.len() > job_schedule::NAME_MAX {
+        return Err(format!(
+            "it is longer than {} characters",
+            job_schedule::NAME_MAX
+        ));
     }
     if let Some(c) = name
         .chars()
@@ -325,40 +328,6 @@ fn check_upper_camel_case(name: &str) -> Result<(), String> {
         return Err(format!("`{c}` is not allowed; use letters and digits"));
     }
     Ok(())
-}
-
-/// The rule `#[job]` applies to queue names.
-fn check_queue(queue: &str) -> Result<(), String> {
-    if queue.is_empty() {
-        return Err("it is empty".into());
-    }
-    if queue.len() > 100 {
-        return Err("it is longer than 100 characters".into());
-    }
-    match queue
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')))
-    {
-        Some(c) => Err(format!(
-            "`{c}` is not allowed; use letters, digits, `_`, `-`, `.` and `:`"
-        )),
-        None => Ok(()),
-    }
-}
-
-/// `purge_stale_uploads` becomes `PurgeStaleUploads`, as `#[job]` names the job type.
-pub fn pascal_case(snake: &str) -> String {
-    snake
-        .split('_')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 /// `PurgeStaleUploads` or `purge-stale-uploads` becomes `purge_stale_uploads`.
@@ -991,13 +960,6 @@ mod tests {
             ..request("nightly")
         };
         assert!(refused(&queue).contains("invalid queue `bad queue`: ` ` is not allowed"));
-    }
-
-    #[test]
-    fn pascal_case_matches_the_macro() {
-        assert_eq!(pascal_case("transfer_document"), "TransferDocument");
-        assert_eq!(pascal_case("sync2fa_keys"), "Sync2faKeys");
-        assert_eq!(pascal_case("a_1"), "A1");
     }
 
     #[test]
