@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
-mod manifest;
 mod new_job;
 mod workspace;
 

@@ -4,7 +4,7 @@ use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use crate::manifest::{self, Table, Value};
+use toml::{Table, Value};
 
 /// The workspace that contains a directory.
 #[derive(Debug)]
@@ -25,7 +25,7 @@ impl Workspace {
                 continue;
             }
             let manifest = read_manifest(&path)?;
-            if manifest.get("workspace").is_some() {
+            if manifest.contains_key("workspace") {
                 return Ok(Workspace {
                     root: candidate.to_owned(),
                     manifest,
@@ -48,16 +48,16 @@ impl Workspace {
 
     /// The member patterns of `[workspace] members`.
     pub fn members(&self) -> Vec<&str> {
-        strings(self.manifest.path(&["workspace", "members"]))
+        strings(at(&self.manifest, &["workspace", "members"]))
     }
 
     /// Whether the crate in `dir` (relative to the root) is a member of the workspace.
     pub fn is_member(&self, relative: &Path) -> bool {
         let path = slash_path(relative);
         if path.is_empty() {
-            return self.manifest.get("package").is_some();
+            return self.manifest.contains_key("package");
         }
-        let excluded = strings(self.manifest.path(&["workspace", "exclude"]));
+        let excluded = strings(at(&self.manifest, &["workspace", "exclude"]));
         if excluded.iter().any(|pattern| glob_match(pattern, &path)) {
             return false;
         }
@@ -68,7 +68,7 @@ impl Workspace {
 
     /// The features of `[workspace.dependencies] NAME`, for a member that inherits it.
     pub fn inherited_features(&self, name: &str) -> Vec<String> {
-        match self.manifest.path(&["workspace", "dependencies", name]) {
+        match at(&self.manifest, &["workspace", "dependencies", name]) {
             Some(Value::Table(table)) => strings(table.get("features"))
                 .into_iter()
                 .map(str::to_owned)
@@ -79,9 +79,7 @@ impl Workspace {
 
     /// Whether `[workspace.dependencies]` declares `name`.
     pub fn declares(&self, name: &str) -> bool {
-        self.manifest
-            .path(&["workspace", "dependencies", name])
-            .is_some()
+        at(&self.manifest, &["workspace", "dependencies", name]).is_some()
     }
 }
 
@@ -146,7 +144,7 @@ impl Crate {
             .canonicalize()
             .with_context(|| format!("cannot resolve `{}`", dir.display()))?;
         let manifest = read_manifest(&dir.join("Cargo.toml"))?;
-        let Some(name) = manifest.string(&["package", "name"]).map(str::to_owned) else {
+        let Some(name) = string(&manifest, &["package", "name"]).map(str::to_owned) else {
             bail!(
                 "`{}` is not a crate (its Cargo.toml has no [package] name); pass `--crate` the path of a crate of the workspace (members: {members})",
                 relative.display()
@@ -164,12 +162,10 @@ impl Crate {
                 root.display()
             );
         }
-        let edition = match manifest.path(&["package", "edition"]) {
+        let edition = match at(&manifest, &["package", "edition"]) {
             Some(Value::String(edition)) => edition.clone(),
-            Some(Value::Table(table)) if table.get("workspace").is_some_and(Value::is_true) => {
-                workspace
-                    .manifest
-                    .string(&["workspace", "package", "edition"])
+            Some(Value::Table(table)) if is_true(table.get("workspace")) => {
+                string(&workspace.manifest, &["workspace", "package", "edition"])
                     .unwrap_or("2015")
                     .to_owned()
             }
@@ -185,7 +181,7 @@ impl Crate {
 
     /// The library's root file: `[lib] path`, else `src/lib.rs`, when it exists.
     pub fn lib_path(&self) -> Option<PathBuf> {
-        let path = match self.manifest.string(&["lib", "path"]) {
+        let path = match string(&self.manifest, &["lib", "path"]) {
             Some(path) => self.dir.join(path),
             None => self.dir.join("src").join("lib.rs"),
         };
@@ -195,19 +191,19 @@ impl Crate {
     /// Every dependency the crate declares, in every section, including target-specific ones.
     pub fn dependencies(&self, workspace: &Workspace) -> Vec<Dependency> {
         let mut sections: Vec<&Table> = vec![&self.manifest];
-        if let Some(targets) = self.manifest.table(&["target"]) {
-            sections.extend(targets.iter().filter_map(|(_, v)| v.as_table()));
+        if let Some(targets) = self.manifest.get("target").and_then(Value::as_table) {
+            sections.extend(targets.values().filter_map(Value::as_table));
         }
         let mut found = Vec::new();
         for section in sections {
             for kind in [Kind::Normal, Kind::Dev, Kind::Build] {
-                let Some(table) = section.table(&[kind.section()]) else {
+                let Some(table) = section.get(kind.section()).and_then(Value::as_table) else {
                     continue;
                 };
-                for (key, value) in table.iter() {
+                for (key, value) in table {
                     let (package, mut features) = match value {
                         Value::Table(spec) => (
-                            spec.string(&["package"]).unwrap_or(key).to_owned(),
+                            string(spec, &["package"]).unwrap_or(key).to_owned(),
                             strings(spec.get("features"))
                                 .into_iter()
                                 .map(str::to_owned)
@@ -215,10 +211,7 @@ impl Crate {
                         ),
                         _ => (key.to_owned(), Vec::new()),
                     };
-                    let inherits = value
-                        .as_table()
-                        .and_then(|spec| spec.get("workspace"))
-                        .is_some_and(Value::is_true);
+                    let inherits = is_true(value.as_table().and_then(|spec| spec.get("workspace")));
                     if inherits {
                         features.extend(workspace.inherited_features(key));
                     }
@@ -238,13 +231,35 @@ impl Crate {
 fn read_manifest(path: &Path) -> anyhow::Result<Table> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
-    manifest::parse(&text).map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))
+    text.parse()
+        .map_err(|e| anyhow::anyhow!("cannot read `{}`: {e}", path.display()))
+}
+
+/// The value at a path of keys, such as `["workspace", "members"]`.
+fn at<'a>(table: &'a Table, keys: &[&str]) -> Option<&'a Value> {
+    let (last, parents) = keys.split_last()?;
+    let mut table = table;
+    for key in parents {
+        table = table.get(*key)?.as_table()?;
+    }
+    table.get(*last)
+}
+
+/// The string at a path of keys.
+fn string<'a>(table: &'a Table, keys: &[&str]) -> Option<&'a str> {
+    at(table, keys).and_then(Value::as_str)
+}
+
+/// Whether a value is `true`, as in `edition.workspace = true`.
+fn is_true(value: Option<&Value>) -> bool {
+    value.and_then(Value::as_bool) == Some(true)
 }
 
 /// The strings of an array value (other items are skipped).
 fn strings(value: Option<&Value>) -> Vec<&str> {
     value
         .and_then(Value::as_array)
+        .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
         .filter_map(Value::as_str)
