@@ -177,51 +177,44 @@ impl Site {
             .into_iter()
             .map(|a| job_core::EnqueueRequest::new(job, a))
             .collect();
+        let stored = self
+            .try_with_jobs(async |jobs| jobs.enqueue_many(requests).await)?
+            .map_err(|e| format!("enqueue: {e}"))?;
+        Ok(stored
+            .into_iter()
+            .map(|e| e.id.as_str().parse().expect("a numeric id"))
+            .collect())
+    }
+
+    /// Runs `f` with the library's client on this site's database.
+    pub fn with_jobs<T>(&self, f: impl AsyncFnOnce(&job_runner::Jobs) -> T) -> T {
+        self.try_with_jobs(f).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Site::with_jobs`], but says why the database could not be opened instead of
+    /// panicking.
+    fn try_with_jobs<T>(&self, f: impl AsyncFnOnce(&job_runner::Jobs) -> T) -> Result<T, String> {
         block_on(async {
             let store =
                 job_runner::storage::Store::connect(&self.database_url, &Default::default())
                     .await
                     .map_err(|e| format!("open the database: {e}"))?;
-            let stored = async {
-                store.migrate().await.map_err(|e| format!("migrate: {e}"))?;
-                let registry = job_core::Registry::from_linked().expect("the test jobs");
-                let plan = job_runner::plan::Plan::new(registry, &job_runner::Config::default())
-                    .expect("a plan");
-                let jobs = job_runner::Jobs::new(
-                    store.clone(),
-                    std::sync::Arc::new(plan),
-                    job_core::Clock::system(),
-                );
-                jobs.enqueue_many(requests)
-                    .await
-                    .map_err(|e| format!("enqueue: {e}"))
-            }
-            .await;
-            store.close().await;
-            Ok(stored?
-                .into_iter()
-                .map(|e| e.id.as_str().parse().expect("a numeric id"))
-                .collect())
-        })
-    }
-
-    /// Runs `f` with the library's client on this site's database.
-    pub fn with_jobs<T>(&self, f: impl AsyncFnOnce(&job_runner::Jobs) -> T) -> T {
-        block_on(async {
-            let store =
-                job_runner::storage::Store::connect(&self.database_url, &Default::default())
-                    .await
-                    .expect("open the database");
-            store.migrate().await.expect("migrate");
-            let registry = job_core::Registry::from_linked().expect("the test jobs");
-            let plan = job_runner::plan::Plan::new(registry, &job_runner::Config::default())
-                .expect("a plan");
-            let jobs = job_runner::Jobs::new(
-                store.clone(),
-                std::sync::Arc::new(plan),
-                job_core::Clock::system(),
-            );
-            let out = f(&jobs).await;
+            let migrated = store.migrate().await.map_err(|e| format!("migrate: {e}"));
+            let out = match migrated {
+                Ok(()) => {
+                    let registry = job_core::Registry::from_linked().expect("the test jobs");
+                    let plan =
+                        job_runner::plan::Plan::new(registry, &job_runner::Config::default())
+                            .expect("a plan");
+                    let jobs = job_runner::Jobs::new(
+                        store.clone(),
+                        std::sync::Arc::new(plan),
+                        job_core::Clock::system(),
+                    );
+                    Ok(f(&jobs).await)
+                }
+                Err(e) => Err(e),
+            };
             store.close().await;
             out
         })
