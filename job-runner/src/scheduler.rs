@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use crate::client::Jobs;
 use crate::plan::Plan;
 use crate::schedules::recurrence_of;
-use crate::storage::{ScheduleRow, StoreError, TickOutcome};
+use crate::storage::{NewTask, ScheduleRow, StoreError, TickOutcome};
 
 /// One schedule to follow.
 #[derive(Debug, Clone, PartialEq)]
@@ -212,12 +212,13 @@ async fn catch_up(jobs: &Jobs, entry: &Entry, now: DateTime<Utc>) {
     }
 }
 
-pub(crate) async fn take(
+/// The task that `entry`'s tick at `tick` runs.
+pub(crate) fn tick_task(
     jobs: &Jobs,
     entry: &Entry,
     tick: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<TickOutcome, StoreError> {
+) -> Result<NewTask, StoreError> {
     let request = EnqueueRequest {
         job: entry.job.clone(),
         args: entry.args.clone(),
@@ -228,12 +229,21 @@ pub(crate) async fn take(
         trigger: Trigger::Cron,
         then: Vec::new(),
     };
-    let task = jobs
-        .task_for(&request, now)
+    jobs.task_for(&request, now)
         .map_err(|e| StoreError::Corrupt {
             doing: "preparing a cron tick",
             detail: e.to_string(),
-        })?;
+        })
+}
+
+/// Takes `entry`'s tick at `tick` (one runner among all stores its task).
+pub(crate) async fn take(
+    jobs: &Jobs,
+    entry: &Entry,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<TickOutcome, StoreError> {
+    let task = tick_task(jobs, entry, tick, now)?;
     let outcome = jobs.store().take_tick(&entry.id, tick, &task, now).await?;
     match outcome {
         TickOutcome::Enqueued(task_id) => {

@@ -110,6 +110,24 @@ pub struct ClaimedTask {
     pub chain: Option<ChainLink>,
 }
 
+impl ClaimedTask {
+    /// Task `id`, stored from `task` and claimed for its first attempt.
+    pub(super) fn first_attempt(id: i64, task: &NewTask) -> ClaimedTask {
+        ClaimedTask {
+            id,
+            job: task.job.clone(),
+            args: task.args.clone(),
+            attempt: 1,
+            max_attempts: task.max_attempts,
+            trigger: task.trigger,
+            scheduled_at: task.scheduled_at,
+            run_at: task.run_at,
+            priority: task.priority,
+            chain: None,
+        }
+    }
+}
+
 /// A task's place in a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainLink {
@@ -262,7 +280,7 @@ where
     })
 }
 
-/// Whether a completion ends the task (it is then finished at the completion's instant).
+/// Whether a completion ends the task (it is then finished when its attempt ended).
 fn finished(c: &Completion) -> bool {
     matches!(c.next_state, TaskState::Succeeded | TaskState::Dead)
 }
@@ -691,18 +709,7 @@ impl Store {
             .doing(DOING)?
             .try_get(0)
             .doing(DOING)?;
-            Ok(ClaimedTask {
-                id,
-                job: task.job.clone(),
-                args: task.args.clone(),
-                attempt: 1,
-                max_attempts: task.max_attempts,
-                trigger: task.trigger,
-                scheduled_at: task.scheduled_at,
-                run_at: task.run_at,
-                priority: task.priority,
-                chain: None,
-            })
+            Ok(ClaimedTask::first_attempt(id, task))
         })
     }
 
@@ -725,7 +732,8 @@ impl Store {
     /// longer holds (its claim was recovered by another runner, which recorded the attempt
     /// as lost) is left alone; its id is returned. The steps of chains are written one by
     /// one, each with the next step's task in the same transaction, so that a crash never
-    /// loses or doubles a step.
+    /// loses or doubles a step. A finished task is finished when its attempt ended; `now`
+    /// is when a chain's next step is stored.
     pub async fn complete(
         &self,
         runner: &str,
@@ -734,11 +742,11 @@ impl Store {
     ) -> Result<Vec<i64>, StoreError> {
         let chained = |c: &Completion| c.chain.is_some() || c.follow_up.is_some();
         if !completions.iter().any(chained) {
-            return self.complete_batch(runner, completions, now).await;
+            return self.complete_batch(runner, completions).await;
         }
         let (steps, plain): (Vec<Completion>, Vec<Completion>) =
             completions.iter().cloned().partition(|c| chained(c));
-        let mut stale = self.complete_batch(runner, &plain, now).await?;
+        let mut stale = self.complete_batch(runner, &plain).await?;
         for step in &steps {
             if !self.complete_step(runner, step, now).await? {
                 stale.push(step.task_id);
@@ -771,7 +779,7 @@ impl Store {
             .bind(c.next_state.as_str())
             .bind(c.retry_at.map(millis))
             .bind(e.error.as_deref())
-            .bind(finished(c).then(|| millis(now)))
+            .bind(finished(c).then(|| millis(e.finished_at)))
             .execute(&mut *tx)
             .await
             .doing(DOING)?;
@@ -883,7 +891,6 @@ impl Store {
         &self,
         runner: &str,
         completions: &[Completion],
-        now: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
         const DOING: &str = "recording finished attempts";
         if completions.is_empty() {
@@ -900,7 +907,7 @@ impl Store {
                         state: c.next_state.as_str(),
                         run_at: c.retry_at.map(millis),
                         error: c.execution.error.as_deref(),
-                        finished_at: finished(c).then(|| millis(now)),
+                        finished_at: finished(c).then(|| millis(c.execution.finished_at)),
                     })
                     .collect();
                 let updates = serde_json::to_string(&updates).map_err(|e| StoreError::Corrupt {
@@ -975,7 +982,7 @@ impl Store {
                     state.push(c.next_state.as_str());
                     run_at.push(c.retry_at.map(millis));
                     error.push(e.error.as_deref());
-                    finished_at.push(finished(c).then(|| millis(now)));
+                    finished_at.push(finished(c).then(|| millis(e.finished_at)));
                     job.push(e.job.as_str());
                     trigger.push(e.trigger.as_str());
                     scheduled_at.push(millis(e.scheduled_at));
