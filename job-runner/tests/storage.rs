@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use job_core::Trigger;
 use job_runner::storage::{
-    Completion, ExecutionFilter, ExecutionStatus, NewExecution, NewTask, RunnerRow, Store,
-    TaskState, TickOutcome,
+    Backend, Completion, ExecutionFilter, ExecutionStatus, NewExecution, NewTask, RunnerRow, Store,
+    TaskFilter, TaskState, TickOutcome, TickTask,
 };
 
 mod backends;
@@ -467,6 +467,115 @@ async fn each_tick_is_taken_once() {
                 .await
                 .expect("tick"),
             TickOutcome::StillRunning
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ticks_taken_in_a_batch_are_claimed_at_their_instants_and_can_be_given_back() {
+    each_backend(async |store, now| {
+        let tick = |job: &str, seconds: i64| {
+            let at = now + TimeDelta::seconds(seconds);
+            let mut cron = task(job, at);
+            cron.trigger = Trigger::Cron;
+            TickTask {
+                schedule_id: job.into(),
+                tick_at: at,
+                task: cron,
+            }
+        };
+        store.pause("paused", now).await.expect("pause");
+        let ticks = [
+            tick("minutely", 60),
+            tick("paused", 60),
+            tick("minutely", 120),
+            tick("minutely", 180),
+        ];
+        let taken = store
+            .take_ticks(&ticks, "sim")
+            .await
+            .expect("take")
+            .expect("none taken before");
+        assert!(taken[1].is_none(), "a paused job's tick is skipped");
+        let ids: Vec<i64> = taken.iter().flatten().map(|t| t.id).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids in taking order");
+        for (claimed, seconds) in taken.iter().flatten().zip([60, 120, 180]) {
+            assert_eq!(claimed.attempt, 1);
+            let row = store.task(claimed.id).await.expect("read").expect("stored");
+            assert_eq!(row.state, TaskState::Running);
+            assert_eq!(row.locked_by.as_deref(), Some("sim"));
+            assert_eq!(
+                row.created_at,
+                now + TimeDelta::seconds(seconds),
+                "taken at its tick"
+            );
+        }
+
+        assert!(
+            store
+                .take_ticks(&ticks[2..], "sim")
+                .await
+                .expect("take")
+                .is_none(),
+            "ticks already taken: nothing stored"
+        );
+        let mut exclusive = tick("single", 60);
+        exclusive.task.exclusive = true;
+        assert!(
+            store
+                .take_ticks(&[exclusive], "sim")
+                .await
+                .expect("take")
+                .is_none(),
+            "an exclusive job's ticks are taken one by one"
+        );
+        let stored = store
+            .tasks(&TaskFilter {
+                limit: 100,
+                ..TaskFilter::default()
+            })
+            .await
+            .expect("tasks");
+        assert_eq!(stored.len(), 3, "refused batches store nothing");
+
+        // The first goes back to pending; the last is given back whole.
+        store
+            .release_ticks(&[ids[2]], &[ids[1]])
+            .await
+            .expect("release");
+        assert!(store.task(ids[2]).await.expect("read").is_none());
+        let back = store.task(ids[1]).await.expect("read").expect("kept");
+        assert_eq!(
+            (back.state, back.attempt, back.locked_by),
+            (TaskState::Pending, 0, None)
+        );
+        let again = store
+            .take_tick(
+                "minutely",
+                ticks[3].tick_at,
+                &ticks[3].task,
+                ticks[3].tick_at,
+            )
+            .await
+            .expect("tick");
+        let TickOutcome::Enqueued(id) = again else {
+            panic!("a tick given back is taken again: {again:?}");
+        };
+        if store.backend() == Backend::Sqlite {
+            assert_eq!(id, ids[2], "SQLite hands the id out again");
+        }
+        let claimed = store
+            .claim("minutely", "r1", now + TimeDelta::seconds(120), 10, false)
+            .await
+            .expect("claim");
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|t| (t.id, t.attempt))
+                .collect::<Vec<_>>(),
+            [(ids[1], 1)]
         );
     })
     .await;

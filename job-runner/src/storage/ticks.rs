@@ -1,10 +1,12 @@
 //! Cron ticks: each tick becomes one task across all runners.
 
-use chrono::{DateTime, Utc};
-use sqlx::Row;
+use std::collections::HashSet;
 
-use super::tasks::{InsertTasks, NewTask};
-use super::{Doing, Store, StoreError, announce, millis, with_pool};
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row};
+
+use super::tasks::{ClaimedTask, InsertTasks, NewTask};
+use super::{Dialect, Doing, Store, StoreError, announce, millis, with_pool};
 
 /// What became of a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +19,18 @@ pub enum TickOutcome {
     Paused,
     /// An exclusive job's previous run is still pending or running: the tick is skipped.
     StillRunning,
+}
+
+/// A tick to take with [`Store::take_ticks`]: the schedule, the instant, and the task it
+/// stores.
+#[derive(Debug, Clone)]
+pub struct TickTask {
+    /// The schedule's id.
+    pub schedule_id: String,
+    /// The tick's instant.
+    pub tick_at: DateTime<Utc>,
+    /// The task the tick runs.
+    pub task: NewTask,
 }
 
 impl Store {
@@ -85,6 +99,141 @@ impl Store {
             }
             tx.commit().await.doing(DOING)?;
             Ok(TickOutcome::Enqueued(id))
+        })
+    }
+
+    /// Takes many ticks in one transaction, each as [`take_tick`](Store::take_tick) would at
+    /// the tick's own instant (its task's `created_at` is the tick), and claims their tasks
+    /// for `runner`'s first attempt. Returns each tick's claimed task, or `None` for the
+    /// ticks of paused jobs, which are skipped.
+    ///
+    /// All or nothing: when one of the ticks was already taken, or belongs to an exclusive
+    /// job (whose ticks depend on the end of its previous run), nothing is stored and the
+    /// answer is `Ok(None)`: take those ticks one by one with `take_tick`. Built for a
+    /// simulation's quiet stretches, where nothing else runs between the ticks.
+    pub async fn take_ticks(
+        &self,
+        ticks: &[TickTask],
+        runner: &str,
+    ) -> Result<Option<Vec<Option<ClaimedTask>>>, StoreError> {
+        const DOING: &str = "taking cron ticks";
+        if ticks.is_empty() || ticks.iter().any(|t| t.task.exclusive) {
+            return Ok(None);
+        }
+        let _turn = self.write_turn().await;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            let paused: HashSet<String> = sqlx::query_scalar("SELECT job FROM jobs_paused")
+                .fetch_all(&mut *tx)
+                .await
+                .doing(DOING)?
+                .into_iter()
+                .collect();
+            let taken: Vec<&TickTask> = ticks
+                .iter()
+                .filter(|t| !paused.contains(&t.task.job))
+                .collect();
+            if taken.is_empty() {
+                return Ok(Some(vec![None; ticks.len()]));
+            }
+            let tasks: Vec<&NewTask> = taken.iter().map(|t| &t.task).collect();
+            let mut ids =
+                InsertTasks::insert_plain(&mut *tx, &tasks, taken[0].tick_at, &[]).await?;
+            // One statement inserts in the order of its rows, so ids ascend with them.
+            ids.sort_unstable();
+            let mut claim = QueryBuilder::new(
+                "UPDATE jobs_tasks SET created_at = run_at, state = 'running', attempt = 1, locked_by = ",
+            );
+            claim
+                .push_bind(runner)
+                .push(", locked_at = run_at WHERE id IN (");
+            let mut listed = claim.separated(", ");
+            for id in &ids {
+                listed.push_bind(*id);
+            }
+            claim.push(")");
+            claim.build().execute(&mut *tx).await.doing(DOING)?;
+            let mut insert =
+                QueryBuilder::new("INSERT INTO jobs_ticks (schedule_id, tick_at, task_id) ");
+            insert.push_values(taken.iter().zip(&ids), |mut row, (tick, id)| {
+                row.push_bind(tick.schedule_id.as_str())
+                    .push_bind(millis(tick.tick_at))
+                    .push_bind(*id);
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            let stored = insert.build().execute(&mut *tx).await.doing(DOING)?;
+            if stored.rows_affected() != ids.len() as u64 {
+                tx.rollback().await.doing(DOING)?;
+                return Ok(None);
+            }
+            tx.commit().await.doing(DOING)?;
+            let mut ids = ids.into_iter();
+            Ok(Some(
+                ticks
+                    .iter()
+                    .map(|t| {
+                        if paused.contains(&t.task.job) {
+                            return None;
+                        }
+                        ids.next().map(|id| ClaimedTask::first_attempt(id, &t.task))
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
+    /// Undoes part of a [`take_ticks`](Store::take_ticks) whose tasks have not run: the
+    /// ticks of the `untaken` tasks are given back (tasks and ticks deleted, so that the
+    /// ticks can be taken again; on SQLite, when they were the last tasks stored, their ids
+    /// are handed out again, as if the ticks had never been taken; PostgreSQL's sequences
+    /// do not go back), and the `unclaimed` tasks go back to pending, their ticks still
+    /// taken.
+    pub async fn release_ticks(
+        &self,
+        untaken: &[i64],
+        unclaimed: &[i64],
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "giving back cron ticks";
+        if untaken.is_empty() && unclaimed.is_empty() {
+            return Ok(());
+        }
+        let _turn = self.write_turn().await;
+        with_pool!(self, |pool, dialect| {
+            let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            for (statement, ids) in [
+                ("DELETE FROM jobs_ticks WHERE task_id IN (", untaken),
+                ("DELETE FROM jobs_tasks WHERE id IN (", untaken),
+                (
+                    "UPDATE jobs_tasks SET state = 'pending', attempt = attempt - 1, \
+                     locked_by = NULL, locked_at = NULL WHERE state = 'running' AND id IN (",
+                    unclaimed,
+                ),
+            ] {
+                if ids.is_empty() {
+                    continue;
+                }
+                let mut query = QueryBuilder::new(statement);
+                let mut listed = query.separated(", ");
+                for id in ids {
+                    listed.push_bind(*id);
+                }
+                query.push(")");
+                query.build().execute(&mut *tx).await.doing(DOING)?;
+            }
+            if dialect == Dialect::Sqlite
+                && let (Some(first), Some(last)) = (untaken.iter().min(), untaken.iter().max())
+            {
+                sqlx::query(
+                    "UPDATE sqlite_sequence SET seq = $1 WHERE name = 'jobs_tasks' AND seq = $2",
+                )
+                .bind(first - 1)
+                .bind(last)
+                .execute(&mut *tx)
+                .await
+                .doing(DOING)?;
+            }
+            tx.commit().await.doing(DOING)?;
+            Ok(())
         })
     }
 
