@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use job_core::Trigger;
 use job_core::prelude::*;
 use job_runner::Config;
-use job_runner::storage::{Execution, ExecutionFilter, ExecutionStatus};
+use job_runner::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter};
 use job_runner::testing::Simulation;
 use job_schedule::Tz;
 
@@ -49,6 +49,64 @@ async fn slow_report(ctx: JobContext) -> JobResult {
 #[job(timeout = "5m", retries = 0)]
 async fn too_slow(ctx: JobContext) -> JobResult {
     ctx.clock().sleep(Duration::from_secs(600)).await;
+    Ok(Outcome::none())
+}
+
+/// Counts the runs of `mixed`, which behaves by its run's number.
+struct MixedRuns(AtomicU32);
+
+/// Every minute: sometimes fails, sometimes enqueues `follow_on` (due at once or a little
+/// later), sometimes runs past the next two ticks.
+#[job(cron = "* * * * *", retries = 2, backoff = "30s")]
+async fn mixed(ctx: JobContext) -> JobResult {
+    let n = ctx.data::<MixedRuns>()?.0.fetch_add(1, Ordering::SeqCst);
+    if n % 13 == 12 {
+        ctx.clock().sleep(Duration::from_secs(150)).await;
+    }
+    let jobs = ctx.jobs().ok_or_else(|| JobError::msg("no client"))?;
+    if n % 11 == 5 {
+        FollowOn::enqueue(jobs).await.map_err(JobError::msg)?;
+    }
+    if n % 17 == 8 {
+        FollowOn::enqueue(jobs)
+            .delay(Duration::from_secs(20))
+            .await
+            .map_err(JobError::msg)?;
+    }
+    if n % 7 == 3 {
+        return Err(JobError::msg("flaky"));
+    }
+    Ok(Outcome::none())
+}
+
+#[job]
+async fn follow_on() -> JobResult {
+    Ok(Outcome::none())
+}
+
+#[job(cron = "*/10 * * * *", then = "tally")]
+async fn count_up(ctx: JobContext) -> JobResult<u32> {
+    Ok(ctx.now().timestamp() as u32 % 1000)
+}
+
+#[job]
+async fn tally(n: u32) -> JobResult {
+    Ok(Outcome::processed(u64::from(n)))
+}
+
+#[job(cron = "*/3 * * * *", unique)]
+async fn sweep() -> JobResult {
+    Ok(Outcome::none())
+}
+
+#[job(cron = "0 * * * *")]
+async fn hourly() -> JobResult {
+    Ok(Outcome::none())
+}
+
+/// Every five minutes, after the others in a runner's claiming order.
+#[job(cron = "*/5 * * * *")]
+async fn wrap_up() -> JobResult {
     Ok(Outcome::none())
 }
 
@@ -277,4 +335,101 @@ async fn a_crashed_runners_claim_is_recovered_after_the_lease() {
         (runs[1].attempt, runs[1].status),
         (2, ExecutionStatus::Succeeded)
     );
+}
+
+/// Six hours of a mix: failures and retries, a job that enqueues another, one that runs
+/// past its next ticks, a chain, an exclusive job, a paused one.
+async fn six_hours_of_a_mix(tick_by_tick: bool) -> (Vec<Execution>, Vec<String>) {
+    let mut builder = Simulation::builder(at("2026-05-01T00:00:00Z"))
+        .jobs([
+            Mixed::descriptor(),
+            FollowOn::descriptor(),
+            CountUp::descriptor(),
+            Tally::descriptor(),
+            Sweep::descriptor(),
+            Hourly::descriptor(),
+            WrapUp::descriptor(),
+        ])
+        .data(MixedRuns(AtomicU32::new(0)));
+    if tick_by_tick {
+        builder = builder.tick_by_tick();
+    }
+    let mut sim = builder.start().await.expect("a simulation");
+    sim.control().pause("hourly").await.expect("pause");
+    sim.run_until(at("2026-05-01T03:00:00Z"))
+        .await
+        .expect("three hours");
+    sim.control().resume("hourly").await.expect("resume");
+    sim.run_until(at("2026-05-01T06:00:00Z"))
+        .await
+        .expect("six hours");
+    let mut runs = sim
+        .history(&ExecutionFilter {
+            limit: 100_000,
+            ..ExecutionFilter::default()
+        })
+        .await
+        .expect("the history");
+    runs.reverse();
+    let tasks = sim
+        .jobs()
+        .store()
+        .tasks(&TaskFilter {
+            limit: 100_000,
+            ..TaskFilter::default()
+        })
+        .await
+        .expect("the tasks")
+        .into_iter()
+        .map(|t| {
+            format!(
+                "{} {} {} run at {} created {} finished {:?} attempt {}",
+                t.id, t.job, t.state, t.run_at, t.created_at, t.finished_at, t.attempt
+            )
+        })
+        .collect();
+    (runs, tasks)
+}
+
+#[tokio::test]
+async fn batches_of_quiet_ticks_give_the_same_history_as_one_tick_at_a_time() {
+    let (batched, batched_tasks) = six_hours_of_a_mix(false).await;
+    let (one_by_one, one_by_one_tasks) = six_hours_of_a_mix(true).await;
+
+    // The mix did what it is for.
+    let count = |job: &str, status: ExecutionStatus| {
+        one_by_one
+            .iter()
+            .filter(|e| e.job == job && e.status == status)
+            .count()
+    };
+    assert!(count("mixed", ExecutionStatus::Failed) > 10, "retries");
+    assert!(
+        count("follow_on", ExecutionStatus::Succeeded) > 10,
+        "enqueued from a job"
+    );
+    assert!(
+        count("tally", ExecutionStatus::Succeeded) >= 30,
+        "chain steps"
+    );
+    assert!(
+        count("sweep", ExecutionStatus::Succeeded) >= 100,
+        "exclusive ticks"
+    );
+    assert_eq!(
+        count("hourly", ExecutionStatus::Succeeded),
+        3,
+        "paused for three hours"
+    );
+    let late = one_by_one
+        .iter()
+        .filter(|e| e.job == "mixed" && e.started_at > e.scheduled_at && e.attempt == 1)
+        .count();
+    assert!(late > 5, "ticks run late after a long run: {late}");
+
+    assert_eq!(batched.len(), one_by_one.len());
+    for (a, b) in batched.iter().zip(&one_by_one) {
+        assert_eq!(a, b, "the histories part here");
+    }
+    assert_eq!(batched_tasks, one_by_one_tasks);
 }

@@ -6,11 +6,14 @@
 //! another: [`run_until`](Simulation::run_until) jumps from each tick, due retry or lease
 //! expiry to the next, runs everything that falls due, and returns when nothing more is due.
 //! Tasks run one at a time, in the order a runner would claim them, so a simulation gives
-//! the same history at every run.
+//! the same history at every run. The stretches where only ticks fall due run in batches
+//! (see [`SimulationBuilder::tick_by_tick`]), with the same history as one tick at a time.
 //!
 //! Job code follows the virtual clock when it reads the time with `ctx.now()` and waits
 //! with `ctx.clock().sleep(..)`: such a wait moves the clock forward, and counts against the
-//! job's timeout.
+//! job's timeout. Jobs enqueue through their context (`ctx.jobs()`); a job that reaches the
+//! store some other way (a [`Control`] kept in its state, say) belongs in a simulation built
+//! with [`tick_by_tick`](SimulationBuilder::tick_by_tick).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,11 +41,15 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{Clock, JobClient, JobDescriptor, Registry, State};
 
+mod quiet;
+
+use quiet::WatchedClient;
+
 use crate::client::Jobs;
 use crate::config::Config;
 use crate::control::{Control, ControlError};
 use crate::executor::Attempt;
-use crate::plan::Plan;
+use crate::plan::{JobSettings, Plan};
 use crate::runner::RunnerError;
 use crate::scheduler::{self, Entry};
 use crate::storage::{
@@ -58,6 +65,7 @@ pub struct SimulationBuilder {
     registry: Option<Result<Registry, job_core::DuplicateJobs>>,
     config: Config,
     state: State,
+    batching: bool,
 }
 
 impl SimulationBuilder {
@@ -70,6 +78,14 @@ impl SimulationBuilder {
     /// Uses this configuration's job overrides and timings (lease, retention...).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Runs every tick on its own, as a runner does, instead of running the quiet stretches
+    /// between other events in batches. The history is the same either way, only slower;
+    /// this is for comparing the two.
+    pub fn tick_by_tick(mut self) -> Self {
+        self.batching = false;
         self
     }
 
@@ -111,13 +127,16 @@ impl SimulationBuilder {
         store
             .sync_code_schedules(&scheduler::code_schedules(&plan, self.start))
             .await?;
-        let client: Arc<dyn JobClient> = Arc::new(jobs.clone());
+        let watched = Arc::new(WatchedClient::new(jobs.clone()));
         Ok(Simulation {
             jobs,
             plan,
             clock,
             state: Arc::new(self.state),
-            client,
+            client: watched.clone(),
+            watched,
+            pass_after: None,
+            batch: if self.batching { 64 } else { 0 },
             schedules: Vec::new(),
             lease: self.config.lease,
             crashed: false,
@@ -132,7 +151,15 @@ pub struct Simulation {
     plan: Arc<Plan>,
     clock: Clock,
     state: Arc<State>,
+    /// What jobs enqueue with: `watched`.
     client: Arc<dyn JobClient>,
+    watched: Arc<WatchedClient>,
+    /// The pass over the jobs that a batch left under way: it goes on after this job (its
+    /// place in [`running_order`](Simulation::running_order)).
+    pass_after: Option<usize>,
+    /// How many ticks the next quiet stretch runs at most (see [`quiet`]); 0 runs each tick
+    /// on its own.
+    batch: usize,
     schedules: Vec<(Entry, Option<DateTime<Utc>>)>,
     lease: Duration,
     /// Whether a runner crashed mid-job, so that the rescue has work.
@@ -170,6 +197,7 @@ impl Simulation {
             registry: None,
             config: Config::default(),
             state: State::new(),
+            batching: true,
         }
     }
 
@@ -211,6 +239,9 @@ impl Simulation {
         self.reload_schedules().await?;
         loop {
             self.settle().await?;
+            if self.run_quiet_ticks(target).await? {
+                continue;
+            }
             match self.next_event().await? {
                 Some(next) if next <= target => self.clock.advance_to(next),
                 _ => {
@@ -266,34 +297,45 @@ impl Simulation {
         Ok(claimed.first().map(|t| t.id))
     }
 
+    /// The jobs in the order a runner claims them, one pass after another.
+    fn running_order(&self) -> Vec<JobSettings> {
+        self.plan.jobs().filter(|s| s.enabled).cloned().collect()
+    }
+
     /// Runs everything due at the current instant.
     async fn settle(&mut self) -> Result<(), RunnerError> {
         let store = self.jobs.store().clone();
+        let jobs = self.running_order();
         loop {
             let now = self.now();
-            let mut progressed = false;
-            for (entry, next) in &mut self.schedules {
-                while let Some(tick) = *next {
-                    if tick > now {
-                        break;
+            // A pass that a batch left under way goes on first, with the jobs after the
+            // one it stopped at; the next pass starts over.
+            let pass_after = self.pass_after.take();
+            let mut progressed = pass_after.is_some();
+            if pass_after.is_none() {
+                for (entry, next) in &mut self.schedules {
+                    while let Some(tick) = *next {
+                        if tick > now {
+                            break;
+                        }
+                        scheduler::take(&self.jobs, entry, tick, now).await?;
+                        *next = entry.schedule.next_after(tick);
+                        progressed = true;
                     }
-                    scheduler::take(&self.jobs, entry, tick, now).await?;
-                    *next = entry.schedule.next_after(tick);
+                }
+                // Only crashed runners (crash_runner_mid_job) ever hold claims between
+                // steps.
+                if self.crashed
+                    && !store
+                        .rescue(now, self.lease, RUNNER_ID, None)
+                        .await?
+                        .is_empty()
+                {
                     progressed = true;
                 }
             }
-            // Only crashed runners (crash_runner_mid_job) ever hold claims between steps.
-            if self.crashed
-                && !store
-                    .rescue(now, self.lease, RUNNER_ID, None)
-                    .await?
-                    .is_empty()
-            {
-                progressed = true;
-            }
             if store.next_due_any().await?.is_some_and(|due| due <= now) {
-                let jobs: Vec<_> = self.plan.jobs().filter(|s| s.enabled).cloned().collect();
-                for settings in &jobs {
+                for settings in jobs.iter().skip(pass_after.map_or(0, |job| job + 1)) {
                     let claimed = store
                         .claim(settings.name(), RUNNER_ID, self.now(), 64, settings.unique)
                         .await?;
