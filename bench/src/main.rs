@@ -6,6 +6,9 @@
 //! table and writes `DIR/results.json` and `DIR/throughput.svg`. It exits non-zero when
 //! a task did not run exactly once or a scenario failed; timings never fail it.
 //!
+//! `bench simulate [--quick] [--out DIR]` times the virtual-clock simulation (see
+//! `simulate.rs`) and writes `DIR/simulation.json`.
+//!
 //! `bench child ...` is a runner process that `run` starts (see `child.rs`).
 
 use std::path::PathBuf;
@@ -22,6 +25,7 @@ mod probe;
 mod report;
 mod scenarios;
 mod sdk;
+mod simulate;
 
 use child::System;
 use db::{Backend, Place};
@@ -47,6 +51,9 @@ enum Command {
     Drain(DrainArgs),
     /// Bulk enqueues only, for profiling: prints the rate (`--jobs` tasks, 1,000 per call).
     Enqueue(DrainArgs),
+    /// The virtual-clock simulation: a year of a daily job, a week of an every-minute job
+    /// (run it from a debug build: its target is for one). Writes simulation.json.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -184,10 +191,12 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A simulation runs one step after another, as in a `#[tokio::test]`.
+    let mut builder = match cli.command {
+        Command::Simulate(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
@@ -200,6 +209,7 @@ fn main() -> std::process::ExitCode {
             Command::Child(args) => child::main(args).await,
             Command::Drain(args) => drain_once(args).await,
             Command::Enqueue(args) => enqueue_once(args).await,
+            Command::Simulate(args) => simulate::main(args).await,
         }
     });
     match result {

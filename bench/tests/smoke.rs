@@ -111,3 +111,31 @@ fn a_quick_bench_runs_every_task_exactly_once_and_writes_its_results() {
         "{chart}"
     );
 }
+
+#[test]
+fn a_quick_simulation_bench_runs_every_simulated_tick_and_writes_its_figures() {
+    let out = tempfile::tempdir().expect("a temporary folder");
+    let output = Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["simulate", "--quick", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("run the simulation bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the simulation bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("simulation.json")).expect("simulation.json"),
+    )
+    .expect("simulation.json is JSON");
+    let runs: Vec<u64> = results["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| s["runs"].as_u64().expect("runs"))
+        .collect();
+    assert_eq!(runs, [365, 7 * 24 * 60]);
+    assert!(stdout.contains("a week of an every-minute job"), "{stdout}");
+}

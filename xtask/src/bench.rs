@@ -1,5 +1,7 @@
 //! `cargo xtask bench`: builds the `bench` program and the `job-runner` binary in release
-//! mode, then runs the scenarios on this machine's SQLite file and PostgreSQL server.
+//! mode, then runs the scenarios on this machine's SQLite file and PostgreSQL server; then
+//! times the virtual-clock simulation from a debug build of `bench`, which its target is
+//! for.
 //!
 //! xtask itself links nothing of the runtime: the scenarios live in the `bench` crate,
 //! which this command only builds and starts.
@@ -56,6 +58,32 @@ pub fn run(request: &Request, cwd: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("running {}", exe.display()))?;
     if !status.success() {
         bail!("the bench failed ({status}): see its output above");
+    }
+
+    // The simulation's target is for a debug build: that part runs from one.
+    eprintln!("building the bench in debug mode for the simulation...");
+    let built = Command::new(&cargo)
+        .current_dir(root)
+        .args(["build", "-p", "bench"])
+        .status()
+        .context("running cargo build")?;
+    if !built.success() {
+        bail!("the debug build failed");
+    }
+    let exe = target.join("debug").join("bench");
+    let mut command = Command::new(&exe);
+    command
+        .current_dir(root)
+        .args(["simulate", "--out"])
+        .arg(&out);
+    if request.quick {
+        command.arg("--quick");
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("running {}", exe.display()))?;
+    if !status.success() {
+        bail!("the simulation bench failed ({status}): see its output above");
     }
     Ok(())
 }
