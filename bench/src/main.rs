@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 mod baseline;
 mod child;
+mod clock;
 mod db;
 mod probe;
 mod report;
@@ -302,8 +303,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             Err(error) => eprintln!("bench: idle memory not measured: {error:#}"),
         }
     }
+    step("the system clock through job_core::Clock, against direct calls");
+    let clock = clock::measure(if args.quick { 100_000 } else { 1_000_000 }).await;
     let table = report::table(&lines);
     println!("\n{table}");
+    println!(
+        "clock: Clock::system().now() {:.1} ns, Utc::now() {:.1} ns ({:.2}x); Clock::timeout {:.1} ns, tokio::time::timeout {:.1} ns ({:.2}x)",
+        clock.now_ns,
+        clock.utc_now_ns,
+        clock.now_ns / clock.utc_now_ns,
+        clock.timeout_ns,
+        clock.tokio_timeout_ns,
+        clock.timeout_ns / clock.tokio_timeout_ns
+    );
     let mut chart_targets = Vec::new();
     if backends.contains(&Backend::Sqlite) {
         chart_targets.push(("SQLite target", 10_000.0, "#1f77b4"));
@@ -326,6 +338,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "pool_size": args.pool,
         "backends": per_backend,
         "memory": memory,
+        "clock_ns_per_call": clock,
         "targets": targets,
         "table": lines,
         "seconds": started.elapsed().as_secs_f64(),
