@@ -131,18 +131,7 @@ pub(crate) async fn run(
                         }
                         first = false;
                     }
-                    entries = loaded
-                        .into_iter()
-                        .map(|entry| {
-                            // An unchanged schedule keeps its place; a new or changed one starts now.
-                            let next = entries
-                                .iter()
-                                .find(|(old, _)| *old == entry)
-                                .map(|(_, next)| *next)
-                                .unwrap_or_else(|| entry.schedule.next_after(now.max(start)));
-                            (entry, next)
-                        })
-                        .collect();
+                    entries = follow(&entries, loaded, now.max(start));
                     fingerprint = Some(current);
                 }
                 Err(error) => tracing::warn!(%error, "cannot load the schedules; will try again"),
@@ -210,6 +199,26 @@ async fn catch_up(jobs: &Jobs, entry: &Entry, now: DateTime<Utc>) {
             tracing::warn!(job = entry.job, %error, "cannot take the catch-up tick");
         }
     }
+}
+
+/// The schedules to follow after a reload, each with its next tick: an unchanged schedule
+/// keeps its place among the `followed` ones; a new or changed one starts after `from`.
+pub(crate) fn follow(
+    followed: &[(Entry, Option<DateTime<Utc>>)],
+    loaded: Vec<Entry>,
+    from: DateTime<Utc>,
+) -> Vec<(Entry, Option<DateTime<Utc>>)> {
+    loaded
+        .into_iter()
+        .map(|entry| {
+            let next = followed
+                .iter()
+                .find(|(old, _)| *old == entry)
+                .map(|(_, next)| *next)
+                .unwrap_or_else(|| entry.schedule.next_after(from));
+            (entry, next)
+        })
+        .collect()
 }
 
 /// The task that `entry`'s tick at `tick` runs.

@@ -29,61 +29,57 @@ pub struct Request {
 pub fn run(request: &Request, cwd: &Path) -> anyhow::Result<()> {
     let workspace = Workspace::find(cwd)?;
     let root = &workspace.root;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let target = target_dir(root);
+    let out = target.join("bench");
+
     eprintln!("building the bench and job-runner in release mode...");
+    build(root, &["--release", "-p", "bench", "-p", "job-runner"])?;
+    let mut args: Vec<OsString> = ["run", "--backend", &request.backend, "--out"]
+        .map(OsString::from)
+        .into();
+    args.push(out.clone().into());
+    if let Some(jobs) = request.jobs {
+        args.extend(["--jobs".into(), jobs.to_string().into()]);
+    }
+    if request.quick {
+        args.push("--quick".into());
+    }
+    start(root, &target.join("release").join("bench"), &args)?;
+
+    // The simulation's target is for a debug build: that part runs from one.
+    eprintln!("building the bench in debug mode for the simulation...");
+    build(root, &["-p", "bench"])?;
+    let mut args: Vec<OsString> = vec!["simulate".into(), "--out".into(), out.into()];
+    if request.quick {
+        args.push("--quick".into());
+    }
+    start(root, &target.join("debug").join("bench"), &args)
+}
+
+/// `cargo build ARGS` in the workspace.
+fn build(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let built = Command::new(&cargo)
         .current_dir(root)
-        .args(["build", "--release", "-p", "bench", "-p", "job-runner"])
+        .arg("build")
+        .args(args)
         .status()
         .context("running cargo build")?;
     if !built.success() {
-        bail!("the release build failed");
+        bail!("`cargo build {}` failed", args.join(" "));
     }
-    let target = target_dir(root);
-    let exe = target.join("release").join("bench");
-    let out = target.join("bench");
-    let mut command = Command::new(&exe);
-    command
+    Ok(())
+}
+
+/// Runs the bench program `exe` with `args`, from the workspace's root.
+fn start(root: &Path, exe: &Path, args: &[OsString]) -> anyhow::Result<()> {
+    let status = Command::new(exe)
         .current_dir(root)
-        .args(["run", "--backend", &request.backend, "--out"])
-        .arg(&out);
-    if let Some(jobs) = request.jobs {
-        command.args(["--jobs", &jobs.to_string()]);
-    }
-    if request.quick {
-        command.arg("--quick");
-    }
-    let status = command
+        .args(args)
         .status()
         .with_context(|| format!("running {}", exe.display()))?;
     if !status.success() {
         bail!("the bench failed ({status}): see its output above");
-    }
-
-    // The simulation's target is for a debug build: that part runs from one.
-    eprintln!("building the bench in debug mode for the simulation...");
-    let built = Command::new(&cargo)
-        .current_dir(root)
-        .args(["build", "-p", "bench"])
-        .status()
-        .context("running cargo build")?;
-    if !built.success() {
-        bail!("the debug build failed");
-    }
-    let exe = target.join("debug").join("bench");
-    let mut command = Command::new(&exe);
-    command
-        .current_dir(root)
-        .args(["simulate", "--out"])
-        .arg(&out);
-    if request.quick {
-        command.arg("--quick");
-    }
-    let status = command
-        .status()
-        .with_context(|| format!("running {}", exe.display()))?;
-    if !status.success() {
-        bail!("the simulation bench failed ({status}): see its output above");
     }
     Ok(())
 }

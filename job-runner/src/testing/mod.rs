@@ -257,18 +257,7 @@ impl Simulation {
     async fn reload_schedules(&mut self) -> Result<(), RunnerError> {
         let now = self.now();
         let loaded = scheduler::load(&self.jobs).await?;
-        let previous = std::mem::take(&mut self.schedules);
-        self.schedules = loaded
-            .into_iter()
-            .map(|entry| {
-                let next = previous
-                    .iter()
-                    .find(|(old, _)| *old == entry)
-                    .map(|(_, next)| *next)
-                    .unwrap_or_else(|| entry.schedule.next_after(now));
-                (entry, next)
-            })
-            .collect();
+        self.schedules = scheduler::follow(&self.schedules, loaded, now);
         Ok(())
     }
 
