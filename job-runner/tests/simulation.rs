@@ -10,6 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use job_core::Trigger;
 use job_core::prelude::*;
 use job_runner::Config;
+use job_runner::schedules::ScheduleSpec;
 use job_runner::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter};
 use job_runner::testing::Simulation;
 use job_schedule::Tz;
@@ -57,8 +58,8 @@ async fn too_slow(ctx: JobContext) -> JobResult {
 /// Counts the runs of `mixed`, which behaves by its run's number.
 struct MixedRuns(AtomicU32);
 
-/// Every minute: sometimes fails, sometimes enqueues `follow_on` (due at once or a little
-/// later), sometimes runs past the next two ticks.
+/// Every minute: sometimes fails, sometimes enqueues `notify` (due at once or after the
+/// next tick), sometimes runs past the next two ticks.
 #[job(cron = "* * * * *", retries = 2, backoff = "30s")]
 async fn mixed(ctx: JobContext) -> JobResult {
     let n = ctx.data::<MixedRuns>()?.0.fetch_add(1, Ordering::SeqCst);
@@ -67,11 +68,11 @@ async fn mixed(ctx: JobContext) -> JobResult {
     }
     let jobs = ctx.jobs().ok_or_else(|| JobError::msg("no client"))?;
     if n % 11 == 5 {
-        FollowOn::enqueue(jobs).await.map_err(JobError::msg)?;
+        Notify::enqueue(jobs).await.map_err(JobError::msg)?;
     }
-    if n % 17 == 8 {
-        FollowOn::enqueue(jobs)
-            .delay(Duration::from_secs(20))
+    if n % 7 == 1 {
+        Notify::enqueue(jobs)
+            .delay(Duration::from_secs(90))
             .await
             .map_err(JobError::msg)?;
     }
@@ -81,9 +82,20 @@ async fn mixed(ctx: JobContext) -> JobResult {
     Ok(Outcome::none())
 }
 
+/// Enqueued by others; after `mixed` in a runner's claiming order.
 #[job]
-async fn follow_on() -> JobResult {
+async fn notify() -> JobResult {
     Ok(Outcome::none())
+}
+
+/// Two schedules (its own and one added at run time) tick it together: each run takes ten
+/// seconds, enqueues `notify` and hands its result on to `tally`.
+#[job(cron = "*/5 * * * *", then = "tally")]
+async fn pair(ctx: JobContext) -> JobResult<u32> {
+    ctx.clock().sleep(Duration::from_secs(10)).await;
+    let jobs = ctx.jobs().ok_or_else(|| JobError::msg("no client"))?;
+    Notify::enqueue(jobs).await.map_err(JobError::msg)?;
+    Ok(ctx.now().timestamp() as u32 % 1000)
 }
 
 #[job(cron = "*/10 * * * *", then = "tally")]
@@ -116,10 +128,11 @@ fn at(text: &str) -> DateTime<Utc> {
     text.parse().expect("an instant")
 }
 
-async fn history(sim: &Simulation, job: &str) -> Vec<Execution> {
+/// The executions of `job` (of every job for `None`), oldest first.
+async fn history(sim: &Simulation, job: Option<&str>) -> Vec<Execution> {
     let mut rows = sim
         .history(&ExecutionFilter {
-            job: Some(job.into()),
+            job: job.map(Into::into),
             limit: 100_000,
             ..ExecutionFilter::default()
         })
@@ -150,7 +163,7 @@ async fn a_year_of_a_new_york_nightly_job_respects_daylight_saving() {
         .await
         .expect("a year");
 
-    let runs = history(&sim, "nightly_0230").await;
+    let runs = history(&sim, Some("nightly_0230")).await;
     assert_eq!(runs.len(), 365);
     assert!(
         runs.iter()
@@ -176,7 +189,7 @@ async fn a_year_of_a_new_york_nightly_job_respects_daylight_saving() {
     assert_eq!(on("2026-06-15"), ["02:30-04:00"]);
     assert_eq!(on("2026-12-15"), ["02:30-05:00"]);
 
-    let early = local_dates(&history(&sim, "nightly_0130").await);
+    let early = local_dates(&history(&sim, Some("nightly_0130")).await);
     let fall_back: Vec<_> = early
         .iter()
         .filter(|(d, _)| d.month() == 11 && d.day() == 1)
@@ -199,7 +212,7 @@ async fn a_week_of_an_every_minute_job() {
     sim.advance(Duration::from_secs(7 * 86_400))
         .await
         .expect("a week");
-    let runs = history(&sim, "every_minute").await;
+    let runs = history(&sim, Some("every_minute")).await;
     assert_eq!(runs.len(), 7 * 24 * 60);
     assert!(
         runs.windows(2)
@@ -219,7 +232,7 @@ async fn failures_are_retried_at_the_configured_backoff() {
     sim.advance(Duration::from_secs(3600))
         .await
         .expect("an hour");
-    let runs = history(&sim, "flaky").await;
+    let runs = history(&sim, Some("flaky")).await;
     let statuses: Vec<ExecutionStatus> = runs.iter().map(|e| e.status).collect();
     assert_eq!(
         statuses,
@@ -260,11 +273,11 @@ async fn jobs_that_wait_on_the_clock_take_virtual_time_and_time_out_by_it() {
     sim.advance(Duration::from_secs(3600))
         .await
         .expect("an hour");
-    let slow = history(&sim, "slow_report").await;
+    let slow = history(&sim, Some("slow_report")).await;
     assert_eq!(slow.len(), 1);
     assert_eq!(slow[0].status, ExecutionStatus::Succeeded);
     assert_eq!(slow[0].duration_ms, 600_000);
-    let too_slow = history(&sim, "too_slow").await;
+    let too_slow = history(&sim, Some("too_slow")).await;
     assert_eq!(too_slow[0].status, ExecutionStatus::Dead);
     assert!(
         too_slow[0]
@@ -298,13 +311,13 @@ async fn a_crashed_runners_claim_is_recovered_after_the_lease() {
         .await
         .expect("within the lease");
     assert!(
-        history(&sim, "slow_report").await.is_empty(),
+        history(&sim, Some("slow_report")).await.is_empty(),
         "recovered before the lease ran out"
     );
     sim.advance(Duration::from_secs(3600))
         .await
         .expect("an hour");
-    let runs = history(&sim, "slow_report").await;
+    let runs = history(&sim, Some("slow_report")).await;
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].task_id, task);
     assert_eq!(
@@ -329,13 +342,14 @@ async fn a_crashed_runners_claim_is_recovered_after_the_lease() {
     );
 }
 
-/// Six hours of a mix: failures and retries, a job that enqueues another, one that runs
-/// past its next ticks, a chain, an exclusive job, a paused one.
+/// Six hours of a mix: failures and retries, jobs that enqueue others, one that runs past
+/// its next ticks, chains, two schedules of one job, an exclusive job, a paused one.
 async fn six_hours_of_a_mix(tick_by_tick: bool) -> (Vec<Execution>, Vec<String>) {
     let mut builder = Simulation::builder(at("2026-05-01T00:00:00Z"))
         .jobs([
             Mixed::descriptor(),
-            FollowOn::descriptor(),
+            Notify::descriptor(),
+            Pair::descriptor(),
             CountUp::descriptor(),
             Tally::descriptor(),
             Sweep::descriptor(),
@@ -347,6 +361,18 @@ async fn six_hours_of_a_mix(tick_by_tick: bool) -> (Vec<Execution>, Vec<String>)
         builder = builder.tick_by_tick();
     }
     let mut sim = builder.start().await.expect("a simulation");
+    sim.jobs()
+        .schedules()
+        .add(
+            "pair-again",
+            ScheduleSpec {
+                job: "pair".into(),
+                cron: Some("*/5 * * * *".into()),
+                ..ScheduleSpec::default()
+            },
+        )
+        .await
+        .expect("a second schedule");
     sim.control().pause("hourly").await.expect("pause");
     sim.run_until(at("2026-05-01T03:00:00Z"))
         .await
@@ -355,14 +381,7 @@ async fn six_hours_of_a_mix(tick_by_tick: bool) -> (Vec<Execution>, Vec<String>)
     sim.run_until(at("2026-05-01T06:00:00Z"))
         .await
         .expect("six hours");
-    let mut runs = sim
-        .history(&ExecutionFilter {
-            limit: 100_000,
-            ..ExecutionFilter::default()
-        })
-        .await
-        .expect("the history");
-    runs.reverse();
+    let runs = history(&sim, None).await;
     let tasks = sim
         .jobs()
         .store()
@@ -397,11 +416,17 @@ async fn batches_of_quiet_ticks_give_the_same_history_as_one_tick_at_a_time() {
     };
     assert!(count("mixed", ExecutionStatus::Failed) > 10, "retries");
     assert!(
-        count("follow_on", ExecutionStatus::Succeeded) > 10,
-        "enqueued from a job"
+        count("notify", ExecutionStatus::Succeeded) > 150,
+        "enqueued from jobs"
     );
-    assert!(
-        count("tally", ExecutionStatus::Succeeded) >= 30,
+    assert_eq!(
+        count("pair", ExecutionStatus::Succeeded),
+        2 * 72,
+        "two schedules"
+    );
+    assert_eq!(
+        count("tally", ExecutionStatus::Succeeded),
+        36 + 2 * 72,
         "chain steps"
     );
     assert!(
@@ -424,4 +449,129 @@ async fn batches_of_quiet_ticks_give_the_same_history_as_one_tick_at_a_time() {
         assert_eq!(a, b, "the histories part here");
     }
     assert_eq!(batched_tasks, one_by_one_tasks);
+}
+
+/// Counts its runs.
+#[job(cron = "0 * * * *")]
+async fn fan() -> JobResult {
+    Ok(Outcome::none())
+}
+
+/// More ticks of one job at one instant than a runner claims at once (64), beside another
+/// job's: the batched history is still the one-at-a-time one.
+async fn two_hours_of_a_wide_instant(tick_by_tick: bool) -> Vec<Execution> {
+    let mut builder = Simulation::builder(at("2026-05-01T00:30:00Z"))
+        .jobs([Fan::descriptor(), WrapUp::descriptor()]);
+    if tick_by_tick {
+        builder = builder.tick_by_tick();
+    }
+    let mut sim = builder.start().await.expect("a simulation");
+    for i in 0..70 {
+        sim.jobs()
+            .schedules()
+            .add(
+                &format!("fan-{i}"),
+                ScheduleSpec {
+                    job: "fan".into(),
+                    cron: Some("0 * * * *".into()),
+                    ..ScheduleSpec::default()
+                },
+            )
+            .await
+            .expect("a schedule");
+    }
+    sim.run_until(at("2026-05-01T02:30:00Z"))
+        .await
+        .expect("two hours");
+    history(&sim, None).await
+}
+
+#[tokio::test]
+async fn an_instant_wider_than_a_claim_runs_as_one_tick_at_a_time() {
+    let batched = two_hours_of_a_wide_instant(false).await;
+    let one_by_one = two_hours_of_a_wide_instant(true).await;
+    assert_eq!(one_by_one.len(), 2 * 71 + 24);
+    assert_eq!(batched, one_by_one);
+}
+
+#[tokio::test]
+async fn a_paused_job_skips_its_ticks_and_runs_again_once_resumed() {
+    let mut sim = Simulation::builder(at("2026-05-01T00:00:00Z"))
+        .jobs([EveryMinute::descriptor()])
+        .start()
+        .await
+        .expect("a simulation");
+    sim.control().pause("every_minute").await.expect("pause");
+    sim.advance(Duration::from_secs(3 * 3600))
+        .await
+        .expect("three paused hours");
+    assert!(history(&sim, Some("every_minute")).await.is_empty());
+    sim.control().resume("every_minute").await.expect("resume");
+    sim.advance(Duration::from_secs(3600))
+        .await
+        .expect("an hour");
+    let runs = history(&sim, Some("every_minute")).await;
+    assert_eq!(runs.len(), 60);
+    assert_eq!(runs[0].scheduled_at, at("2026-05-01T03:01:00Z"));
+}
+
+/// Counts the runs of `lead`.
+struct LeadRuns(AtomicU32);
+
+/// First run: enqueues `notify` for 90 seconds later; second run: takes 150 seconds.
+#[job(cron = "* * * * *")]
+async fn lead(ctx: JobContext) -> JobResult {
+    match ctx.data::<LeadRuns>()?.0.fetch_add(1, Ordering::SeqCst) {
+        0 => {
+            let jobs = ctx.jobs().ok_or_else(|| JobError::msg("no client"))?;
+            Notify::enqueue(jobs)
+                .delay(Duration::from_secs(90))
+                .await
+                .map_err(JobError::msg)?;
+        }
+        1 => ctx.clock().sleep(Duration::from_secs(150)).await,
+        _ => {}
+    }
+    Ok(Outcome::none())
+}
+
+async fn ten_minutes_of_a_long_run_past_a_due_task(tick_by_tick: bool) -> Vec<Execution> {
+    let mut builder = Simulation::builder(at("2026-05-01T00:00:30Z"))
+        .jobs([Lead::descriptor(), Notify::descriptor()])
+        .data(LeadRuns(AtomicU32::new(0)));
+    if tick_by_tick {
+        builder = builder.tick_by_tick();
+    }
+    let mut sim = builder.start().await.expect("a simulation");
+    sim.advance(Duration::from_secs(600))
+        .await
+        .expect("ten minutes");
+    history(&sim, None).await
+}
+
+#[tokio::test]
+async fn a_task_that_falls_due_during_a_long_run_joins_the_pass_as_one_tick_at_a_time() {
+    let batched = ten_minutes_of_a_long_run_past_a_due_task(false).await;
+    let one_by_one = ten_minutes_of_a_long_run_past_a_due_task(true).await;
+    let order: Vec<(&str, String)> = one_by_one
+        .iter()
+        .map(|e| {
+            (
+                e.job.as_str(),
+                e.scheduled_at.format("%H:%M:%S").to_string(),
+            )
+        })
+        .take(4)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("lead", "00:01:00".into()),
+            ("lead", "00:02:00".into()),
+            ("notify", "00:02:30".into()),
+            ("lead", "00:03:00".into()),
+        ],
+        "the task due at 00:02:30 runs right after the long run, before the ticks it ran past"
+    );
+    assert_eq!(batched, one_by_one);
 }

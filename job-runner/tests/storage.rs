@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use job_core::Trigger;
 use job_runner::storage::{
     Backend, Completion, ExecutionFilter, ExecutionStatus, NewExecution, NewTask, RunnerRow, Store,
-    TaskFilter, TaskState, TickOutcome, TickTask,
+    TakenTick, TaskFilter, TaskState, TickOutcome, TickTask,
 };
 
 mod backends;
@@ -540,9 +540,14 @@ async fn ticks_taken_in_a_batch_are_claimed_at_their_instants_and_can_be_given_b
             .expect("tasks");
         assert_eq!(stored.len(), 3, "refused batches store nothing");
 
-        // The first goes back to pending; the last is given back whole.
+        // The second tick's task goes back to pending; the third tick is given back whole.
+        let third = TakenTick {
+            schedule_id: "minutely".into(),
+            tick_at: ticks[3].tick_at,
+            task_id: ids[2],
+        };
         store
-            .release_ticks(&[ids[2]], &[ids[1]])
+            .release_ticks(&[third], &[ids[1]])
             .await
             .expect("release");
         assert!(store.task(ids[2]).await.expect("read").is_none());

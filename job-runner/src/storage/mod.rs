@@ -40,7 +40,7 @@ pub use tasks::{
     ChainLink, ClaimedTask, Completion, ControlError, FollowUp, NewTask, QueueStats, TaskFilter,
     TaskRow, TaskState,
 };
-pub use ticks::{TickOutcome, TickTask};
+pub use ticks::{TakenTick, TickOutcome, TickTask};
 
 /// Expands `$body` once per backend, with `$pool` bound to that backend's pool and
 /// `$dialect` to its [`Dialect`].

@@ -33,6 +33,17 @@ pub struct TickTask {
     pub task: NewTask,
 }
 
+/// A tick taken with [`Store::take_ticks`], as [`Store::release_ticks`] gives it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenTick {
+    /// The schedule's id.
+    pub schedule_id: String,
+    /// The tick's instant.
+    pub tick_at: DateTime<Utc>,
+    /// The tick's task.
+    pub task_id: i64,
+}
+
 impl Store {
     /// Takes the tick `tick_at` of `schedule_id` and stores `task` for it, all in one
     /// transaction; the tick's key (schedule, instant) is unique, so exactly one runner
@@ -107,17 +118,22 @@ impl Store {
     /// for `runner`'s first attempt. Returns each tick's claimed task, or `None` for the
     /// ticks of paused jobs, which are skipped.
     ///
-    /// All or nothing: when one of the ticks was already taken, or belongs to an exclusive
-    /// job (whose ticks depend on the end of its previous run), nothing is stored and the
-    /// answer is `Ok(None)`: take those ticks one by one with `take_tick`. Built for a
-    /// simulation's quiet stretches, where nothing else runs between the ticks.
+    /// All or nothing: when one of the ticks was already taken, belongs to an exclusive job
+    /// (whose ticks depend on the end of its previous run) or has a task that does not run
+    /// at its tick, nothing is stored and the answer is `Ok(None)`: take those ticks one by
+    /// one with `take_tick`. Built for a simulation's quiet stretches, where nothing else
+    /// runs between the ticks.
     pub async fn take_ticks(
         &self,
         ticks: &[TickTask],
         runner: &str,
     ) -> Result<Option<Vec<Option<ClaimedTask>>>, StoreError> {
         const DOING: &str = "taking cron ticks";
-        if ticks.is_empty() || ticks.iter().any(|t| t.task.exclusive) {
+        if ticks.is_empty()
+            || ticks
+                .iter()
+                .any(|t| t.task.exclusive || t.task.run_at != t.tick_at)
+        {
             return Ok(None);
         }
         let _turn = self.write_turn().await;
@@ -183,14 +199,14 @@ impl Store {
     }
 
     /// Undoes part of a [`take_ticks`](Store::take_ticks) whose tasks have not run: the
-    /// ticks of the `untaken` tasks are given back (tasks and ticks deleted, so that the
-    /// ticks can be taken again; on SQLite, when they were the last tasks stored, their ids
-    /// are handed out again, as if the ticks had never been taken; PostgreSQL's sequences
-    /// do not go back), and the `unclaimed` tasks go back to pending, their ticks still
-    /// taken.
+    /// `untaken` ticks are given back (their tasks and ticks deleted, so that the ticks can
+    /// be taken again; on SQLite, when their tasks were the last ones stored, the ids are
+    /// handed out again, as if the ticks had never been taken; PostgreSQL's sequences do
+    /// not go back), and the `unclaimed` tasks go back to pending, their ticks still taken.
+    /// Only tasks still claimed and never run are touched.
     pub async fn release_ticks(
         &self,
-        untaken: &[i64],
+        untaken: &[TakenTick],
         unclaimed: &[i64],
     ) -> Result<(), StoreError> {
         const DOING: &str = "giving back cron ticks";
@@ -200,12 +216,26 @@ impl Store {
         let _turn = self.write_turn().await;
         with_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
+            if !untaken.is_empty() {
+                // By the key: the ticks have no index on their task.
+                let mut ticks =
+                    QueryBuilder::new("DELETE FROM jobs_ticks WHERE (schedule_id, tick_at) IN (");
+                ticks.push_values(untaken, |mut row, tick| {
+                    row.push_bind(tick.schedule_id.as_str())
+                        .push_bind(millis(tick.tick_at));
+                });
+                ticks.push(")");
+                ticks.build().execute(&mut *tx).await.doing(DOING)?;
+            }
+            let untaken_ids: Vec<i64> = untaken.iter().map(|t| t.task_id).collect();
             for (statement, ids) in [
-                ("DELETE FROM jobs_ticks WHERE task_id IN (", untaken),
-                ("DELETE FROM jobs_tasks WHERE id IN (", untaken),
                 (
-                    "UPDATE jobs_tasks SET state = 'pending', attempt = attempt - 1, \
-                     locked_by = NULL, locked_at = NULL WHERE state = 'running' AND id IN (",
+                    "DELETE FROM jobs_tasks WHERE state = 'running' AND attempt = 1 AND id IN (",
+                    untaken_ids.as_slice(),
+                ),
+                (
+                    "UPDATE jobs_tasks SET state = 'pending', attempt = 0, locked_by = NULL, \
+                     locked_at = NULL WHERE state = 'running' AND attempt = 1 AND id IN (",
                     unclaimed,
                 ),
             ] {
@@ -221,10 +251,12 @@ impl Store {
                 query.build().execute(&mut *tx).await.doing(DOING)?;
             }
             if dialect == Dialect::Sqlite
-                && let (Some(first), Some(last)) = (untaken.iter().min(), untaken.iter().max())
+                && let (Some(first), Some(last)) =
+                    (untaken_ids.iter().min(), untaken_ids.iter().max())
             {
                 sqlx::query(
-                    "UPDATE sqlite_sequence SET seq = $1 WHERE name = 'jobs_tasks' AND seq = $2",
+                    "UPDATE sqlite_sequence SET seq = $1 WHERE name = 'jobs_tasks' AND seq = $2 \
+                     AND NOT EXISTS (SELECT 1 FROM jobs_tasks WHERE id > $1)",
                 )
                 .bind(first - 1)
                 .bind(last)

@@ -59,6 +59,12 @@ use crate::storage::{
 /// The runner id a simulation runs under.
 pub const RUNNER_ID: &str = "simulation";
 
+/// The most tasks of one job that a simulation claims at once.
+const CLAIM_LIMIT: u32 = 64;
+
+/// The most ticks in the first batch of quiet ticks (see [`quiet`]).
+const FIRST_BATCH: usize = 64;
+
 /// Builds a [`Simulation`].
 pub struct SimulationBuilder {
     start: DateTime<Utc>,
@@ -136,7 +142,8 @@ impl SimulationBuilder {
             client: watched.clone(),
             watched,
             pass_after: None,
-            batch: if self.batching { 64 } else { 0 },
+            batching: self.batching,
+            batch: FIRST_BATCH,
             schedules: Vec::new(),
             lease: self.config.lease,
             crashed: false,
@@ -157,8 +164,9 @@ pub struct Simulation {
     /// The pass over the jobs that a batch left under way: it goes on after this job (its
     /// place in [`running_order`](Simulation::running_order)).
     pass_after: Option<usize>,
-    /// How many ticks the next quiet stretch runs at most (see [`quiet`]); 0 runs each tick
-    /// on its own.
+    /// Whether quiet stretches of ticks run in batches (see [`quiet`]).
+    batching: bool,
+    /// How many ticks the next batch takes, give or take the rest of its last instant.
     batch: usize,
     schedules: Vec<(Entry, Option<DateTime<Utc>>)>,
     lease: Duration,
@@ -291,6 +299,18 @@ impl Simulation {
         self.plan.jobs().filter(|s| s.enabled).cloned().collect()
     }
 
+    /// An attempt of a task of `settings`'s job, run by the simulation.
+    fn attempt<'a>(&'a self, settings: &'a JobSettings) -> Attempt<'a> {
+        Attempt {
+            settings,
+            jobs: &self.jobs,
+            state: &self.state,
+            clock: &self.clock,
+            client: &self.client,
+            runner_id: RUNNER_ID,
+        }
+    }
+
     /// Runs everything due at the current instant.
     async fn settle(&mut self) -> Result<(), RunnerError> {
         let store = self.jobs.store().clone();
@@ -326,19 +346,17 @@ impl Simulation {
             if store.next_due_any().await?.is_some_and(|due| due <= now) {
                 for settings in jobs.iter().skip(pass_after.map_or(0, |job| job + 1)) {
                     let claimed = store
-                        .claim(settings.name(), RUNNER_ID, self.now(), 64, settings.unique)
+                        .claim(
+                            settings.name(),
+                            RUNNER_ID,
+                            self.now(),
+                            CLAIM_LIMIT,
+                            settings.unique,
+                        )
                         .await?;
                     for task in claimed {
                         progressed = true;
-                        let attempt = Attempt {
-                            settings,
-                            jobs: &self.jobs,
-                            state: &self.state,
-                            clock: &self.clock,
-                            client: &self.client,
-                            runner_id: RUNNER_ID,
-                        };
-                        let completion = attempt.run(&task).await;
+                        let completion = self.attempt(settings).run(&task).await;
                         store.complete(RUNNER_ID, &[completion], self.now()).await?;
                     }
                 }

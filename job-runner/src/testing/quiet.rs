@@ -2,17 +2,21 @@
 //!
 //! One tick at a time, a simulation spends a dozen statements on each tick (take it, look
 //! for due tasks, claim, record the end). Between two other events (a pending task falling
-//! due, a crashed runner's lease running out, the end of the run) the ticks of the
-//! schedules are all there is, so they run in batches: one transaction takes a batch's
-//! ticks and claims their tasks, the attempts run one after another, each at its tick's
-//! instant, and one transaction records their ends and history.
+//! due, the end of the run) the ticks of the schedules are all there is, so they run in
+//! batches: one transaction takes a batch's ticks and claims their tasks, the attempts run
+//! one after another, each at its tick's instant, and one more transaction records their
+//! ends and history.
 //!
-//! The history is the one that one tick at a time gives. A batch ends early after an
-//! attempt that leaves work behind (a retry, the next step of a chain, a task enqueued
-//! through the job's client), or before a tick that an attempt ran past; the ticks it did
-//! not run are given back, and the simulation goes on one event at a time from there. An
-//! exclusive job's tick also ends a batch, since whether it runs depends on the end of
-//! the run before it.
+//! The history is the one that one tick at a time gives, ids included. A batch ends after
+//! an attempt that leaves work behind (a retry, the next step of a chain, a task enqueued
+//! through the job's client, a pending task it has waited past) once the rest of that job's
+//! tasks of the instant have run (a runner claims them together), or before an instant
+//! that an attempt ran past. The later ticks it did not run are given back, the rest of the
+//! instant goes back to pending, and the simulation goes on one event at a time from
+//! there, finishing the pass over the jobs that the batch left under way. Some instants
+//! are left to one tick at a time: an exclusive job's (whether it runs depends on the end
+//! of the run before) and one with more of a job's ticks than a runner claims at once.
+//! While a runner has crashed (`crash_runner_mid_job`), every tick goes one at a time.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,12 +25,11 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
 
-use super::{RUNNER_ID, Simulation};
+use super::{CLAIM_LIMIT, RUNNER_ID, Simulation};
 use crate::client::Jobs;
-use crate::executor::Attempt;
 use crate::runner::RunnerError;
 use crate::scheduler;
-use crate::storage::{ClaimedTask, StoreError, TaskState, TickTask};
+use crate::storage::{ClaimedTask, StoreError, TakenTick, TaskState, TickTask};
 
 /// The most ticks in one batch. A batch that ends early halves the next one, a batch run
 /// to the end doubles it, so jobs that keep leaving work behind go back to one tick at a
@@ -40,8 +43,8 @@ pub(super) const MAX_BATCH: usize = 1024;
 pub(super) struct WatchedClient {
     jobs: Jobs,
     uses: AtomicU64,
-    /// The tasks of the running batch's ticks after the attempt that runs.
-    unrun: Mutex<Vec<i64>>,
+    /// The ticks of the running batch at instants after the attempt that runs.
+    unrun: Mutex<Vec<TakenTick>>,
 }
 
 impl WatchedClient {
@@ -58,13 +61,13 @@ impl WatchedClient {
         self.uses.load(Ordering::SeqCst)
     }
 
-    /// Holds the tasks of a batch's ticks that have not run.
-    fn hold(&self, tasks: &[i64]) {
-        *self.unrun.lock().unwrap_or_else(PoisonError::into_inner) = tasks.to_vec();
+    /// Holds ticks of a batch that have not run, to give back before a job enqueues.
+    fn hold(&self, ticks: &[TakenTick]) {
+        *self.unrun.lock().unwrap_or_else(PoisonError::into_inner) = ticks.to_vec();
     }
 
-    /// Gives back the ticks of the tasks held, if any, and puts the `unclaimed` tasks back
-    /// to pending.
+    /// Gives back the ticks held, if any (holding none from then on), and puts the
+    /// `unclaimed` tasks back to pending.
     async fn give_back(&self, unclaimed: &[i64]) -> Result<(), StoreError> {
         let unrun = std::mem::take(&mut *self.unrun.lock().unwrap_or_else(PoisonError::into_inner));
         self.jobs.store().release_ticks(&unrun, unclaimed).await
@@ -97,14 +100,23 @@ impl JobClient for WatchedClient {
     }
 }
 
+/// A tick of a batch: its schedule (index in `Simulation::schedules`), its instant and its
+/// job (index in `Simulation::running_order`).
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    schedule: usize,
+    at: DateTime<Utc>,
+    job: usize,
+}
+
 impl Simulation {
-    /// Runs the ticks that fall before the next other event (and not after `target`) as
-    /// one batch; `false` when there are none to run this way.
+    /// Takes the ticks that fall before the next other event (and not after `target`) as
+    /// one batch and runs them; `false` when there are none to take this way.
     pub(super) async fn run_quiet_ticks(
         &mut self,
         target: DateTime<Utc>,
     ) -> Result<bool, RunnerError> {
-        if self.crashed || self.batch == 0 {
+        if self.crashed || !self.batching {
             return Ok(false);
         }
         let store = self.jobs.store().clone();
@@ -121,35 +133,45 @@ impl Simulation {
             .map(|(entry, _)| rank.get(entry.job.as_str()).copied())
             .collect();
 
-        // The batch: the earliest ticks across the schedules, each with its schedule and
-        // its job, in running order: by instant, then job by job as a runner claims them.
-        // An instant is in a batch whole or not at all.
+        // The batch: the earliest ticks across the schedules, in running order: by instant,
+        // then job by job as a runner claims them. An instant is in a batch whole or not at
+        // all.
         let mut cursor: Vec<Option<DateTime<Utc>>> = self.schedules.iter().map(|s| s.1).collect();
-        let mut batch: Vec<(usize, DateTime<Utc>, usize)> = Vec::new();
-        while let Some((i, at, job)) = cursor
+        let mut batch: Vec<Tick> = Vec::new();
+        while let Some(tick) = cursor
             .iter()
             .zip(&ranks)
             .enumerate()
-            .filter_map(|(i, (at, job))| Some((i, (*at)?, (*job)?)))
-            .min_by_key(|&(i, at, job)| (at, job, i))
+            .filter_map(|(schedule, (at, job))| {
+                Some(Tick {
+                    schedule,
+                    at: (*at)?,
+                    job: (*job)?,
+                })
+            })
+            .min_by_key(|t| (t.at, t.job, t.schedule))
         {
-            let full = batch.len() >= self.batch && batch.last().is_some_and(|l| l.1 < at);
-            if full || at > target || pending.is_some_and(|due| due <= at) {
+            let full = batch.len() >= self.batch && batch.last().is_some_and(|l| l.at < tick.at);
+            if full || tick.at > target || pending.is_some_and(|due| due <= tick.at) {
                 break;
             }
-            if jobs[job].unique {
-                // Whether its tick runs depends on the end of the run before: its instant
-                // is left to one tick at a time.
-                while let Some(&(j, tick, _)) = batch.last()
-                    && tick == at
+            let claimed_together = batch
+                .iter()
+                .rev()
+                .take_while(|t| t.at == tick.at && t.job == tick.job)
+                .count();
+            if jobs[tick.job].unique || claimed_together >= CLAIM_LIMIT as usize {
+                // Left to one tick at a time, whole.
+                while let Some(last) = batch.last()
+                    && last.at == tick.at
                 {
-                    cursor[j] = Some(tick);
+                    cursor[last.schedule] = Some(last.at);
                     batch.pop();
                 }
                 break;
             }
-            batch.push((i, at, job));
-            cursor[i] = self.schedules[i].0.schedule.next_after(at);
+            batch.push(tick);
+            cursor[tick.schedule] = self.schedules[tick.schedule].0.schedule.next_after(tick.at);
         }
         if batch.is_empty() {
             return Ok(false);
@@ -158,12 +180,12 @@ impl Simulation {
         // Taken in the order a runner takes them, instant by instant, schedule by schedule,
         // so that the tasks get the ids they would get one tick at a time.
         let mut taking: Vec<usize> = (0..batch.len()).collect();
-        taking.sort_by_key(|&k| (batch[k].1, batch[k].0));
+        taking.sort_by_key(|&k| (batch[k].at, batch[k].schedule));
         let ticks = taking
             .iter()
             .map(|&k| {
-                let (i, at, _) = batch[k];
-                let entry = &self.schedules[i].0;
+                let Tick { schedule, at, .. } = batch[k];
+                let entry = &self.schedules[schedule].0;
                 Ok(TickTask {
                     schedule_id: entry.id.clone(),
                     tick_at: at,
@@ -179,85 +201,95 @@ impl Simulation {
         }
         let mut tasks: Vec<Option<ClaimedTask>> = vec![None; batch.len()];
         for (&k, task) in taking.iter().zip(claimed) {
-            if let Some(task) = &task {
-                self.jobs.metrics().tick(&task.job);
-            }
             tasks[k] = task;
         }
-        // In running order, each with its place in the batch.
-        let runs: Vec<(usize, ClaimedTask)> = tasks
+        // In running order, each with its tick; the ticks of paused jobs are skipped.
+        let runs: Vec<(Tick, ClaimedTask)> = tasks
             .into_iter()
             .enumerate()
-            .filter_map(|(k, task)| Some((k, task?)))
+            .filter_map(|(k, task)| Some((batch[k], task?)))
             .collect();
-        let ids: Vec<i64> = runs.iter().map(|(_, task)| task.id).collect();
+        let taken: Vec<TakenTick> = runs
+            .iter()
+            .map(|(tick, task)| TakenTick {
+                schedule_id: self.schedules[tick.schedule].0.id.clone(),
+                tick_at: tick.at,
+                task_id: task.id,
+            })
+            .collect();
 
-        // Run them. After an attempt that leaves work behind, the rest of its job's tasks
-        // of that instant still run (a runner claimed them together), and the batch stops
-        // there. Before the ticks of an instant that an attempt has run past, it stops too.
+        // Run them. The ticks of later instants are held, to be given back as soon as an
+        // attempt leaves work behind (or by the client, before a job enqueues); from then
+        // on each end is recorded as it comes, as one tick at a time.
         let mut completions = Vec::with_capacity(runs.len());
         let mut stop = runs.len();
         let mut cut_after: Option<(DateTime<Utc>, usize)> = None;
-        for (n, (k, task)) in runs.iter().enumerate() {
-            let (_, at, job) = batch[*k];
+        for (n, (tick, task)) in runs.iter().enumerate() {
             // (The first tick is after the clock: everything due by then has run.)
-            let new_instant = n > 0 && batch[runs[n - 1].0].1 < at;
+            let new_instant = n > 0 && runs[n - 1].0.at < tick.at;
             let ends = match cut_after {
-                Some(group) => group != (at, job),
-                None => new_instant && self.now() > at,
+                Some(group) => group != (tick.at, tick.job),
+                None => new_instant && self.now() > tick.at,
             };
             if ends {
                 stop = n;
                 break;
             }
-            self.clock.advance_to(at);
-            let later = runs[n..]
-                .iter()
-                .position(|(k, _)| batch[*k].1 > at)
-                .map_or(runs.len(), |p| n + p);
-            self.watched.hold(&ids[later..]);
-            let used = self.watched.uses();
-            let completion = Attempt {
-                settings: &jobs[job],
-                jobs: &self.jobs,
-                state: &self.state,
-                clock: &self.clock,
-                client: &self.client,
-                runner_id: RUNNER_ID,
+            self.clock.advance_to(tick.at);
+            if cut_after.is_none() {
+                let later = runs[n..]
+                    .iter()
+                    .position(|(t, _)| t.at > tick.at)
+                    .map_or(runs.len(), |p| n + p);
+                self.watched.hold(&taken[later..]);
             }
-            .run(task)
-            .await;
+            let used = self.watched.uses();
+            let completion = self.attempt(&jobs[tick.job]).run(task).await;
             let leaves_work = completion.next_state == TaskState::Pending
                 || completion.chain.is_some()
                 || completion.follow_up.is_some()
-                || self.watched.uses() != used;
+                || self.watched.uses() != used
+                || pending.is_some_and(|due| due <= self.now());
             completions.push(completion);
             if leaves_work && cut_after.is_none() {
-                cut_after = Some((at, job));
+                cut_after = Some((tick.at, tick.job));
+                self.watched.give_back(&[]).await?;
+            }
+            if cut_after.is_some() {
+                let ended = std::mem::take(&mut completions);
+                store.complete(RUNNER_ID, &ended, self.now()).await?;
             }
         }
-
-        // The ticks of later instants not run go back first, so that a chain's next step
-        // stored with the ends comes after the ticks run, as one tick at a time. The rest
-        // of a cut instant stays taken: its tasks go back to pending, for the pass that
-        // goes on from the cut job.
-        let last_run = stop.checked_sub(1).map(|n| batch[runs[n].0].1);
-        let unclaimed: Vec<i64> = runs[stop..]
+        // The later ticks not run go back before the ends are recorded, so that a chain's
+        // next step comes after the ticks run, as one tick at a time; the rest of a cut
+        // instant stays taken, its tasks back to pending, for the pass that goes on from
+        // the cut job.
+        let unrun = &runs[stop..];
+        let last_run = stop.checked_sub(1).map(|n| runs[n].0.at);
+        let unclaimed: Vec<i64> = unrun
             .iter()
-            .filter(|(k, _)| Some(batch[*k].1) == last_run)
+            .filter(|(tick, _)| Some(tick.at) == last_run)
             .map(|(_, task)| task.id)
             .collect();
         self.watched.give_back(&unclaimed).await?;
         store.complete(RUNNER_ID, &completions, self.now()).await?;
         self.pass_after = cut_after.map(|(_, job)| job);
+        // Counted as a runner counts them: once taken for good.
+        for (_, task) in runs
+            .iter()
+            .filter(|(t, _)| last_run.is_some_and(|l| t.at <= l))
+        {
+            self.jobs.metrics().tick(&task.job);
+        }
 
-        // The schedules resume at their first tick given back.
-        for &(i, at, _) in batch.iter().rev() {
-            if last_run.is_none_or(|last| at > last) {
-                self.schedules[i].1 = Some(at);
+        // The schedules resume at their first tick given back (the skipped ticks of paused
+        // jobs before it count as taken: they write nothing).
+        if let (Some(last), false) = (last_run, unrun.is_empty()) {
+            for tick in batch.iter().rev().filter(|t| t.at > last) {
+                self.schedules[tick.schedule].1 = Some(tick.at);
             }
         }
-        self.batch = if stop == runs.len() && cut_after.is_none() {
+        self.batch = if unrun.is_empty() && cut_after.is_none() {
             (self.batch * 2).min(MAX_BATCH)
         } else {
             (self.batch / 2).max(1)
