@@ -374,6 +374,9 @@ async fn six_hours_of_a_mix(tick_by_tick: bool) -> (Vec<Execution>, Vec<String>)
         .await
         .expect("a second schedule");
     sim.control().pause("hourly").await.expect("pause");
+    Hourly::enqueue(sim.jobs())
+        .await
+        .expect("a task held by the pause");
     sim.run_until(at("2026-05-01T03:00:00Z"))
         .await
         .expect("three hours");
@@ -435,8 +438,8 @@ async fn batches_of_quiet_ticks_give_the_same_history_as_one_tick_at_a_time() {
     );
     assert_eq!(
         count("hourly", ExecutionStatus::Succeeded),
-        3,
-        "paused for three hours"
+        4,
+        "paused for three hours, then the task it held and three ticks"
     );
     let late = one_by_one
         .iter()

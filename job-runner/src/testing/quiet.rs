@@ -1,8 +1,8 @@
 //! Quiet stretches: the ticks that nothing else falls between, run as one batch.
 //!
 //! One tick at a time, a simulation spends a dozen statements on each tick (take it, look
-//! for due tasks, claim, record the end). Between two other events (a pending task falling
-//! due, the end of the run) the ticks of the schedules are all there is, so they run in
+//! for due tasks, claim, record the end). Between two other events (a pending task of a
+//! job that is not paused falling due, the end of the run) the ticks of the schedules are all there is, so they run in
 //! batches: one transaction takes a batch's ticks and claims their tasks, the attempts run
 //! one after another, each at its tick's instant, and one more transaction records their
 //! ends and history.
@@ -27,6 +27,7 @@ use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
 
 use super::{CLAIM_LIMIT, RUNNER_ID, Simulation};
 use crate::client::Jobs;
+use crate::plan::JobSettings;
 use crate::runner::RunnerError;
 use crate::scheduler;
 use crate::storage::{ClaimedTask, StoreError, TakenTick, TaskState, TickTask};
@@ -110,6 +111,27 @@ struct Tick {
 }
 
 impl Simulation {
+    /// The earliest instant at which a pending task that a pass claims falls due: the
+    /// tasks of paused jobs, and of jobs the simulation does not run, wait without ending
+    /// batches.
+    async fn next_claimable(
+        &self,
+        jobs: &[JobSettings],
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let store = self.jobs.store();
+        let paused = store.paused().await?;
+        let mut next: Option<DateTime<Utc>> = None;
+        for settings in jobs
+            .iter()
+            .filter(|s| !paused.iter().any(|p| p == s.name()))
+        {
+            if let Some(due) = store.next_due(settings.name()).await? {
+                next = Some(next.map_or(due, |n| n.min(due)));
+            }
+        }
+        Ok(next)
+    }
+
     /// Takes the ticks that fall before the next other event (and not after `target`) as
     /// one batch and runs them; `false` when there are none to take this way.
     pub(super) async fn run_quiet_ticks(
@@ -120,8 +142,8 @@ impl Simulation {
             return Ok(false);
         }
         let store = self.jobs.store().clone();
-        let pending = store.next_due_any().await?;
         let jobs = self.running_order();
+        let pending = self.next_claimable(&jobs).await?;
         let rank: HashMap<&str, usize> = jobs
             .iter()
             .enumerate()
