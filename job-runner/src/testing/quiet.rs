@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
@@ -45,7 +45,14 @@ pub(super) struct WatchedClient {
     jobs: Jobs,
     uses: AtomicU64,
     /// The ticks of the running batch at instants after the attempt that runs.
-    unrun: Mutex<Vec<TakenTick>>,
+    unrun: Mutex<Held>,
+}
+
+/// The ticks of a batch from `from` on, held to be given back.
+#[derive(Default)]
+struct Held {
+    ticks: Arc<[TakenTick]>,
+    from: usize,
 }
 
 impl WatchedClient {
@@ -53,7 +60,7 @@ impl WatchedClient {
         WatchedClient {
             jobs,
             uses: AtomicU64::new(0),
-            unrun: Mutex::new(Vec::new()),
+            unrun: Mutex::new(Held::default()),
         }
     }
 
@@ -63,15 +70,19 @@ impl WatchedClient {
     }
 
     /// Holds ticks of a batch that have not run, to give back before a job enqueues.
-    fn hold(&self, ticks: &[TakenTick]) {
-        *self.unrun.lock().unwrap_or_else(PoisonError::into_inner) = ticks.to_vec();
+    fn hold(&self, ticks: &Arc<[TakenTick]>, from: usize) {
+        *self.unrun.lock().unwrap_or_else(PoisonError::into_inner) = Held {
+            ticks: ticks.clone(),
+            from,
+        };
     }
 
     /// Gives back the ticks held, if any (holding none from then on), and puts the
     /// `unclaimed` tasks back to pending.
     async fn give_back(&self, unclaimed: &[i64]) -> Result<(), StoreError> {
-        let unrun = std::mem::take(&mut *self.unrun.lock().unwrap_or_else(PoisonError::into_inner));
-        self.jobs.store().release_ticks(&unrun, unclaimed).await
+        let held = std::mem::take(&mut *self.unrun.lock().unwrap_or_else(PoisonError::into_inner));
+        let unrun = held.ticks.get(held.from..).unwrap_or_default();
+        self.jobs.store().release_ticks(unrun, unclaimed).await
     }
 
     async fn before_use(&self) -> Result<(), EnqueueError> {
@@ -231,7 +242,7 @@ impl Simulation {
             .enumerate()
             .filter_map(|(k, task)| Some((batch[k], task?)))
             .collect();
-        let taken: Vec<TakenTick> = runs
+        let taken: Arc<[TakenTick]> = runs
             .iter()
             .map(|(tick, task)| TakenTick {
                 schedule_id: self.schedules[tick.schedule].0.id.clone(),
@@ -263,7 +274,7 @@ impl Simulation {
                     .iter()
                     .position(|(t, _)| t.at > tick.at)
                     .map_or(runs.len(), |p| n + p);
-                self.watched.hold(&taken[later..]);
+                self.watched.hold(&taken, later);
             }
             let used = self.watched.uses();
             let completion = self.attempt(&jobs[tick.job]).run(task).await;
