@@ -410,6 +410,7 @@ impl Attempt<'_> {
             retry_at,
             finished_at - started_at,
         );
+        let chain = chain_of(task, settings);
         Completion {
             task_id: task.id,
             attempt: task.attempt,
@@ -427,8 +428,10 @@ impl Attempt<'_> {
                 error,
                 records_processed: records,
                 runner_id: self.runner_id.to_owned(),
+                chain_id: chain.as_ref().map(|l| l.id),
+                chain_step: chain.as_ref().map(|l| i64::from(l.step)),
             },
-            chain: chain_of(task, settings),
+            chain,
             follow_up: follow_up.filter(|_| next_state == TaskState::Succeeded),
         }
     }

@@ -56,6 +56,8 @@ fn execution(
         error: (status != ExecutionStatus::Succeeded).then(|| "boom".to_owned()),
         records_processed: Some(2),
         runner_id: "r1".into(),
+        chain_id: None,
+        chain_step: None,
     }
 }
 
@@ -422,6 +424,65 @@ async fn claims_of_silent_runners_are_rescued_counting_the_attempt() {
         assert!(
             !store.heartbeat("dead", later).await.expect("heartbeat"),
             "a rescued runner is told so"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn chain_steps_keep_their_chain_in_the_history_when_rescued_or_cancelled() {
+    each_backend(async |store, now| {
+        let lease = Duration::from_secs(10);
+        let rest = ["b".to_owned()];
+        let lost = store
+            .insert_chain_start(&task("a", now), &rest, now)
+            .await
+            .expect("a chain");
+        let cancelled = store
+            .insert_chain_start(&task("a", now + TimeDelta::hours(1)), &rest, now)
+            .await
+            .expect("a chain");
+        let row = store.task(lost).await.expect("read").expect("stored");
+        assert_eq!((row.chain_id, row.chain_step), (Some(lost), Some(1)));
+
+        store
+            .register_runner(&runner("dead", now))
+            .await
+            .expect("register");
+        let claimed = store
+            .claim("a", "dead", now, 1, false)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 1);
+        let later = now + TimeDelta::seconds(11);
+        store
+            .rescue(later, lease, "alive", None)
+            .await
+            .expect("rescue");
+        store.cancel(cancelled, "cli", later).await.expect("cancel");
+
+        let history = store
+            .executions(&ExecutionFilter {
+                limit: 10,
+                ..ExecutionFilter::default()
+            })
+            .await
+            .expect("history");
+        let chains: Vec<(i64, ExecutionStatus, Option<i64>, Option<i64>)> = history
+            .iter()
+            .map(|e| (e.task_id, e.status, e.chain_id, e.chain_step))
+            .collect();
+        assert_eq!(
+            chains,
+            [
+                (
+                    cancelled,
+                    ExecutionStatus::Cancelled,
+                    Some(cancelled),
+                    Some(1)
+                ),
+                (lost, ExecutionStatus::Failed, Some(lost), Some(1)),
+            ]
         );
     })
     .await;

@@ -90,6 +90,10 @@ pub struct NewExecution {
     pub records_processed: Option<u64>,
     /// The runner that ran it.
     pub runner_id: String,
+    /// The chain the task is a step of (the id of its first task), when it is one.
+    pub chain_id: Option<i64>,
+    /// The step's number in its chain, 1 for the first.
+    pub chain_step: Option<i64>,
 }
 
 impl NewExecution {
@@ -107,6 +111,8 @@ impl NewExecution {
             error: None,
             records_processed: None,
             runner_id: runner.to_owned(),
+            chain_id: task.chain_id,
+            chain_step: task.chain_step,
         }
     }
 }
@@ -180,6 +186,8 @@ struct JsonExecution<'a> {
     error: Option<&'a str>,
     records_processed: Option<i64>,
     runner_id: &'a str,
+    chain_id: Option<i64>,
+    chain_step: Option<i64>,
 }
 
 fn duration_ms(e: &NewExecution) -> i64 {
@@ -190,14 +198,15 @@ fn records(e: &NewExecution) -> Option<i64> {
     e.records_processed.map(|n| n.min(i64::MAX as u64) as i64)
 }
 
-/// `UNNEST` of history rows bound as twelve PostgreSQL arrays, `$1`..`$12`, in the
+/// `UNNEST` of history rows bound as fourteen PostgreSQL arrays, `$1`..`$14`, in the
 /// table's column order.
 macro_rules! history_unnest {
     () => {
         "UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], \
-             $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::text[]) \
+             $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::text[], \
+             $13::bigint[], $14::bigint[]) \
          AS e(task_id, job, attempt, trigger, scheduled_at, started_at, finished_at, \
-             duration_ms, status, error, records_processed, runner_id)"
+             duration_ms, status, error, records_processed, runner_id, chain_id, chain_step)"
     };
 }
 
@@ -229,6 +238,8 @@ impl WriteHistory for sqlx::SqliteConnection {
                 error: e.error.as_deref(),
                 records_processed: records(e),
                 runner_id: &e.runner_id,
+                chain_id: e.chain_id,
+                chain_step: e.chain_step,
             })
             .collect();
         let json = serde_json::to_string(&json).map_err(|e| StoreError::Corrupt {
@@ -238,11 +249,13 @@ impl WriteHistory for sqlx::SqliteConnection {
         // `jsonb_each` parses the array once; each element is then read in place.
         sqlx::query(
             "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
-                 finished_at, duration_ms, status, error, records_processed, runner_id) \
+                 finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, \
+                 chain_step) \
              SELECT value->>'task_id', value->>'job', value->>'attempt', value->>'trigger', \
                  value->>'scheduled_at', value->>'started_at', value->>'finished_at', \
                  value->>'duration_ms', value->>'status', value->>'error', \
-                 value->>'records_processed', value->>'runner_id' \
+                 value->>'records_processed', value->>'runner_id', value->>'chain_id', \
+                 value->>'chain_step' \
              FROM jsonb_each($1) ORDER BY key",
         )
         .bind(json)
@@ -261,7 +274,8 @@ impl WriteHistory for sqlx::PgConnection {
         let columns = HistoryColumns::of(rows);
         sqlx::query(concat!(
             "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
-                 finished_at, duration_ms, status, error, records_processed, runner_id) \
+                 finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, \
+                 chain_step) \
              SELECT * FROM ",
             history_unnest!()
         ))
@@ -277,6 +291,8 @@ impl WriteHistory for sqlx::PgConnection {
         .bind(columns.error)
         .bind(columns.records_processed)
         .bind(columns.runner_id)
+        .bind(columns.chain_id)
+        .bind(columns.chain_step)
         .execute(self)
         .await
         .doing(DOING_HISTORY)?;
@@ -298,6 +314,8 @@ struct HistoryColumns {
     error: Vec<Option<String>>,
     records_processed: Vec<Option<i64>>,
     runner_id: Vec<String>,
+    chain_id: Vec<Option<i64>>,
+    chain_step: Vec<Option<i64>>,
 }
 
 impl HistoryColumns {
@@ -316,6 +334,8 @@ impl HistoryColumns {
             error: Vec::with_capacity(n),
             records_processed: Vec::with_capacity(n),
             runner_id: Vec::with_capacity(n),
+            chain_id: Vec::with_capacity(n),
+            chain_step: Vec::with_capacity(n),
         };
         for e in rows {
             c.task_id.push(e.task_id);
@@ -330,6 +350,8 @@ impl HistoryColumns {
             c.error.push(e.error.clone());
             c.records_processed.push(records(e));
             c.runner_id.push(e.runner_id.clone());
+            c.chain_id.push(e.chain_id);
+            c.chain_step.push(e.chain_step);
         }
         c
     }

@@ -137,7 +137,7 @@ impl Store {
             let sql = match dialect {
                 Dialect::Sqlite => {
                     "SELECT t.id, t.job, t.attempt, t.max_attempts, t.trigger, t.scheduled_at, \
-                         t.locked_at, t.locked_by, r.heartbeat_at \
+                         t.locked_at, t.locked_by, t.chain_id, t.chain_step, r.heartbeat_at \
                      FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
                      WHERE t.state = 'running' \
                        AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2)"
@@ -145,7 +145,7 @@ impl Store {
                 // Two rescuers never handle one task: the second skips what the first locked.
                 Dialect::Postgres => {
                     "SELECT t.id, t.job, t.attempt, t.max_attempts, t.trigger, t.scheduled_at, \
-                         t.locked_at, t.locked_by, r.heartbeat_at \
+                         t.locked_at, t.locked_by, t.chain_id, t.chain_step, r.heartbeat_at \
                      FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
                      WHERE t.state = 'running' \
                        AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2) \
@@ -225,6 +225,8 @@ impl Store {
                     error: Some(reason),
                     records_processed: None,
                     runner_id: lost_by.clone(),
+                    chain_id: row.try_get("chain_id").doing(DOING)?,
+                    chain_step: row.try_get("chain_step").doing(DOING)?,
                 });
                 rescued.push(RescuedTask {
                     task_id,

@@ -203,6 +203,11 @@ pub struct TaskRow {
     pub created_at: DateTime<Utc>,
     /// When it reached a final state.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The chain it is a step of (the id of the chain's first task), for a chain started at
+    /// run time or a step after the first.
+    pub chain_id: Option<i64>,
+    /// Its step's number in that chain, 1 for the first.
+    pub chain_step: Option<i64>,
 }
 
 /// Which tasks to list.
@@ -221,7 +226,8 @@ pub struct TaskFilter {
 }
 
 const TASK_COLUMNS: &str = "id, job, queue, state, args, priority, run_at, scheduled_at, attempt, \
-     max_attempts, trigger, unique_key, locked_by, last_error, created_at, finished_at";
+     max_attempts, trigger, unique_key, locked_by, last_error, created_at, finished_at, chain_id, \
+     chain_step";
 
 /// A chain link from its stored columns.
 fn chain_link(id: Option<i64>, step: Option<i64>, rest: Option<String>) -> Option<ChainLink> {
@@ -277,6 +283,8 @@ where
             .try_get::<Option<i64>, _>("finished_at")
             .doing(DOING)?
             .map(instant),
+        chain_id: row.try_get("chain_id").doing(DOING)?,
+        chain_step: row.try_get("chain_step").doing(DOING)?,
     })
 }
 
@@ -786,28 +794,7 @@ impl Store {
             if held.rows_affected() == 0 {
                 return Ok(false);
             }
-            sqlx::query(
-                "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
-                     finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, chain_step) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(e.task_id)
-            .bind(&e.job)
-            .bind(i64::from(e.attempt))
-            .bind(e.trigger.as_str())
-            .bind(millis(e.scheduled_at))
-            .bind(millis(e.started_at))
-            .bind(millis(e.finished_at))
-            .bind((e.finished_at - e.started_at).num_milliseconds().max(0))
-            .bind(e.status.as_str())
-            .bind(e.error.as_deref())
-            .bind(e.records_processed.map(|n| n.min(i64::MAX as u64) as i64))
-            .bind(&e.runner_id)
-            .bind(c.chain.as_ref().map(|l| l.id))
-            .bind(c.chain.as_ref().map(|l| i64::from(l.step)))
-            .execute(&mut *tx)
-            .await
-            .doing(DOING)?;
+            executions::insert_executions!(tx, dialect, &[e]);
             if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
                 let task = &next.task;
                 sqlx::query(
@@ -975,6 +962,8 @@ impl Store {
                 let mut status = Vec::with_capacity(n);
                 let mut records = Vec::with_capacity(n);
                 let mut runner_id = Vec::with_capacity(n);
+                let mut chain_id = Vec::with_capacity(n);
+                let mut chain_step = Vec::with_capacity(n);
                 for c in completions {
                     let e = &c.execution;
                     id.push(c.task_id);
@@ -992,6 +981,8 @@ impl Store {
                     status.push(e.status.as_str());
                     records.push(e.records_processed.map(|n| n.min(i64::MAX as u64) as i64));
                     runner_id.push(e.runner_id.as_str());
+                    chain_id.push(e.chain_id);
+                    chain_step.push(e.chain_step);
                 }
                 // The history rows come from the update's own output, so only the tasks
                 // that this runner still held get one, with no second look-up. One
@@ -1005,21 +996,22 @@ impl Store {
                          FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
                              $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], \
                              $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], \
-                             $14::bigint[], $15::text[]) \
+                             $14::bigint[], $15::text[], $17::bigint[], $18::bigint[]) \
                          AS c(id, attempt, state, run_at, error, finished_at, job, trigger, \
                              scheduled_at, started_at, ended_at, duration_ms, status, records, \
-                             runner_id) \
+                             runner_id, chain_id, chain_step) \
                          WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
                            AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $16 \
                          RETURNING jobs_tasks.id, c.job, c.attempt, c.trigger, c.scheduled_at, \
                              c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
-                             c.records, c.runner_id), \
+                             c.records, c.runner_id, c.chain_id, c.chain_step), \
                      history AS (\
                          INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
                              started_at, finished_at, duration_ms, status, error, \
-                             records_processed, runner_id) \
+                             records_processed, runner_id, chain_id, chain_step) \
                          SELECT id, job, attempt, trigger, scheduled_at, started_at, ended_at, \
-                             duration_ms, status, error, records, runner_id FROM applied) \
+                             duration_ms, status, error, records, runner_id, chain_id, chain_step \
+                         FROM applied) \
                      SELECT id FROM applied",
                 )
                 // Planned at each call with the batch in hand (an unnamed statement): a
@@ -1043,6 +1035,8 @@ impl Store {
                 .bind(records)
                 .bind(runner_id)
                 .bind(runner)
+                .bind(chain_id)
+                .bind(chain_step)
                 .fetch_all(pool)
                 .await
                 .doing(DOING)?
