@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use job_core::Trigger;
 use job_runner::storage::{
-    Backend, Completion, ExecutionFilter, ExecutionStatus, NewExecution, NewTask, RunnerRow, Store,
-    TakenTick, TaskFilter, TaskState, TickOutcome, TickTask,
+    Backend, Completion, Execution, ExecutionFilter, ExecutionStatus, NewExecution, NewTask,
+    RunnerRow, Store, TakenTick, TaskFilter, TaskState, TickOutcome, TickTask,
 };
 
 mod backends;
@@ -59,6 +59,17 @@ fn execution(
         chain_id: None,
         chain_step: None,
     }
+}
+
+/// The newest history rows, newest first.
+async fn history(store: &Store) -> Vec<Execution> {
+    store
+        .executions(&ExecutionFilter {
+            limit: 10,
+            ..ExecutionFilter::default()
+        })
+        .await
+        .expect("history")
 }
 
 async fn each_backend(test: impl AsyncFn(Store, DateTime<Utc>)) {
@@ -307,13 +318,7 @@ async fn completions_write_states_and_history_and_skip_claims_lost_meanwhile() {
         assert_eq!(retried.last_error.as_deref(), Some("boom"));
         assert_eq!(state(2).await.state, TaskState::Dead);
         assert!(state(2).await.finished_at.is_some());
-        let history = store
-            .executions(&ExecutionFilter {
-                limit: 10,
-                ..ExecutionFilter::default()
-            })
-            .await
-            .expect("history");
+        let history = history(&store).await;
         assert_eq!(history.len(), 3);
         assert_eq!(history[0].task_id, ids[2].0, "newest first");
         assert_eq!(history[2].records_processed, Some(2));
@@ -399,13 +404,7 @@ async fn claims_of_silent_runners_are_rescued_counting_the_attempt() {
             TaskState::Dead,
             "a lost last attempt is not retried"
         );
-        let history = store
-            .executions(&ExecutionFilter {
-                limit: 10,
-                ..ExecutionFilter::default()
-            })
-            .await
-            .expect("history");
+        let history = history(&store).await;
         assert_eq!(history.len(), 2);
         assert!(history.iter().all(|e| {
             e.error
@@ -461,13 +460,7 @@ async fn chain_steps_keep_their_chain_in_the_history_when_rescued_or_cancelled()
             .expect("rescue");
         store.cancel(cancelled, "cli", later).await.expect("cancel");
 
-        let history = store
-            .executions(&ExecutionFilter {
-                limit: 10,
-                ..ExecutionFilter::default()
-            })
-            .await
-            .expect("history");
+        let history = history(&store).await;
         let chains: Vec<(i64, ExecutionStatus, Option<i64>, Option<i64>)> = history
             .iter()
             .map(|e| (e.task_id, e.status, e.chain_id, e.chain_step))
