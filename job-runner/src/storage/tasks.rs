@@ -462,6 +462,41 @@ impl InsertTasks for sqlx::PgConnection {
     }
 }
 
+/// Stores one step of a chain inside the caller's transaction and returns its task's id:
+/// `insert_step!(tx, task, chain_id, step, rest, now)`, `rest` being the steps after it.
+macro_rules! insert_step {
+    ($tx:expr, $task:expr, $chain_id:expr, $step:expr, $rest:expr, $now:expr) => {{
+        const DOING: &str = "storing a step of a chain";
+        let task: &NewTask = $task;
+        let id: i64 = sqlx::query(
+            "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                 attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, \
+                 chain_rest) \
+             VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13) \
+             RETURNING id",
+        )
+        .bind(&task.job)
+        .bind(&task.queue)
+        .bind(&task.args)
+        .bind(i64::from(task.priority))
+        .bind(millis(task.run_at))
+        .bind(millis(task.scheduled_at))
+        .bind(i64::from(task.max_attempts))
+        .bind(task.trigger.as_str())
+        .bind(i64::from(task.exclusive))
+        .bind(millis($now))
+        .bind($chain_id)
+        .bind(i64::from($step))
+        .bind(serde_json::to_string($rest).unwrap_or_else(|_| "[]".into()))
+        .fetch_one(&mut *$tx)
+        .await
+        .doing(DOING)?
+        .try_get(0)
+        .doing(DOING)?;
+        id
+    }};
+}
+
 impl Store {
     /// Stores tasks in one transaction; returns each task's id and whether it already
     /// existed (a pending or running task of the same job with the same uniqueness key).
@@ -797,27 +832,14 @@ impl Store {
             executions::insert_executions!(tx, dialect, &[e]);
             if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
                 let task = &next.task;
-                sqlx::query(
-                    "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                         attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, chain_rest) \
-                     VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(&task.job)
-                .bind(&task.queue)
-                .bind(&task.args)
-                .bind(i64::from(task.priority))
-                .bind(millis(task.run_at))
-                .bind(millis(task.scheduled_at))
-                .bind(i64::from(task.max_attempts))
-                .bind(task.trigger.as_str())
-                .bind(i64::from(task.exclusive))
-                .bind(millis(now))
-                .bind(next.link.id)
-                .bind(i64::from(next.link.step))
-                .bind(serde_json::to_string(&next.link.rest).unwrap_or_else(|_| "[]".into()))
-                .execute(&mut *tx)
-                .await
-                .doing(DOING)?;
+                insert_step!(
+                    tx,
+                    task,
+                    Some(next.link.id),
+                    next.link.step,
+                    &next.link.rest,
+                    now
+                );
                 announce!(tx, dialect, &task.job);
             }
             tx.commit().await.doing(DOING)?;
@@ -837,27 +859,8 @@ impl Store {
         let _turn = self.write_turn().await;
         with_pool!(self, |pool, dialect| {
             let mut tx = pool.begin_with(dialect.begin()).await.doing(DOING)?;
-            let id: i64 = sqlx::query(
-                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                     attempt, max_attempts, trigger, exclusive, created_at, chain_step, chain_rest) \
-                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, 1, $11) RETURNING id",
-            )
-            .bind(&task.job)
-            .bind(&task.queue)
-            .bind(&task.args)
-            .bind(i64::from(task.priority))
-            .bind(millis(task.run_at))
-            .bind(millis(task.scheduled_at))
-            .bind(i64::from(task.max_attempts))
-            .bind(task.trigger.as_str())
-            .bind(i64::from(task.exclusive))
-            .bind(millis(now))
-            .bind(serde_json::to_string(rest).unwrap_or_else(|_| "[]".into()))
-            .fetch_one(&mut *tx)
-            .await
-            .doing(DOING)?
-            .try_get(0)
-            .doing(DOING)?;
+            let id = insert_step!(tx, task, None::<i64>, 1_u32, rest, now);
+            // The chain's id is its first task's.
             sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
