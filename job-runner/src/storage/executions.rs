@@ -90,7 +90,9 @@ pub struct NewExecution {
     pub records_processed: Option<u64>,
     /// The runner that ran it.
     pub runner_id: String,
-    /// The chain the task is a step of (the id of its first task), when it is one.
+    /// The chain the task is a step of (the id of its first task), when it is one. The
+    /// first step of a chain declared in code (`#[job(then = ...)]`) is known as one only
+    /// when it runs: rescued or cancelled before, its row has none.
     pub chain_id: Option<i64>,
     /// The step's number in its chain, 1 for the first.
     pub chain_step: Option<i64>,

@@ -161,7 +161,9 @@ pub struct Completion {
     pub retry_at: Option<DateTime<Utc>>,
     /// The history row of the attempt.
     pub execution: NewExecution,
-    /// The finished step's place in a chain.
+    /// The finished step's place in a chain: it decides how the end is written (with the
+    /// next step, in one transaction), while the history row takes the chain from
+    /// `execution`; the executor sets both alike.
     pub chain: Option<ChainLink>,
     /// The next step of the chain, stored in the same transaction when the attempt
     /// succeeded.
