@@ -66,9 +66,14 @@ Examples:
 
 The database is `sqlite://jobs.db` unless --database-url, JOBS_DATABASE_URL or jobs.toml says otherwise.";
 
-/// Runs background jobs defined with #[job], and controls them.
+/// The command line: runs background jobs defined with `#[job]`, and controls them.
 #[derive(Debug, Parser)]
-#[command(name = "job-runner", version, after_help = EXAMPLES)]
+#[command(
+    name = "job-runner",
+    version,
+    about = "Runs background jobs defined with #[job], and controls them.",
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(flatten)]
     global: Global,

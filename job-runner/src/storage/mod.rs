@@ -1,15 +1,15 @@
 //! Durable storage of tasks, history, runners, pauses and ticks.
 //!
 //! One code path serves every backend: each operation is written once against a pool
-//! (the [`with_pool!`] macro expands it for each backend's pool type), and the few
-//! statements whose SQL differs between backends come from [`Dialect`].
+//! (the `with_pool!` macro expands it for each backend's pool type), and the few
+//! statements whose SQL differs between backends come from `Dialect`.
 //!
 //! apalis's own SQL storages are not used for the task table: they acknowledge each task
 //! in its own transaction, keep no per-attempt history, have no durable backoff and lose
 //! track of timeouts and panics (see `APALIS-NOTES.md`). This storage claims tasks in
 //! batches, writes acknowledgements and history rows together in one transaction, and
 //! takes every instant from the runner's clock, so that a virtual clock drives it fully.
-//! apalis still runs the workers, over [`crate::executor::TaskSource`].
+//! apalis still runs the workers, over `TaskSource` (in `executor`).
 
 use std::fmt;
 use std::str::FromStr;
