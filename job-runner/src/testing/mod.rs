@@ -15,8 +15,9 @@
 //! store some other way (a [`Control`] kept in its state, say) belongs in a simulation built
 //! with [`tick_by_tick`](SimulationBuilder::tick_by_tick).
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use job_core::prelude::*;
 //! use job_runner::storage::ExecutionFilter;
 //! use job_runner::testing::Simulation;
