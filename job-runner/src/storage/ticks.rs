@@ -44,6 +44,20 @@ pub struct TakenTick {
     pub task_id: i64,
 }
 
+/// Appends `(id, id, ...)` to `query`, each id bound.
+fn push_id_list<DB>(query: &mut QueryBuilder<DB>, ids: &[i64])
+where
+    DB: sqlx::Database,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    query.push("(");
+    let mut listed = query.separated(", ");
+    for id in ids {
+        listed.push_bind(*id);
+    }
+    query.push(")");
+}
+
 impl Store {
     /// Takes the tick `tick_at` of `schedule_id` and stores `task` for it, all in one
     /// transaction; the tick's key (schedule, instant) is unique, so exactly one runner
@@ -162,12 +176,8 @@ impl Store {
             );
             claim
                 .push_bind(runner)
-                .push(", locked_at = run_at WHERE id IN (");
-            let mut listed = claim.separated(", ");
-            for id in &ids {
-                listed.push_bind(*id);
-            }
-            claim.push(")");
+                .push(", locked_at = run_at WHERE id IN ");
+            push_id_list(&mut claim, &ids);
             claim.build().execute(&mut *tx).await.doing(DOING)?;
             let mut insert =
                 QueryBuilder::new("INSERT INTO jobs_ticks (schedule_id, tick_at, task_id) ");
@@ -230,12 +240,12 @@ impl Store {
             let untaken_ids: Vec<i64> = untaken.iter().map(|t| t.task_id).collect();
             for (statement, ids) in [
                 (
-                    "DELETE FROM jobs_tasks WHERE state = 'running' AND attempt = 1 AND id IN (",
+                    "DELETE FROM jobs_tasks WHERE state = 'running' AND attempt = 1 AND id IN ",
                     untaken_ids.as_slice(),
                 ),
                 (
                     "UPDATE jobs_tasks SET state = 'pending', attempt = 0, locked_by = NULL, \
-                     locked_at = NULL WHERE state = 'running' AND attempt = 1 AND id IN (",
+                     locked_at = NULL WHERE state = 'running' AND attempt = 1 AND id IN ",
                     unclaimed,
                 ),
             ] {
@@ -243,11 +253,7 @@ impl Store {
                     continue;
                 }
                 let mut query = QueryBuilder::new(statement);
-                let mut listed = query.separated(", ");
-                for id in ids {
-                    listed.push_bind(*id);
-                }
-                query.push(")");
+                push_id_list(&mut query, ids);
                 query.build().execute(&mut *tx).await.doing(DOING)?;
             }
             if dialect == Dialect::Sqlite
