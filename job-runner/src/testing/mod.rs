@@ -135,9 +135,11 @@ impl SimulationBuilder {
             .sync_code_schedules(&scheduler::code_schedules(&plan, self.start))
             .await?;
         let watched = Arc::new(WatchedClient::new(jobs.clone()));
+        let running_order = plan.jobs().filter(|s| s.enabled).cloned().collect();
         Ok(Simulation {
             jobs,
             plan,
+            running_order,
             clock,
             state: Arc::new(self.state),
             client: watched.clone(),
@@ -157,13 +159,15 @@ impl SimulationBuilder {
 pub struct Simulation {
     jobs: Jobs,
     plan: Arc<Plan>,
+    /// The enabled jobs in the order a runner claims them, one pass after another.
+    running_order: Arc<[JobSettings]>,
     clock: Clock,
     state: Arc<State>,
     /// What jobs enqueue with: `watched`.
     client: Arc<dyn JobClient>,
     watched: Arc<WatchedClient>,
     /// The pass over the jobs that a batch left under way: it goes on after this job (its
-    /// place in [`running_order`](Simulation::running_order)).
+    /// place in `running_order`).
     pass_after: Option<usize>,
     /// Whether quiet stretches of ticks run in batches (see [`quiet`]).
     batching: bool,
@@ -295,11 +299,6 @@ impl Simulation {
         Ok(claimed.first().map(|t| t.id))
     }
 
-    /// The jobs in the order a runner claims them, one pass after another.
-    fn running_order(&self) -> Vec<JobSettings> {
-        self.plan.jobs().filter(|s| s.enabled).cloned().collect()
-    }
-
     /// An attempt of a task of `settings`'s job, run by the simulation.
     fn attempt<'a>(&'a self, settings: &'a JobSettings) -> Attempt<'a> {
         Attempt {
@@ -315,7 +314,7 @@ impl Simulation {
     /// Runs everything due at the current instant.
     async fn settle(&mut self) -> Result<(), RunnerError> {
         let store = self.jobs.store().clone();
-        let jobs = self.running_order();
+        let jobs = self.running_order.clone();
         loop {
             let now = self.now();
             // A pass that a batch left under way goes on first, with the jobs after the

@@ -153,7 +153,7 @@ impl Simulation {
             return Ok(false);
         }
         let store = self.jobs.store().clone();
-        let jobs = self.running_order();
+        let jobs = self.running_order.clone();
         let pending = self.next_claimable(&jobs).await?;
         let rank: HashMap<&str, usize> = jobs
             .iter()
