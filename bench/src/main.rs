@@ -406,6 +406,31 @@ async fn enqueue_once(args: DrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `runs` drains of `d` by the SDK, each printed; the rates of the bulk stores that filled
+/// them go to `bulk`.
+async fn sdk_drains(
+    bench: &Bench,
+    title: &str,
+    d: &Drain,
+    runs: usize,
+    bulk: &mut Vec<f64>,
+) -> anyhow::Result<Vec<DrainResult>> {
+    let mut results = Vec::with_capacity(runs);
+    for run in 0..runs {
+        step(&format!(
+            "{title}: SDK drain of {} at concurrency {}, run {}",
+            d.jobs,
+            d.concurrency,
+            run + 1
+        ));
+        let result = bench.drain(d).await?;
+        eprintln!("bench:   {}", per_second(result.rate));
+        bulk.push(result.enqueue_rate);
+        results.push(result);
+    }
+    Ok(results)
+}
+
 fn step(what: &str) {
     eprintln!("bench: {what}");
 }
@@ -447,17 +472,14 @@ async fn measure_backend(
     let mut apalis_at: Vec<(u32, Vec<DrainResult>)> = Vec::new();
     let mut sdk_at: Vec<(u32, Vec<DrainResult>)> = Vec::new();
     for &c in &plan.sweep {
-        let mut runs = Vec::new();
-        for run in 0..plan.runs {
-            step(&format!(
-                "{title}: SDK drain of {first} at concurrency {c}, run {}",
-                run + 1
-            ));
-            let result = bench.drain(&drain(System::Sdk, c, first, 1)).await?;
-            eprintln!("bench:   {}", per_second(result.rate));
-            bulk_sdk.push(result.enqueue_rate);
-            runs.push(result);
-        }
+        let runs = sdk_drains(
+            bench,
+            title,
+            &drain(System::Sdk, c, first, 1),
+            plan.runs,
+            &mut bulk_sdk,
+        )
+        .await?;
         step(&format!(
             "{title}: apalis drain of {first} at concurrency {c}"
         ));
@@ -554,17 +576,14 @@ async fn measure_backend(
         .unwrap_or(0);
     let mut peak_jobs = first;
     for &n in &plan.drain_sizes[1..] {
-        let mut runs = Vec::new();
-        for run in 0..plan.runs {
-            step(&format!(
-                "{title}: SDK drain of {n} at concurrency {best}, run {}",
-                run + 1
-            ));
-            let result = bench.drain(&drain(System::Sdk, best, n, 1)).await?;
-            eprintln!("bench:   {}", per_second(result.rate));
-            bulk_sdk.push(result.enqueue_rate);
-            runs.push(result);
-        }
+        let runs = sdk_drains(
+            bench,
+            title,
+            &drain(System::Sdk, best, n, 1),
+            plan.runs,
+            &mut bulk_sdk,
+        )
+        .await?;
         let rate = median(&rates(&runs));
         peak_rss = runs.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0);
         peak_jobs = n;
