@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use crate::client::Jobs;
 use crate::plan::Plan;
-use crate::storage::{Execution, ExecutionFilter, Store, StoreError, TaskFilter, TaskRow};
-
-pub use crate::storage::ControlError;
+use crate::storage::{
+    Execution, ExecutionFilter, Store, StoreError, TaskFilter, TaskRow, TaskState, Transition,
+};
 
 /// A job as the controls show it.
 #[derive(Debug, Clone, Serialize)]
@@ -163,13 +163,15 @@ impl Control {
             .get(&task.job)
             .map_or(1, |settings| settings.max_attempts());
         let task = self.store().retry(id, extra, self.now()).await?;
+        let task = applied(id, task, "retried", "dead or cancelled")?;
         self.jobs.wake(&task.job);
         Ok(task)
     }
 
     /// Cancels a pending task.
     pub async fn cancel(&self, id: i64) -> Result<TaskRow, ControlError> {
-        self.store().cancel(id, &self.actor, self.now()).await
+        let task = self.store().cancel(id, &self.actor, self.now()).await?;
+        applied(id, task, "cancelled", "pending")
     }
 
     /// One task.
@@ -227,4 +229,56 @@ fn parse_id(id: &str) -> Result<i64, ControlError> {
             detail: format!("`{id}` is not a number"),
         })
     })
+}
+
+/// The task a guarded change left, or why it was refused: `action` is what was asked, as a
+/// past participle, and `allowed` the states where it is allowed.
+fn applied(
+    id: i64,
+    transition: Transition,
+    action: &'static str,
+    allowed: &'static str,
+) -> Result<TaskRow, ControlError> {
+    match transition {
+        Transition::Applied(task) => Ok(task),
+        Transition::Refused(task) => Err(ControlError::WrongState {
+            id,
+            state: task.state,
+            action,
+            allowed,
+        }),
+        Transition::NotFound => Err(ControlError::UnknownTask(id)),
+    }
+}
+
+/// Why a control action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No task has this id.
+    #[error("no task has id {0}; `job-runner history` shows task ids")]
+    UnknownTask(i64),
+    /// The task is in a state where the action makes no sense.
+    #[error("task {id} is {state}: only {allowed} tasks can be {action}")]
+    WrongState {
+        /// The task.
+        id: i64,
+        /// Its state.
+        state: TaskState,
+        /// What was asked, as a past participle (`cancelled`).
+        action: &'static str,
+        /// The states where it is allowed.
+        allowed: &'static str,
+    },
+    /// No job has this name.
+    #[error("no job named `{0}` is registered; `job-runner list` shows the registered jobs")]
+    UnknownJob(String),
+    /// The arguments do not fit the job.
+    #[error(transparent)]
+    InvalidArgs(#[from] job_core::InvalidArgs),
+    /// The task could not be enqueued.
+    #[error("{0}")]
+    Enqueue(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

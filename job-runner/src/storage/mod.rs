@@ -1,111 +1,66 @@
-//! Durable storage of tasks, history, runners, pauses and ticks.
+//! Durable storage of tasks, history, runners, pauses, ticks, events and schedules.
 //!
-//! One code path serves every backend: each operation is written once against a pool
-//! (the `with_pool!` macro expands it for each backend's pool type), and the few
-//! statements whose SQL differs between backends come from `Dialect`.
+//! A [`Store`] is a connected [`Driver`]: the operations are the driver's traits (one per
+//! duty, in [`driver`]), and each backend implements all of them in its own module, one
+//! file per duty (`sqlite/`, `postgres/`). Each backend module holds every statement it
+//! runs, even where the text matches the other backend's: a reader (or the author of a new
+//! backend) sees one backend whole, and the conformance suite (`tests/storage.rs`), which
+//! calls every driver method on every backend, keeps them in step. What is shared is what
+//! does not touch SQL: the types here, and the decoding of stored rows ([`rows`]).
 //!
 //! apalis's own SQL storages are not used for the task table: they acknowledge each task
 //! in its own transaction, keep no per-attempt history, have no durable backoff and lose
-//! track of timeouts and panics (see `APALIS-NOTES.md`). This storage claims tasks in
-//! batches, writes acknowledgements and history rows together in one transaction, and
-//! takes every instant from the runner's clock, so that a virtual clock drives it fully.
-//! apalis still runs the workers, over `TaskSource` (in `executor`).
+//! track of timeouts and panics. This storage claims tasks in batches, writes
+//! acknowledgements and history rows together in one transaction, and takes every instant
+//! from the runner's clock, so that a virtual clock drives it fully. apalis still runs the
+//! workers, over `TaskSource` (in `executor`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), job_runner::storage::StoreError> {
+//! use job_runner::storage::{ConnectOptions, Store, TaskFilter, TaskState};
+//!
+//! let store = Store::connect("sqlite://jobs.db", &ConnectOptions::default()).await?;
+//! store.migrate().await?;
+//! let filter = TaskFilter { state: Some(TaskState::Dead), limit: 10, ..Default::default() };
+//! for task in store.tasks(&filter).await? {
+//!     println!("{} {} {:?}", task.id, task.job, task.last_error);
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
-use std::str::FromStr;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+pub mod driver;
+mod error;
+mod event;
+mod execution;
+mod migrations;
+mod postgres;
+pub(crate) mod rows;
+mod runner;
+mod schedule;
+mod sqlite;
+mod task;
+mod tick;
+
+pub use driver::{
+    Claims, Completions, Controls, Driver, Events, Inserts, Listener, Migrations, Reads, Retention,
+    Runners, Schedules, Ticks,
 };
-
-mod controls;
-mod events;
-pub(crate) mod executions;
-mod migrate;
-mod runners;
-mod schedules;
-mod tasks;
-mod ticks;
-
-pub use events::{EventOutcome, EventRow};
-pub use executions::{Execution, ExecutionFilter, ExecutionStatus, NewExecution};
-pub use runners::{RescuedTask, RunnerRow};
-pub(crate) use schedules::SCHEDULES_CHANNEL;
-pub use schedules::ScheduleRow;
-pub use tasks::{
-    ChainLink, ClaimedTask, Completion, ControlError, FollowUp, NewTask, QueueStats, TaskFilter,
-    TaskRow, TaskState,
+pub(crate) use error::Doing;
+pub use error::StoreError;
+pub use event::{EventOutcome, EventRow};
+pub use execution::{Execution, ExecutionFilter, ExecutionStatus, NewExecution};
+pub use runner::{RescuedTask, RunnerRow};
+pub use schedule::ScheduleRow;
+pub use task::{
+    ChainLink, ClaimedTask, Completion, FollowUp, NewTask, QueueStats, TaskFilter, TaskRow,
+    TaskState, Transition,
 };
-pub use ticks::{TakenTick, TickOutcome, TickTask};
-
-/// Expands `$body` once per backend, with `$pool` bound to that backend's pool and
-/// `$dialect` to its [`Dialect`].
-macro_rules! with_pool {
-    ($store:expr, |$pool:ident, $dialect:ident| $body:expr) => {
-        match &$store.db {
-            $crate::storage::Db::Sqlite($pool) => {
-                #[allow(unused_variables)]
-                let $dialect = $crate::storage::Dialect::Sqlite;
-                $body
-            }
-            $crate::storage::Db::Postgres($pool) => {
-                #[allow(unused_variables)]
-                let $dialect = $crate::storage::Dialect::Postgres;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use with_pool;
-
-/// The connected database.
-#[derive(Clone)]
-pub(crate) enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// The SQL variant a statement is written in, where backends differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-impl Dialect {
-    /// The statement that opens a write transaction. SQLite's `IMMEDIATE` takes the write
-    /// lock at once, so that a transaction never fails to upgrade a read lock.
-    pub(crate) fn begin(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-        }
-    }
-}
-
-/// The channel on which PostgreSQL announces tasks that are due (payload: the job's name).
-pub(crate) const TASKS_CHANNEL: &str = "jobs_tasks";
-
-/// Announces, inside a transaction, that `job` has a task due now: on PostgreSQL every
-/// listening runner wakes that job's workers when the transaction commits. SQLite runners
-/// see it at their next poll.
-macro_rules! announce {
-    ($tx:expr, $dialect:expr, $job:expr) => {
-        if $dialect == $crate::storage::Dialect::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind($crate::storage::TASKS_CHANNEL)
-                .bind($job)
-                .execute(&mut *$tx)
-                .await
-                .doing("announcing a due task")?;
-        }
-    };
-}
-pub(crate) use announce;
+pub use tick::{TakenTick, TickOutcome, TickTask};
 
 /// Which kind of database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,84 +116,41 @@ impl Default for ConnectOptions {
     }
 }
 
-/// A storage failure, with what was being done.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database URL is not one this runner understands.
-    #[error(
-        "unsupported database URL `{0}`: use `sqlite://PATH` (or a file path) for SQLite, or `postgres://USER@HOST/DB` for PostgreSQL"
-    )]
-    UnsupportedUrl(String),
-    /// The database could not be opened.
-    #[error("cannot open database `{url}`: {source}")]
-    Connect {
-        /// The URL, without its password.
-        url: String,
-        /// What the driver reported.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// The database's schema is newer than this runner.
-    #[error(
-        "the database's schema is at version {found}, newer than this runner knows ({known}): upgrade the runner before running it against this database"
-    )]
-    SchemaTooNew {
-        /// The version in the database.
-        found: i64,
-        /// The newest version this runner knows.
-        known: i64,
-    },
-    /// The database's schema has not been created.
-    #[error(
-        "the database has no job tables yet: run `job-runner migrate` (or `job-runner run`, which migrates at start)"
-    )]
-    NotMigrated,
-    /// A statement failed.
-    #[error("database error while {doing}: {source}")]
-    Query {
-        /// What was being done.
-        doing: &'static str,
-        /// What the driver reported.
-        #[source]
-        source: sqlx::Error,
-    },
-    /// A stored value could not be read.
-    #[error("unreadable stored value while {doing}: {detail}")]
-    Corrupt {
-        /// What was being done.
-        doing: &'static str,
-        /// What is wrong.
-        detail: String,
-    },
+/// Something another process announced (see [`Driver::listen`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announcement {
+    /// A task of this job is due now.
+    TaskDue(String),
+    /// A schedule was added, changed or removed.
+    SchedulesChanged,
+    /// The subscription was interrupted: announcements may have been missed, so look at
+    /// everything once.
+    Missed,
 }
 
-/// Adds what was being done to a driver error: `.doing("claiming tasks")?`.
-pub(crate) trait Doing<T> {
-    fn doing(self, doing: &'static str) -> Result<T, StoreError>;
-}
-
-impl<T> Doing<T> for Result<T, sqlx::Error> {
-    fn doing(self, doing: &'static str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Query { doing, source })
-    }
-}
-
-/// The job database: tasks, history, runners, pauses and ticks.
+/// The job database: a connected driver, whose operations (the driver's traits) are
+/// called on it directly.
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) db: Db,
+    driver: Arc<dyn Driver>,
+    /// The URL, without its password.
     url: String,
-    /// SQLite admits one writer at a time, and a connection that finds the write lock taken
-    /// sleeps in its busy handler (1 ms, 2 ms, 5 ms... up to 100 ms) before it tries again.
-    /// The hot writes of one process (claims, completions, enqueues) take this gate first,
-    /// so that they queue here and follow each other at once; the busy handler is left to
-    /// other processes.
-    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("url", &self.url).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl Deref for Store {
+    type Target = dyn Driver;
+
+    fn deref(&self) -> &(dyn Driver + 'static) {
+        &*self.driver
     }
 }
 
@@ -256,100 +168,20 @@ impl Store {
 
     /// Opens the database at `url` (creating an SQLite file if missing). Does not migrate.
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Store, StoreError> {
-        match Store::backend_of(url)? {
-            Backend::Sqlite => {
-                let url = if url.starts_with("sqlite:") {
-                    url.to_owned()
-                } else {
-                    format!("sqlite://{url}")
-                };
-                let connect = |source| StoreError::Connect {
-                    url: url.clone(),
-                    source,
-                };
-                let synchronous = match options.sqlite_durability {
-                    SqliteDurability::Full => SqliteSynchronous::Full,
-                    SqliteDurability::Normal => SqliteSynchronous::Normal,
-                    SqliteDurability::Off => SqliteSynchronous::Off,
-                };
-                // Applied by sqlx to every connection it opens, not just the first.
-                let connect_options = SqliteConnectOptions::from_str(&url)
-                    .map_err(connect)?
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(synchronous)
-                    .busy_timeout(options.busy_timeout)
-                    .foreign_keys(true)
-                    .pragma("temp_store", "memory");
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(options.pool_size.max(1))
-                    .acquire_timeout(options.busy_timeout)
-                    .connect_with(connect_options)
-                    .await
-                    .map_err(connect)?;
-                Ok(Store {
-                    db: Db::Sqlite(pool),
-                    url,
-                    writer: Arc::default(),
-                })
-            }
-            Backend::Postgres => {
-                let connect = |source| StoreError::Connect {
-                    url: redact(url),
-                    source,
-                };
-                let connect_options = PgConnectOptions::from_str(url).map_err(connect)?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(options.pool_size.max(1))
-                    .acquire_timeout(options.busy_timeout)
-                    .connect_with(connect_options)
-                    .await
-                    .map_err(connect)?;
-                Ok(Store {
-                    db: Db::Postgres(pool),
-                    url: url.to_owned(),
-                    writer: Arc::default(),
-                })
-            }
-        }
-    }
-
-    /// Waits for this process's turn to write, on SQLite (see `writer`); nothing to wait
-    /// for on PostgreSQL, whose writers do not exclude each other.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.db {
-            Db::Sqlite(_) => Some(self.writer.lock().await),
-            Db::Postgres(_) => None,
-        }
+        let driver: Arc<dyn Driver> = match Store::backend_of(url)? {
+            Backend::Sqlite => Arc::new(sqlite::Sqlite::connect(url, options).await?),
+            Backend::Postgres => Arc::new(postgres::Postgres::connect(url, options).await?),
+        };
+        let url = match driver.backend() {
+            Backend::Sqlite => sqlite::url_of(url),
+            Backend::Postgres => redact(url),
+        };
+        Ok(Store { driver, url })
     }
 
     /// The URL, without a password, for logs.
     pub fn display_url(&self) -> String {
-        redact(&self.url)
-    }
-
-    /// Which backend this is.
-    pub fn backend(&self) -> Backend {
-        match self.db {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
-        }
-    }
-
-    /// Creates or upgrades the job tables; safe to run from several runners at once.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrate::run(self).await
-    }
-
-    /// Fails with [`StoreError::NotMigrated`] or [`StoreError::SchemaTooNew`] unless the
-    /// schema is exactly what this runner expects; for commands that must not migrate.
-    pub async fn check_schema(&self) -> Result<(), StoreError> {
-        migrate::check(self).await
-    }
-
-    /// Closes every pooled connection.
-    pub async fn close(&self) {
-        with_pool!(self, |pool, dialect| pool.close().await)
+        self.url.clone()
     }
 }
 
@@ -365,18 +197,6 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// Unix milliseconds of an instant.
-pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-/// The instant of stored unix milliseconds.
-pub(crate) fn instant(millis: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(millis)
-        .single()
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]

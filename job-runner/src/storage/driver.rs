@@ -1,0 +1,340 @@
+//! The driver interface: every operation a backend provides, grouped by duty.
+//!
+//! A backend is one type that implements each of these traits (`storage/sqlite/`,
+//! `storage/postgres/`), one file per trait; the rest of the runner reaches the database
+//! only through them, on a [`Store`](super::Store). A new backend is done when the
+//! conformance suite (`tests/storage.rs`) passes on it: the suite calls every method
+//! listed here, and fails when one has no test.
+//!
+//! Times are the caller's (the runner's clock, so that a virtual clock drives a simulation
+//! fully), except where a method says that the database's own clock decides.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use job_core::Event;
+
+use super::{
+    Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
+    ExecutionFilter, NewTask, QueueStats, RescuedTask, RunnerRow, ScheduleRow, StoreError,
+    TakenTick, TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
+};
+
+/// A backend: the sum of its duties, and the connection itself.
+#[async_trait]
+pub trait Driver:
+    Inserts
+    + Claims
+    + Completions
+    + Controls
+    + Reads
+    + Retention
+    + Ticks
+    + Events
+    + Schedules
+    + Runners
+    + Migrations
+    + Send
+    + Sync
+    + 'static
+{
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Closes every pooled connection.
+    async fn close(&self);
+
+    /// Announcements from other processes (PostgreSQL's LISTEN/NOTIFY): `None` where the
+    /// backend has none, and the runner polls.
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>, StoreError>;
+}
+
+/// A live subscription to announcements (see [`Driver::listen`]).
+#[async_trait]
+pub trait Listener: Send {
+    /// The next announcement; an error means the subscription is lost (subscribe again).
+    async fn next(&mut self) -> Result<Announcement, StoreError>;
+}
+
+/// Storing tasks.
+#[async_trait]
+pub trait Inserts {
+    /// Stores tasks in one transaction; returns each task's id and whether it already
+    /// existed (a pending or running task of the same job with the same uniqueness key).
+    /// Jobs with a task due now are announced.
+    async fn insert_tasks(
+        &self,
+        tasks: &[NewTask],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, bool)>, StoreError>;
+
+    /// Stores `task` already claimed by `runner` for its first attempt (for a run in this
+    /// process, such as `job-runner exec`).
+    async fn insert_running_task(
+        &self,
+        task: &NewTask,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimedTask, StoreError>;
+
+    /// Stores the first step of a chain started at run time: its task knows the steps that
+    /// follow (`rest`), and the chain's id is its own.
+    async fn insert_chain_start(
+        &self,
+        task: &NewTask,
+        rest: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+}
+
+/// Claiming due tasks.
+#[async_trait]
+pub trait Claims {
+    /// Claims up to `limit` due tasks of `job` for `runner`, counting their attempt, in
+    /// claiming order (priority, then due time, then id). Nothing is claimed while the job
+    /// is paused; an `exclusive` job gets at most one task, and none while another of its
+    /// tasks runs. No task is ever claimed by two runners at once.
+    async fn claim(
+        &self,
+        job: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        exclusive: bool,
+    ) -> Result<Vec<ClaimedTask>, StoreError>;
+
+    /// The earliest `run_at` among pending tasks of `job`, due or not.
+    async fn next_due(&self, job: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// The earliest `run_at` among all pending tasks.
+    async fn next_due_any(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Recording the ends of attempts.
+#[async_trait]
+pub trait Completions {
+    /// Writes the end of many attempts and their history rows. A task that `runner` no
+    /// longer holds (its claim was recovered by another runner, which recorded the attempt
+    /// as lost) is left alone; its id is returned. A chain's next step is stored in the
+    /// same transaction as its previous step's success, so a crash never loses or doubles
+    /// a step. A finished task is finished when its attempt ended; `now` is when a chain's
+    /// next step is stored.
+    async fn complete(
+        &self,
+        runner: &str,
+        completions: &[Completion],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError>;
+}
+
+/// The controls: cancel, retry, pause and resume.
+#[async_trait]
+pub trait Controls {
+    /// Cancels a pending task: it will not run. Records a `cancelled` history row with
+    /// `runner` as its runner.
+    async fn cancel(
+        &self,
+        id: i64,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, StoreError>;
+
+    /// Makes a dead or cancelled task pending again, due now, with `extra_attempts` more
+    /// attempts than it has used.
+    async fn retry(
+        &self,
+        id: i64,
+        extra_attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, StoreError>;
+
+    /// Pauses `job`: its ticks are skipped and its tasks held. `false` if it was paused.
+    async fn pause(&self, job: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Resumes `job`. `false` if it was not paused.
+    async fn resume(&self, job: &str) -> Result<bool, StoreError>;
+
+    /// The paused jobs, by name.
+    async fn paused(&self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Reading tasks and history.
+#[async_trait]
+pub trait Reads {
+    /// One task.
+    async fn task(&self, id: i64) -> Result<Option<TaskRow>, StoreError>;
+
+    /// Tasks matching `filter`, newest first.
+    async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError>;
+
+    /// The arguments of up to `limit` pending, running or dead tasks of `job`, oldest first.
+    async fn stored_args(
+        &self,
+        job: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>, StoreError>;
+
+    /// The distinct job names that have tasks stored, with how many are pending, running or
+    /// dead.
+    async fn stored_jobs(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// Due pending tasks per queue (paused jobs' tasks included: they wait).
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<Vec<QueueStats>, StoreError>;
+
+    /// Dead tasks per job.
+    async fn dead_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
+    /// History rows matching `filter`, newest first.
+    async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError>;
+
+    /// The latest history row of each job.
+    async fn last_executions(&self) -> Result<Vec<Execution>, StoreError>;
+}
+
+/// Retention: what is old enough goes.
+#[async_trait]
+pub trait Retention {
+    /// Deletes history rows, finished tasks and ticks older than `before`, at most `batch`
+    /// of each; returns how many history rows and tasks went. Dead tasks stay.
+    async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<(u64, u64), StoreError>;
+}
+
+/// Cron ticks: each tick becomes one task across all runners.
+#[async_trait]
+pub trait Ticks {
+    /// Takes the tick `tick_at` of `schedule_id` and stores `task` for it, all in one
+    /// transaction; the tick's key (schedule, instant) is unique, so exactly one runner
+    /// stores its task.
+    async fn take_tick(
+        &self,
+        schedule_id: &str,
+        tick_at: DateTime<Utc>,
+        task: &NewTask,
+        now: DateTime<Utc>,
+    ) -> Result<TickOutcome, StoreError>;
+
+    /// Takes many ticks in one transaction, each as [`take_tick`](Ticks::take_tick) would
+    /// at the tick's own instant (its task's `created_at` is the tick), and claims their
+    /// tasks for `runner`'s first attempt. Returns each tick's claimed task, or `None` for
+    /// the ticks of paused jobs, which are skipped.
+    ///
+    /// All or nothing: when one of the ticks was already taken, belongs to an exclusive job
+    /// (whose ticks depend on the end of its previous run) or has a task that does not run
+    /// at its tick, nothing is stored and the answer is `Ok(None)`: take those ticks one by
+    /// one with `take_tick`. Built for a simulation's quiet stretches, where nothing else
+    /// runs between the ticks.
+    async fn take_ticks(
+        &self,
+        ticks: &[TickTask],
+        runner: &str,
+    ) -> Result<Option<Vec<Option<ClaimedTask>>>, StoreError>;
+
+    /// Undoes part of a [`take_ticks`](Ticks::take_ticks) whose tasks have not run: the
+    /// `untaken` ticks are given back (their tasks and ticks deleted, so that the ticks can
+    /// be taken again; where the backend can, when their tasks were the last ones stored,
+    /// the ids are handed out again, as if the ticks had never been taken), and the
+    /// `unclaimed` tasks go back to pending, their ticks still taken. Only tasks still
+    /// claimed and never run are touched.
+    async fn release_ticks(
+        &self,
+        untaken: &[TakenTick],
+        unclaimed: &[i64],
+    ) -> Result<(), StoreError>;
+
+    /// The latest tick taken of `schedule_id`, if any.
+    async fn last_tick(&self, schedule_id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// The latest tick taken of each schedule.
+    async fn last_ticks(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError>;
+}
+
+/// Events from sources: each (source, event id, job) starts at most one task.
+#[async_trait]
+pub trait Events {
+    /// Records `event` for `job` and stores `task` for it in the same transaction, unless
+    /// the event was taken before; `task` is the error text when the fields do not fit.
+    async fn record_event(
+        &self,
+        event: &Event,
+        job: &str,
+        task: Result<&NewTask, &str>,
+        now: DateTime<Utc>,
+    ) -> Result<EventOutcome, StoreError>;
+
+    /// The latest recorded events, newest first.
+    async fn events(&self, limit: u32) -> Result<Vec<EventRow>, StoreError>;
+}
+
+/// Stored schedules: the one place every tick comes from. Every change is announced, so
+/// that listening runners reload their schedules at once.
+#[async_trait]
+pub trait Schedules {
+    /// Every stored schedule, by id.
+    async fn schedules(&self) -> Result<Vec<ScheduleRow>, StoreError>;
+
+    /// One schedule.
+    async fn schedule(&self, id: &str) -> Result<Option<ScheduleRow>, StoreError>;
+
+    /// A cheap fingerprint of the schedules: it changes whenever one is added, changed,
+    /// paused, resumed or removed.
+    async fn schedules_fingerprint(&self) -> Result<(i64, i64), StoreError>;
+
+    /// Stores a new schedule; `false` when its id is taken.
+    async fn insert_schedule(&self, row: &ScheduleRow) -> Result<bool, StoreError>;
+
+    /// Replaces what a schedule does (not its id, `in_code` or creation time); `false` when
+    /// no schedule has this id.
+    async fn update_schedule(&self, row: &ScheduleRow) -> Result<bool, StoreError>;
+
+    /// Removes a schedule (its history stays); `false` when no schedule has this id.
+    async fn delete_schedule(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Writes the schedules defined in code (`in_code`), leaving their pause state alone;
+    /// a schedule added at run time with the same id is left alone too.
+    async fn sync_code_schedules(&self, rows: &[ScheduleRow]) -> Result<(), StoreError>;
+}
+
+/// Runner processes, their heartbeats, and the recovery of claims whose runner died.
+#[async_trait]
+pub trait Runners {
+    /// Registers (or re-registers) a runner with a fresh heartbeat.
+    async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError>;
+
+    /// Renews a runner's heartbeat; `false` when its row is gone (another runner declared it
+    /// dead and recovered its claims).
+    async fn heartbeat(&self, runner: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Removes a runner that stops cleanly.
+    async fn remove_runner(&self, runner: &str) -> Result<(), StoreError>;
+
+    /// The registered runners.
+    async fn runners(&self) -> Result<Vec<RunnerRow>, StoreError>;
+
+    /// Recovers the claims of runners whose heartbeat is older than `lease` (or that are
+    /// not registered at all), and of `also` (a runner giving up its own claims at
+    /// shutdown). Each lost attempt counts: the task goes back to pending, due now, if it
+    /// has attempts left, and is dead otherwise; a history row records the loss. Stale
+    /// runners other than `rescuer` are unregistered.
+    async fn rescue(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        rescuer: &str,
+        also: Option<&str>,
+    ) -> Result<Vec<RescuedTask>, StoreError>;
+}
+
+/// The schema.
+#[async_trait]
+pub trait Migrations {
+    /// Creates or upgrades the job tables; safe to run from several runners at once.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Fails with [`StoreError::NotMigrated`] or [`StoreError::SchemaTooNew`] unless the
+    /// schema is exactly what this runner expects; for commands that must not migrate.
+    async fn check_schema(&self) -> Result<(), StoreError>;
+}

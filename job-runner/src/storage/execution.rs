@@ -1,0 +1,187 @@
+//! The execution history as the storage knows it: one row per attempt.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use job_core::Trigger;
+use serde::Serialize;
+
+use super::TaskRow;
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    /// It returned `Ok`.
+    Succeeded,
+    /// It returned an error; the task will be retried.
+    Failed,
+    /// It panicked; the task will be retried.
+    Panicked,
+    /// It ran past the job's timeout; the task will be retried.
+    TimedOut,
+    /// It failed and no attempt is left (or the failure was permanent): the task is dead.
+    Dead,
+    /// The task was cancelled before it ran.
+    Cancelled,
+}
+
+impl ExecutionStatus {
+    /// Every status.
+    pub const ALL: [ExecutionStatus; 6] = [
+        ExecutionStatus::Succeeded,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Panicked,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Dead,
+        ExecutionStatus::Cancelled,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Succeeded => "succeeded",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Panicked => "panicked",
+            ExecutionStatus::TimedOut => "timed_out",
+            ExecutionStatus::Dead => "dead",
+            ExecutionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status with this stored name.
+    pub fn from_name(name: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
+impl fmt::Display for ExecutionStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A history row to write.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    /// The task.
+    pub task_id: i64,
+    /// The job's name.
+    pub job: String,
+    /// The attempt's number.
+    pub attempt: u32,
+    /// Why the task exists.
+    pub trigger: Trigger,
+    /// When the task was first due.
+    pub scheduled_at: DateTime<Utc>,
+    /// When the attempt started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// How it ended.
+    pub status: ExecutionStatus,
+    /// The failure's message.
+    pub error: Option<String>,
+    /// Records processed, when the job said.
+    pub records_processed: Option<u64>,
+    /// The runner that ran it.
+    pub runner_id: String,
+    /// The chain the task is a step of (the id of its first task), when it is one. The
+    /// first step of a chain declared in code (`#[job(then = ...)]`) is known as one only
+    /// when it runs: rescued or cancelled before, its row has none.
+    pub chain_id: Option<i64>,
+    /// The step's number in its chain, 1 for the first.
+    pub chain_step: Option<i64>,
+}
+
+impl NewExecution {
+    /// The row that records a cancellation.
+    pub(crate) fn cancelled(task: &TaskRow, runner: &str, now: DateTime<Utc>) -> NewExecution {
+        NewExecution {
+            task_id: task.id,
+            job: task.job.clone(),
+            attempt: task.attempt,
+            trigger: task.trigger,
+            scheduled_at: task.scheduled_at,
+            started_at: now,
+            finished_at: now,
+            status: ExecutionStatus::Cancelled,
+            error: None,
+            records_processed: None,
+            runner_id: runner.to_owned(),
+            chain_id: task.chain_id,
+            chain_step: task.chain_step,
+        }
+    }
+}
+
+/// A history row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Execution {
+    /// The row's id (rows are numbered in the order they were written).
+    pub id: i64,
+    /// The job's name.
+    pub job: String,
+    /// The task.
+    pub task_id: i64,
+    /// The attempt's number (1 for the first).
+    pub attempt: u32,
+    /// Why the task exists: `cron`, `enqueue`, `manual`, ...
+    pub trigger: Trigger,
+    /// When the task was first due.
+    pub scheduled_at: DateTime<Utc>,
+    /// When the attempt started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: i64,
+    /// How it ended.
+    pub status: ExecutionStatus,
+    /// The failure's message.
+    pub error: Option<String>,
+    /// Records processed, when the job said.
+    pub records_processed: Option<i64>,
+    /// The runner that ran it.
+    pub runner_id: String,
+    /// The chain the task is a step of: the id of its first task.
+    pub chain_id: Option<i64>,
+    /// The step's number in its chain, 1 for the first.
+    pub chain_step: Option<i64>,
+}
+
+/// Which history rows to read.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionFilter {
+    /// Only of this job.
+    pub job: Option<String>,
+    /// Only with this status.
+    pub status: Option<ExecutionStatus>,
+    /// Only of this task.
+    pub task_id: Option<i64>,
+    /// Only attempts that started at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only attempts that started before this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// Only rows with an id below this (the cursor of the previous page).
+    pub before_id: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+impl NewExecution {
+    /// How long the attempt ran, in milliseconds (never negative).
+    pub(crate) fn duration_ms(&self) -> i64 {
+        (self.finished_at - self.started_at)
+            .num_milliseconds()
+            .max(0)
+    }
+
+    /// The records processed, as stored (a signed 64-bit number).
+    pub(crate) fn records(&self) -> Option<i64> {
+        self.records_processed
+            .map(|n| n.min(i64::MAX as u64) as i64)
+    }
+}

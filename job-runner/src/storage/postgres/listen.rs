@@ -1,0 +1,44 @@
+//! Announcements on PostgreSQL: LISTEN on one connection of its own.
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+use super::{SCHEDULES_CHANNEL, TASKS_CHANNEL};
+use crate::storage::{Announcement, Doing, Listener, StoreError};
+
+/// A subscription to the task and schedule channels.
+pub(super) struct Announcements {
+    listener: PgListener,
+}
+
+impl Announcements {
+    /// Opens a connection and listens on both channels.
+    pub(super) async fn subscribe(pool: &PgPool) -> Result<Announcements, StoreError> {
+        const DOING: &str = "listening for new tasks";
+        let mut listener = PgListener::connect_with(pool).await.doing(DOING)?;
+        listener
+            .listen_all([TASKS_CHANNEL, SCHEDULES_CHANNEL])
+            .await
+            .doing(DOING)?;
+        Ok(Announcements { listener })
+    }
+}
+
+#[async_trait]
+impl Listener for Announcements {
+    async fn next(&mut self) -> Result<Announcement, StoreError> {
+        let notification = self
+            .listener
+            .try_recv()
+            .await
+            .doing("listening for new tasks")?;
+        Ok(match notification {
+            // The connection was lost; the next call reconnects. What was announced
+            // meanwhile is lost.
+            None => Announcement::Missed,
+            Some(n) if n.channel() == SCHEDULES_CHANNEL => Announcement::SchedulesChanged,
+            Some(n) => Announcement::TaskDue(n.payload().to_owned()),
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! Runner processes as the storage knows them.
+
+use chrono::{DateTime, Utc};
+use job_core::Trigger;
+use serde::Serialize;
+
+use super::rows::{Columns, instant};
+use super::{ExecutionStatus, NewExecution, StoreError};
+
+/// A registered runner process.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunnerRow {
+    /// Its id: host, process id and a random part.
+    pub id: String,
+    /// Its host name.
+    pub host: String,
+    /// Its process id.
+    pub pid: i64,
+    /// The queues it runs, comma-separated (empty for all).
+    pub queues: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// A task whose runner stopped heartbeating, recovered by another.
+#[derive(Debug, Clone)]
+pub struct RescuedTask {
+    /// The task.
+    pub task_id: i64,
+    /// The job's name.
+    pub job: String,
+    /// The attempt that was lost.
+    pub attempt: u32,
+    /// The runner that lost it.
+    pub lost_by: String,
+    /// Whether the task goes back to pending (`false`: no attempt left, it is dead).
+    pub retried: bool,
+}
+
+/// The columns [`LostClaim::read`] reads, from the tasks (`t`) joined with their runners
+/// (`r`).
+pub(crate) const LOST_CLAIM_COLUMNS: &str = "t.id, t.job, t.attempt, t.max_attempts, \
+     t.trigger, t.scheduled_at, t.locked_at, t.locked_by, t.chain_id, t.chain_step, \
+     r.heartbeat_at";
+
+/// A claim whose runner stopped heartbeating (or is giving up its claims), as a backend
+/// finds it.
+pub(crate) struct LostClaim {
+    task_id: i64,
+    job: String,
+    attempt: u32,
+    max_attempts: u32,
+    trigger: Trigger,
+    scheduled_at: DateTime<Utc>,
+    locked_at: Option<DateTime<Utc>>,
+    lost_by: String,
+    last_seen: Option<DateTime<Utc>>,
+    chain_id: Option<i64>,
+    chain_step: Option<i64>,
+}
+
+/// What becomes of a lost claim: the task's next state, and the history row of the lost
+/// attempt.
+pub(crate) struct Recovery {
+    /// The task.
+    pub(crate) task_id: i64,
+    /// The attempt that was lost.
+    pub(crate) attempt: u32,
+    /// The runner that held the claim.
+    pub(crate) lost_by: String,
+    /// Whether the task goes back to pending (`false`: it is dead).
+    pub(crate) retried: bool,
+    /// Why, as the task's last error.
+    pub(crate) reason: String,
+    /// The history row of the lost attempt.
+    pub(crate) execution: NewExecution,
+}
+
+impl LostClaim {
+    /// A lost claim, from [`LOST_CLAIM_COLUMNS`].
+    pub(crate) fn read(row: &impl Columns) -> Result<LostClaim, StoreError> {
+        const DOING: &str = "recovering claims of stopped runners";
+        Ok(LostClaim {
+            task_id: row.int("id", DOING)?,
+            job: row.text("job", DOING)?,
+            attempt: row.int("attempt", DOING)? as u32,
+            max_attempts: row.int("max_attempts", DOING)? as u32,
+            trigger: Trigger::from_name(&row.text("trigger", DOING)?).unwrap_or(Trigger::Enqueue),
+            scheduled_at: instant(row.int("scheduled_at", DOING)?),
+            locked_at: row.opt_int("locked_at", DOING)?.map(instant),
+            lost_by: row.opt_text("locked_by", DOING)?.unwrap_or_default(),
+            last_seen: row.opt_int("heartbeat_at", DOING)?.map(instant),
+            chain_id: row.opt_int("chain_id", DOING)?,
+            chain_step: row.opt_int("chain_step", DOING)?,
+        })
+    }
+
+    /// What becomes of it at `now`; `also` is a runner giving up its own claims at
+    /// shutdown. The lost attempt counts.
+    pub(crate) fn recovery(self, now: DateTime<Utc>, also: Option<&str>) -> Recovery {
+        let LostClaim {
+            task_id,
+            attempt,
+            ref lost_by,
+            ..
+        } = self;
+        let retried = attempt < self.max_attempts;
+        let reason = if also == Some(lost_by.as_str()) {
+            format!("interrupted: runner {lost_by} shut down before attempt {attempt} finished")
+        } else {
+            match self.last_seen {
+                Some(seen) => format!(
+                    "lost: runner {lost_by} stopped heartbeating (last seen {}); attempt {attempt} did not finish",
+                    seen.to_rfc3339()
+                ),
+                None => format!("lost: runner {lost_by} is gone; attempt {attempt} did not finish"),
+            }
+        };
+        let execution = NewExecution {
+            task_id,
+            job: self.job,
+            attempt,
+            trigger: self.trigger,
+            scheduled_at: self.scheduled_at,
+            started_at: self.locked_at.unwrap_or(now),
+            finished_at: now,
+            status: if retried {
+                ExecutionStatus::Failed
+            } else {
+                ExecutionStatus::Dead
+            },
+            error: Some(reason.clone()),
+            records_processed: None,
+            runner_id: self.lost_by.clone(),
+            chain_id: self.chain_id,
+            chain_step: self.chain_step,
+        };
+        Recovery {
+            task_id,
+            attempt,
+            lost_by: self.lost_by,
+            retried,
+            reason,
+            execution,
+        }
+    }
+}
+
+impl Recovery {
+    /// The rescued task, as the rescuer reports it.
+    pub(crate) fn rescued(&self) -> RescuedTask {
+        RescuedTask {
+            task_id: self.task_id,
+            job: self.execution.job.clone(),
+            attempt: self.attempt,
+            lost_by: self.lost_by.clone(),
+            retried: self.retried,
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Recording the ends of attempts on SQLite, with their history rows.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+use super::{Sqlite, insert, json_batch};
+use crate::storage::rows::millis;
+use crate::storage::{Completion, Completions, Doing, NewExecution, StoreError, TaskState};
+
+/// The end of one attempt as SQLite reads it from the JSON array of a batch.
+#[derive(Serialize)]
+struct JsonCompletion<'a> {
+    id: i64,
+    attempt: u32,
+    state: &'static str,
+    run_at: Option<i64>,
+    error: Option<&'a str>,
+    finished_at: Option<i64>,
+}
+
+/// One history row as SQLite reads it from the JSON array of a batch.
+#[derive(Serialize)]
+struct JsonExecution<'a> {
+    task_id: i64,
+    job: &'a str,
+    attempt: u32,
+    trigger: &'static str,
+    scheduled_at: i64,
+    started_at: i64,
+    finished_at: i64,
+    duration_ms: i64,
+    status: &'static str,
+    error: Option<&'a str>,
+    records_processed: Option<i64>,
+    runner_id: &'a str,
+    chain_id: Option<i64>,
+    chain_step: Option<i64>,
+}
+
+/// Writes history rows inside the caller's transaction, with one statement.
+pub(super) async fn write_history(
+    connection: &mut SqliteConnection,
+    rows: &[&NewExecution],
+) -> Result<(), StoreError> {
+    const DOING: &str = "writing the execution history";
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let json: Vec<JsonExecution<'_>> = rows
+        .iter()
+        .map(|e| JsonExecution {
+            task_id: e.task_id,
+            job: &e.job,
+            attempt: e.attempt,
+            trigger: e.trigger.as_str(),
+            scheduled_at: millis(e.scheduled_at),
+            started_at: millis(e.started_at),
+            finished_at: millis(e.finished_at),
+            duration_ms: e.duration_ms(),
+            status: e.status.as_str(),
+            error: e.error.as_deref(),
+            records_processed: e.records(),
+            runner_id: &e.runner_id,
+            chain_id: e.chain_id,
+            chain_step: e.chain_step,
+        })
+        .collect();
+    // `jsonb_each` parses the array once; each element is then read in place.
+    sqlx::query(
+        "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
+             finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, \
+             chain_step) \
+         SELECT value->>'task_id', value->>'job', value->>'attempt', value->>'trigger', \
+             value->>'scheduled_at', value->>'started_at', value->>'finished_at', \
+             value->>'duration_ms', value->>'status', value->>'error', \
+             value->>'records_processed', value->>'runner_id', value->>'chain_id', \
+             value->>'chain_step' \
+         FROM jsonb_each($1) ORDER BY key",
+    )
+    .bind(json_batch(&json, DOING)?)
+    .execute(connection)
+    .await
+    .doing(DOING)?;
+    Ok(())
+}
+
+impl Sqlite {
+    /// Writes the end of many attempts that are not steps of chains, and their history rows,
+    /// in one transaction; returns the ids of the tasks `runner` no longer held.
+    async fn complete_batch(
+        &self,
+        runner: &str,
+        completions: &[&Completion],
+    ) -> Result<Vec<i64>, StoreError> {
+        const DOING: &str = "recording finished attempts";
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let updates: Vec<JsonCompletion<'_>> = completions
+            .iter()
+            .map(|c| JsonCompletion {
+                id: c.task_id,
+                attempt: c.attempt,
+                state: c.next_state.as_str(),
+                run_at: c.retry_at.map(millis),
+                error: c.execution.error.as_deref(),
+                finished_at: c.finishes().then(|| millis(c.execution.finished_at)),
+            })
+            .collect();
+        let updates = json_batch(&updates, DOING)?;
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        // `jsonb_each` parses the array once; each element is then read in place. The unary
+        // `+` keeps SQLite from reaching the tasks through the index of running tasks, which
+        // would read the whole array once per running task: each element finds its task by
+        // id instead.
+        let applied: HashSet<i64> = sqlx::query(
+            "UPDATE jobs_tasks SET state = c.state, \
+                 run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
+                 last_error = c.error, finished_at = c.finished_at, \
+                 locked_by = NULL, locked_at = NULL \
+             FROM (SELECT value->>'id' AS id, value->>'attempt' AS attempt, \
+                       value->>'state' AS state, value->>'run_at' AS run_at, \
+                       value->>'error' AS error, value->>'finished_at' AS finished_at \
+                   FROM jsonb_each($1)) AS c \
+             WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
+               AND +jobs_tasks.state = 'running' AND +jobs_tasks.locked_by = $2 \
+             RETURNING jobs_tasks.id",
+        )
+        .bind(updates)
+        .bind(runner)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()
+        .doing(DOING)?;
+        // An attempt whose claim was recovered meanwhile already has its history row
+        // (written by the rescue); its late end is not recorded a second time.
+        let recorded: Vec<&NewExecution> = completions
+            .iter()
+            .map(|c| &c.execution)
+            .filter(|e| applied.contains(&e.task_id))
+            .collect();
+        write_history(&mut tx, &recorded).await?;
+        tx.commit().await.doing(DOING)?;
+        Ok(completions
+            .iter()
+            .filter(|c| !applied.contains(&c.task_id))
+            .map(|c| c.task_id)
+            .collect())
+    }
+
+    /// Writes the end of one step of a chain, its history row and the next step's task in
+    /// one transaction; `false` when `runner` no longer holds the task.
+    async fn complete_step(
+        &self,
+        runner: &str,
+        c: &Completion,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        const DOING: &str = "recording a step of a chain";
+        let e = &c.execution;
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        let held = sqlx::query(
+            "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
+                 finished_at = $7, locked_by = NULL, locked_at = NULL \
+             WHERE id = $1 AND attempt = $2 AND state = 'running' AND locked_by = $3",
+        )
+        .bind(c.task_id)
+        .bind(i64::from(c.attempt))
+        .bind(runner)
+        .bind(c.next_state.as_str())
+        .bind(c.retry_at.map(millis))
+        .bind(e.error.as_deref())
+        .bind(c.finishes().then(|| millis(e.finished_at)))
+        .execute(&mut *tx)
+        .await
+        .doing(DOING)?;
+        if held.rows_affected() == 0 {
+            return Ok(false);
+        }
+        write_history(&mut tx, &[e]).await?;
+        if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
+            let link = &next.link;
+            insert::insert_step(
+                &mut tx,
+                &next.task,
+                Some(link.id),
+                link.step,
+                &link.rest,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await.doing(DOING)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl Completions for Sqlite {
+    async fn complete(
+        &self,
+        runner: &str,
+        completions: &[Completion],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (steps, plain): (Vec<&Completion>, Vec<&Completion>) =
+            completions.iter().partition(|c| c.is_chain_step());
+        let mut stale = self.complete_batch(runner, &plain).await?;
+        for step in steps {
+            if !self.complete_step(runner, step, now).await? {
+                stale.push(step.task_id);
+            }
+        }
+        Ok(stale)
+    }
+}

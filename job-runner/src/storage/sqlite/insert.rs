@@ -1,0 +1,253 @@
+//! Storing tasks on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+
+use super::{Sqlite, json_batch};
+use crate::storage::rows::{chain_rest, millis};
+use crate::storage::{ClaimedTask, Doing, Inserts, NewTask, StoreError};
+
+const DOING: &str = "storing tasks";
+
+/// A task without a uniqueness key as SQLite reads it from the JSON array of a batch.
+#[derive(Serialize)]
+struct JsonTask<'a> {
+    job: &'a str,
+    queue: &'a str,
+    args: &'a str,
+    priority: i32,
+    run_at: i64,
+    scheduled_at: i64,
+    max_attempts: u32,
+    trigger: &'static str,
+    exclusive: i64,
+}
+
+/// Inserts tasks (their uniqueness keys, if any, are not stored) with one statement, inside
+/// the caller's transaction; returns their ids in the order of `tasks`.
+pub(super) async fn insert_plain(
+    connection: &mut SqliteConnection,
+    tasks: &[&NewTask],
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
+    let rows: Vec<JsonTask<'_>> = tasks
+        .iter()
+        .map(|t| JsonTask {
+            job: &t.job,
+            queue: &t.queue,
+            args: &t.args,
+            priority: t.priority,
+            run_at: millis(t.run_at),
+            scheduled_at: millis(t.scheduled_at),
+            max_attempts: t.max_attempts,
+            trigger: t.trigger.as_str(),
+            exclusive: i64::from(t.exclusive),
+        })
+        .collect();
+    let mut ids: Vec<i64> = sqlx::query(
+        "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+             attempt, max_attempts, trigger, exclusive, created_at) \
+         SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
+             value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
+             value->>'trigger', value->>'exclusive', $2 \
+         FROM jsonb_each($1) ORDER BY key \
+         RETURNING id",
+    )
+    .bind(json_batch(&rows, DOING)?)
+    .bind(millis(now))
+    .fetch_all(connection)
+    .await
+    .doing(DOING)?
+    .iter()
+    .map(|row| row.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()
+    .doing(DOING)?;
+    // One statement inserts in the order of the array, so ids ascend with it; RETURNING
+    // itself promises no order.
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+/// Inserts one task (its uniqueness key, if any, is not stored) inside the caller's
+/// transaction and returns its id.
+pub(super) async fn insert_one(
+    connection: &mut SqliteConnection,
+    task: &NewTask,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let ids = insert_plain(connection, &[task], now).await?;
+    ids.first().copied().ok_or_else(|| StoreError::Corrupt {
+        doing: DOING,
+        detail: "the task was not stored".into(),
+    })
+}
+
+/// Stores one step of a chain inside the caller's transaction and returns its task's id;
+/// `rest` are the steps after it.
+pub(super) async fn insert_step(
+    connection: &mut SqliteConnection,
+    task: &NewTask,
+    chain_id: Option<i64>,
+    step: u32,
+    rest: &[String],
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    const DOING: &str = "storing a step of a chain";
+    sqlx::query(
+        "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+             attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, \
+             chain_rest) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13) \
+         RETURNING id",
+    )
+    .bind(&task.job)
+    .bind(&task.queue)
+    .bind(&task.args)
+    .bind(i64::from(task.priority))
+    .bind(millis(task.run_at))
+    .bind(millis(task.scheduled_at))
+    .bind(i64::from(task.max_attempts))
+    .bind(task.trigger.as_str())
+    .bind(i64::from(task.exclusive))
+    .bind(millis(now))
+    .bind(chain_id)
+    .bind(i64::from(step))
+    .bind(chain_rest(rest))
+    .fetch_one(connection)
+    .await
+    .doing(DOING)?
+    .try_get(0)
+    .doing(DOING)
+}
+
+#[async_trait]
+impl Inserts for Sqlite {
+    async fn insert_tasks(
+        &self,
+        tasks: &[NewTask],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(i64, bool)>, StoreError> {
+        if tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
+        // Tasks without a key go in with one statement; keyed ones one by one, since each
+        // may resolve to an existing task.
+        let plain: Vec<usize> = (0..tasks.len())
+            .filter(|&i| tasks[i].unique_key.is_none())
+            .collect();
+        if !plain.is_empty() {
+            let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
+            let new_ids = insert_plain(&mut tx, &rows, now).await?;
+            for (&i, id) in plain.iter().zip(new_ids) {
+                ids[i] = Some((id, false));
+            }
+        }
+        for (i, task) in tasks.iter().enumerate() {
+            let Some(key) = &task.unique_key else {
+                continue;
+            };
+            let inserted = sqlx::query(
+                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                     attempt, max_attempts, trigger, unique_key, exclusive, created_at) \
+                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11) \
+                 ON CONFLICT DO NOTHING RETURNING id",
+            )
+            .bind(&task.job)
+            .bind(&task.queue)
+            .bind(&task.args)
+            .bind(i64::from(task.priority))
+            .bind(millis(task.run_at))
+            .bind(millis(task.scheduled_at))
+            .bind(i64::from(task.max_attempts))
+            .bind(task.trigger.as_str())
+            .bind(key)
+            .bind(i64::from(task.exclusive))
+            .bind(millis(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .doing(DOING)?;
+            ids[i] = Some(match inserted {
+                Some(row) => (row.try_get(0).doing(DOING)?, false),
+                None => {
+                    let existing: i64 = sqlx::query(
+                        "SELECT id FROM jobs_tasks WHERE job = $1 AND unique_key = $2 \
+                         AND state IN ('pending', 'running')",
+                    )
+                    .bind(&task.job)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .doing(DOING)?
+                    .try_get(0)
+                    .doing(DOING)?;
+                    (existing, true)
+                }
+            });
+        }
+        tx.commit().await.doing(DOING)?;
+        ids.into_iter()
+            .map(|id| {
+                id.ok_or_else(|| StoreError::Corrupt {
+                    doing: DOING,
+                    detail: "a task was not stored".into(),
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_running_task(
+        &self,
+        task: &NewTask,
+        runner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ClaimedTask, StoreError> {
+        const DOING: &str = "storing a task to run now";
+        let id: i64 = sqlx::query(
+            "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
+                 attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at) \
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id",
+        )
+        .bind(&task.job)
+        .bind(&task.queue)
+        .bind(&task.args)
+        .bind(i64::from(task.priority))
+        .bind(millis(task.run_at))
+        .bind(millis(task.scheduled_at))
+        .bind(i64::from(task.max_attempts))
+        .bind(task.trigger.as_str())
+        .bind(i64::from(task.exclusive))
+        .bind(runner)
+        .bind(millis(now))
+        .fetch_one(&self.pool)
+        .await
+        .doing(DOING)?
+        .try_get(0)
+        .doing(DOING)?;
+        Ok(ClaimedTask::first_attempt(id, task))
+    }
+
+    async fn insert_chain_start(
+        &self,
+        task: &NewTask,
+        rest: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        const DOING: &str = "storing the first step of a chain";
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        let id = insert_step(&mut tx, task, None, 1, rest, now).await?;
+        // The chain's id is its first task's.
+        sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+        tx.commit().await.doing(DOING)?;
+        Ok(id)
+    }
+}

@@ -1,0 +1,152 @@
+//! Reading tasks and history on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::Sqlite;
+use crate::storage::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
+use crate::storage::{
+    Doing, Execution, ExecutionFilter, ExecutionStatus, QueueStats, Reads, StoreError, TaskFilter,
+    TaskRow, TaskState,
+};
+
+#[async_trait]
+impl Reads for Sqlite {
+    async fn task(&self, id: i64) -> Result<Option<TaskRow>, StoreError> {
+        const DOING: &str = "reading a task";
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .doing(DOING)?;
+        row.as_ref().map(rows::task).transpose()
+    }
+
+    async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
+        const DOING: &str = "listing tasks";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM jobs_tasks \
+             WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR queue = $2) \
+               AND ($3 IS NULL OR job = $3) AND ($4 IS NULL OR id < $4) \
+             ORDER BY id DESC LIMIT $5"
+        )))
+        .bind(filter.state.map(TaskState::as_str))
+        .bind(filter.queue.as_deref())
+        .bind(filter.job.as_deref())
+        .bind(filter.before_id)
+        .bind(i64::from(filter.limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::task).collect()
+    }
+
+    async fn stored_args(
+        &self,
+        job: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        const DOING: &str = "reading stored arguments";
+        let rows = sqlx::query(
+            "SELECT id, args FROM jobs_tasks WHERE job = $1 \
+             AND state IN ('pending', 'running', 'dead') ORDER BY id LIMIT $2",
+        )
+        .bind(job)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter()
+            .map(|row| {
+                let args: String = row.try_get(1).doing(DOING)?;
+                Ok((row.try_get(0).doing(DOING)?, rows::json(args)))
+            })
+            .collect()
+    }
+
+    async fn stored_jobs(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const DOING: &str = "listing stored jobs";
+        let rows = sqlx::query(
+            "SELECT job, SUM(CASE WHEN state IN ('pending', 'running', 'dead') THEN 1 ELSE 0 END) \
+             FROM jobs_tasks GROUP BY job ORDER BY job",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0).doing(DOING)?, row.try_get(1).doing(DOING)?)))
+            .collect()
+    }
+
+    async fn queue_stats(&self, now: DateTime<Utc>) -> Result<Vec<QueueStats>, StoreError> {
+        const DOING: &str = "measuring queues";
+        let rows = sqlx::query(
+            "SELECT queue, COUNT(*), MIN(run_at) FROM jobs_tasks \
+             WHERE state = 'pending' AND run_at <= $1 GROUP BY queue ORDER BY queue",
+        )
+        .bind(millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter()
+            .map(|row| {
+                let oldest: i64 = row.try_get(2).doing(DOING)?;
+                Ok(QueueStats {
+                    queue: row.try_get(0).doing(DOING)?,
+                    due: row.try_get(1).doing(DOING)?,
+                    oldest_due_age_seconds: (millis(now) - oldest).max(0) as f64 / 1000.0,
+                })
+            })
+            .collect()
+    }
+
+    async fn dead_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        const DOING: &str = "counting dead tasks";
+        let rows = sqlx::query(
+            "SELECT job, COUNT(*) FROM jobs_tasks WHERE state = 'dead' GROUP BY job ORDER BY job",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0).doing(DOING)?, row.try_get(1).doing(DOING)?)))
+            .collect()
+    }
+
+    async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        const DOING: &str = "reading the execution history";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EXECUTION_COLUMNS} FROM jobs_executions \
+             WHERE ($1 IS NULL OR job = $1) AND ($2 IS NULL OR status = $2) \
+               AND ($3 IS NULL OR task_id = $3) AND ($4 IS NULL OR started_at >= $4) \
+               AND ($5 IS NULL OR started_at < $5) AND ($6 IS NULL OR id < $6) \
+             ORDER BY id DESC LIMIT $7"
+        )))
+        .bind(filter.job.as_deref())
+        .bind(filter.status.map(ExecutionStatus::as_str))
+        .bind(filter.task_id)
+        .bind(filter.since.map(millis))
+        .bind(filter.until.map(millis))
+        .bind(filter.before_id)
+        .bind(i64::from(filter.limit.max(1)))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::execution).collect()
+    }
+
+    async fn last_executions(&self) -> Result<Vec<Execution>, StoreError> {
+        const DOING: &str = "reading the last executions";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {EXECUTION_COLUMNS} FROM jobs_executions \
+             WHERE id IN (SELECT MAX(id) FROM jobs_executions GROUP BY job)"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::execution).collect()
+    }
+}

@@ -1,0 +1,123 @@
+//! Runner processes on SQLite, their heartbeats, and the recovery of claims whose runner
+//! died. Every process on one SQLite file shares one host's clock.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::{Sqlite, complete::write_history};
+use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
+use crate::storage::runner::{LOST_CLAIM_COLUMNS, LostClaim, Recovery};
+use crate::storage::{Doing, NewExecution, RescuedTask, RunnerRow, Runners, StoreError};
+
+#[async_trait]
+impl Runners for Sqlite {
+    async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError> {
+        const DOING: &str = "registering the runner";
+        sqlx::query(
+            "INSERT INTO jobs_runners (id, host, pid, queues, started_at, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(&runner.id)
+        .bind(&runner.host)
+        .bind(runner.pid)
+        .bind(&runner.queues)
+        .bind(millis(runner.started_at))
+        .bind(millis(runner.heartbeat_at))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
+        Ok(())
+    }
+
+    async fn heartbeat(&self, runner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        const DOING: &str = "renewing the heartbeat";
+        let done = sqlx::query("UPDATE jobs_runners SET heartbeat_at = $2 WHERE id = $1")
+            .bind(runner)
+            .bind(millis(now))
+            .execute(&self.pool)
+            .await
+            .doing(DOING)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_runner(&self, runner: &str) -> Result<(), StoreError> {
+        const DOING: &str = "unregistering the runner";
+        sqlx::query("DELETE FROM jobs_runners WHERE id = $1")
+            .bind(runner)
+            .execute(&self.pool)
+            .await
+            .doing(DOING)?;
+        Ok(())
+    }
+
+    async fn runners(&self) -> Result<Vec<RunnerRow>, StoreError> {
+        const DOING: &str = "listing runners";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUNNER_COLUMNS} FROM jobs_runners ORDER BY started_at"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::runner).collect()
+    }
+
+    async fn rescue(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        rescuer: &str,
+        also: Option<&str>,
+    ) -> Result<Vec<RescuedTask>, StoreError> {
+        const DOING: &str = "recovering claims of stopped runners";
+        let stale_before = millis(now - TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX));
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        let lost = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LOST_CLAIM_COLUMNS} \
+             FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
+             WHERE t.state = 'running' \
+               AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2)"
+        )))
+        .bind(stale_before)
+        .bind(also.unwrap_or(""))
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?;
+        let mut recovered = Vec::with_capacity(lost.len());
+        for row in &lost {
+            let recovery = LostClaim::read(row)?.recovery(now, also);
+            let moved = sqlx::query(
+                "UPDATE jobs_tasks SET state = $2, run_at = $3, locked_by = NULL, \
+                     locked_at = NULL, last_error = $4, finished_at = $5 \
+                 WHERE id = $1 AND state = 'running' AND locked_by = $6 AND attempt = $7",
+            )
+            .bind(recovery.task_id)
+            .bind(if recovery.retried { "pending" } else { "dead" })
+            .bind(millis(now))
+            .bind(&recovery.reason)
+            .bind((!recovery.retried).then(|| millis(now)))
+            .bind(&recovery.lost_by)
+            .bind(i64::from(recovery.attempt))
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            // Unmoved: finished or rescued by someone else since it was read.
+            if moved.rows_affected() > 0 {
+                recovered.push(recovery);
+            }
+        }
+        let history: Vec<&NewExecution> = recovered.iter().map(|r| &r.execution).collect();
+        write_history(&mut tx, &history).await?;
+        sqlx::query("DELETE FROM jobs_runners WHERE heartbeat_at < $1 AND id <> $2")
+            .bind(stale_before)
+            .bind(rescuer)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+        tx.commit().await.doing(DOING)?;
+        Ok(recovered.iter().map(Recovery::rescued).collect())
+    }
+}

@@ -1,0 +1,78 @@
+//! The connection itself: backend, ping, announcements, close.
+
+use super::*;
+
+#[tokio::test]
+async fn a_driver_answers_announces_and_closes() {
+    each_backend(async |store, now| {
+        store.ping().await.expect("ping");
+        match store.backend() {
+            // SQLite has no announcements: runners poll.
+            Backend::Sqlite => assert!(store.listen().await.expect("listen").is_none()),
+            Backend::Postgres => {
+                let mut listener = store.listen().await.expect("listen").expect("a listener");
+                store
+                    .insert_tasks(&[task("due_now", now)], now)
+                    .await
+                    .expect("insert");
+                let heard = tokio::time::timeout(Duration::from_secs(10), listener.next())
+                    .await
+                    .expect("announced within 10 s")
+                    .expect("announcement");
+                assert_eq!(heard, Announcement::TaskDue("due_now".into()));
+                let row = ScheduleRow {
+                    id: "s".into(),
+                    job: "due_now".into(),
+                    cron: Some("* * * * *".into()),
+                    every_ms: None,
+                    timezone: "UTC".into(),
+                    args: serde_json::Value::Null,
+                    enabled: true,
+                    catch_up: "skip".into(),
+                    in_code: false,
+                    created_at: now,
+                    updated_at: now,
+                };
+                store.insert_schedule(&row).await.expect("schedule");
+                let heard = tokio::time::timeout(Duration::from_secs(10), listener.next())
+                    .await
+                    .expect("announced within 10 s")
+                    .expect("announcement");
+                assert_eq!(heard, Announcement::SchedulesChanged);
+            }
+        }
+        store.close().await;
+        assert!(
+            store.ping().await.is_err(),
+            "a closed store answers no more"
+        );
+    })
+    .await;
+}
+
+/// The suite calls every method of the driver's traits: a method added to the interface
+/// without a test here fails this test.
+#[test]
+fn every_driver_method_is_tested() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let interface = std::fs::read_to_string(root.join("src/storage/driver.rs")).expect("driver.rs");
+    let suite: String = std::fs::read_dir(root.join("tests/storage"))
+        .expect("the suite's folder")
+        .map(|entry| std::fs::read_to_string(entry.expect("an entry").path()).expect("a file"))
+        .collect();
+    let methods: Vec<&str> = interface
+        .split("fn ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['(', '<']).next())
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(methods.len() > 40, "the interface's methods: {methods:?}");
+    let untested: Vec<&&str> = methods
+        .iter()
+        .filter(|name| !suite.contains(&format!(".{name}(")))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "driver methods with no test in tests/storage: {untested:?}"
+    );
+}

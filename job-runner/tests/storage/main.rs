@@ -1,0 +1,101 @@
+//! The driver conformance suite: what every backend must do, run against each one.
+//!
+//! Every method of the driver's traits (`job_runner::storage::driver`) is called here;
+//! `every_driver_method_is_tested` fails when one is not, so a backend that passes this
+//! suite implements the whole interface.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use job_core::{Event, Trigger};
+use job_runner::storage::{
+    Announcement, Backend, Completion, EventOutcome, Execution, ExecutionFilter, ExecutionStatus,
+    NewExecution, NewTask, RunnerRow, ScheduleRow, Store, TakenTick, TaskFilter, TaskState,
+    TickOutcome, TickTask, Transition,
+};
+
+#[path = "../backends/mod.rs"]
+mod backends;
+mod claims;
+mod completions;
+mod controls;
+mod driver;
+mod events;
+mod inserts;
+mod migrations;
+mod reads;
+mod retention;
+mod runners;
+mod schedules;
+mod ticks;
+
+fn task(job: &str, run_at: DateTime<Utc>) -> NewTask {
+    NewTask {
+        job: job.into(),
+        queue: "default".into(),
+        args: r#"{"n":1}"#.into(),
+        priority: 0,
+        run_at,
+        scheduled_at: run_at,
+        max_attempts: 3,
+        trigger: Trigger::Enqueue,
+        unique_key: None,
+        exclusive: false,
+    }
+}
+
+fn runner(id: &str, at: DateTime<Utc>) -> RunnerRow {
+    RunnerRow {
+        id: id.into(),
+        host: "test".into(),
+        pid: 1,
+        queues: String::new(),
+        started_at: at,
+        heartbeat_at: at,
+    }
+}
+
+fn execution(
+    task_id: i64,
+    attempt: u32,
+    status: ExecutionStatus,
+    at: DateTime<Utc>,
+) -> NewExecution {
+    NewExecution {
+        task_id,
+        job: "a".into(),
+        attempt,
+        trigger: Trigger::Enqueue,
+        scheduled_at: at,
+        started_at: at,
+        finished_at: at + TimeDelta::milliseconds(5),
+        status,
+        error: (status != ExecutionStatus::Succeeded).then(|| "boom".to_owned()),
+        records_processed: Some(2),
+        runner_id: "r1".into(),
+        chain_id: None,
+        chain_step: None,
+    }
+}
+
+/// The newest history rows, newest first.
+async fn history(store: &Store) -> Vec<Execution> {
+    store
+        .executions(&ExecutionFilter {
+            limit: 10,
+            ..ExecutionFilter::default()
+        })
+        .await
+        .expect("history")
+}
+
+async fn each_backend(test: impl AsyncFn(Store, DateTime<Utc>)) {
+    for backend in backends::stores().await {
+        eprintln!("backend: {}", backend.name);
+        // Whole milliseconds, as stored.
+        let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
+        test(backend.store.clone(), now).await;
+        backend.cleanup().await;
+    }
+}
