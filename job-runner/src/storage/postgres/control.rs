@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{PgConnection, Row};
 
 use super::{Postgres, announce_task, complete::write_history};
 use crate::storage::rows::{self, TASK_COLUMNS, millis};
-use crate::storage::{Controls, Doing, NewExecution, StoreError, TaskState, Transition};
+use crate::storage::{Controls, Doing, NewExecution, StoreError, Transition};
 
 #[async_trait]
 impl Controls for Postgres {
@@ -18,29 +18,20 @@ impl Controls for Postgres {
     ) -> Result<Transition, StoreError> {
         const DOING: &str = "cancelling a task";
         let mut tx = self.begin(DOING).await?;
-        let current = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .doing(DOING)?;
-        let Some(current) = current.as_ref().map(rows::task).transpose()? else {
-            return Ok(Transition::NotFound);
-        };
-        if current.state != TaskState::Pending {
-            return Ok(Transition::Refused(current));
-        }
+        // One conditional statement: a task claimed meanwhile is not pending any more, and
+        // is left alone.
         let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs_tasks SET state = 'cancelled', finished_at = $2 WHERE id = $1 \
-             RETURNING {TASK_COLUMNS}"
+            "UPDATE jobs_tasks SET state = 'cancelled', finished_at = $2 \
+             WHERE id = $1 AND state = 'pending' RETURNING {TASK_COLUMNS}"
         )))
         .bind(id)
         .bind(millis(now))
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .doing(DOING)?;
-        let updated = rows::task(&updated)?;
+        let Some(updated) = updated.as_ref().map(rows::task).transpose()? else {
+            return found(&mut tx, id).await;
+        };
         write_history(&mut tx, &[&NewExecution::cancelled(&updated, runner, now)]).await?;
         tx.commit().await.doing(DOING)?;
         Ok(Transition::Applied(updated))
@@ -54,31 +45,22 @@ impl Controls for Postgres {
     ) -> Result<Transition, StoreError> {
         const DOING: &str = "retrying a task";
         let mut tx = self.begin(DOING).await?;
-        let current = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await
-        .doing(DOING)?;
-        let Some(current) = current.as_ref().map(rows::task).transpose()? else {
-            return Ok(Transition::NotFound);
-        };
-        if !matches!(current.state, TaskState::Dead | TaskState::Cancelled) {
-            return Ok(Transition::Refused(current));
-        }
+        // One conditional statement: of two retries at once, the second finds the task
+        // pending (or already claimed again) and is refused.
         let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs_tasks SET state = 'pending', run_at = $2, finished_at = NULL, \
-                 max_attempts = attempt + $3 WHERE id = $1 \
-             RETURNING {TASK_COLUMNS}"
+                 max_attempts = attempt + $3 \
+             WHERE id = $1 AND state IN ('dead', 'cancelled') RETURNING {TASK_COLUMNS}"
         )))
         .bind(id)
         .bind(millis(now))
         .bind(i64::from(extra_attempts.max(1)))
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
         .doing(DOING)?;
-        let updated = rows::task(&updated)?;
+        let Some(updated) = updated.as_ref().map(rows::task).transpose()? else {
+            return found(&mut tx, id).await;
+        };
         announce_task(&mut tx, &updated.job).await?;
         tx.commit().await.doing(DOING)?;
         Ok(Transition::Applied(updated))
@@ -115,4 +97,19 @@ impl Controls for Postgres {
             .doing(DOING)?;
         rows.iter().map(|r| r.try_get(0).doing(DOING)).collect()
     }
+}
+
+/// What a refused change found: the task as it is, or nothing.
+async fn found(connection: &mut PgConnection, id: i64) -> Result<Transition, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(connection)
+    .await
+    .doing("reading a task")?;
+    Ok(match row.as_ref().map(rows::task).transpose()? {
+        Some(task) => Transition::Refused(task),
+        None => Transition::NotFound,
+    })
 }
