@@ -2,8 +2,10 @@
 //!
 //! Compares the registered jobs with the database and the configuration, without running
 //! anything: stored tasks whose job no longer exists (renamed or deleted), stored arguments
-//! that no longer decode into the job's argument type, configuration overrides that name
-//! unknown jobs or hold invalid values. The runner logs the same report at start.
+//! that no longer decode into the job's argument type, stored schedules that would not tick
+//! (unknown job, arguments that no longer fit, removed from the code), configuration
+//! overrides that name unknown jobs or hold invalid values. The runner logs the same report
+//! at start.
 
 use std::fmt;
 
@@ -26,6 +28,9 @@ pub enum ProblemKind {
     ArgsMismatch,
     /// A configuration override is invalid.
     Config,
+    /// A stored schedule would not tick: its job is unknown, its arguments no longer fit,
+    /// or the code no longer defines it.
+    Schedule,
 }
 
 /// One problem found.
@@ -119,8 +124,50 @@ pub async fn check(
             });
         }
     }
+    problems.extend(schedule_problems(store, plan).await?);
     Ok(Report {
         ok: problems.is_empty(),
         problems,
     })
+}
+
+/// The stored schedules that would not tick as stored.
+async fn schedule_problems(store: &Store, plan: &Plan) -> Result<Vec<Problem>, StoreError> {
+    let in_code: Vec<String> = crate::scheduler::code_schedules(plan, chrono::Utc::now())
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    let mut problems = Vec::new();
+    for row in store.schedules().await? {
+        let message = match plan.get(&row.job) {
+            _ if row.in_code && !in_code.contains(&row.id) => format!(
+                "schedule `{}` was defined in code for job `{}`, and the code no longer defines it: the next `job-runner run` removes it (its history stays)",
+                row.id, row.job
+            ),
+            None => format!(
+                "schedule `{}` runs job `{}`, but no registered job has that name: its ticks are skipped; remove it (`job-runner schedules remove {}`) or register the job again",
+                row.id, row.job, row.id
+            ),
+            Some(settings) => match settings.descriptor.check_args(&row.args) {
+                Ok(()) => continue,
+                Err(invalid) => format!(
+                    "schedule `{}` passes arguments that no longer fit `{}` ({}: {}): its ticks are skipped; change them (`job-runner schedules set {} --args ...`) or remove it",
+                    row.id,
+                    settings.descriptor.args_type(),
+                    row.args,
+                    invalid.reason,
+                    row.id
+                ),
+            },
+        };
+        problems.push(Problem {
+            kind: ProblemKind::Schedule,
+            job: Some(row.job.clone()),
+            count: 0,
+            sample_task: None,
+            sample_args: Some(row.args.clone()),
+            message,
+        });
+    }
+    Ok(problems)
 }

@@ -260,9 +260,7 @@ impl Runner {
             heartbeat_at: now,
         };
         self.store.register_runner(&row).await?;
-        self.store
-            .sync_code_schedules(&scheduler::code_schedules(&self.plan, now))
-            .await?;
+        scheduler::sync_code(&self.store, &self.plan, now).await?;
         self.report_start().await;
         let health = Health::new(now);
         let schedules_changed = Arc::new(tokio::sync::Notify::new());

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use crate::client::Jobs;
 use crate::plan::Plan;
 use crate::schedules::recurrence_of;
-use crate::storage::{NewTask, ScheduleRow, StoreError, TickOutcome};
+use crate::storage::{NewTask, ScheduleRow, Store, StoreError, TickOutcome};
 
 /// One schedule to follow.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +71,25 @@ pub(crate) fn code_schedules(plan: &Plan, now: DateTime<Utc>) -> Vec<ScheduleRow
         .collect()
 }
 
+/// Makes the stored schedules defined in code those of `plan`: added, changed, and removed
+/// when the code no longer defines them (their history stays), each removal logged.
+pub(crate) async fn sync_code(
+    store: &Store,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for id in store
+        .sync_code_schedules(&code_schedules(plan, now))
+        .await?
+    {
+        tracing::info!(
+            schedule = id,
+            "the schedule defined in code for this job is gone from the code: removed from the database (its history stays)"
+        );
+    }
+    Ok(())
+}
+
 /// The enabled stored schedules of jobs this plan runs.
 pub(crate) async fn load(jobs: &Jobs) -> Result<Vec<Entry>, StoreError> {
     let mut entries = Vec::new();
@@ -87,6 +106,17 @@ pub(crate) async fn load(jobs: &Jobs) -> Result<Vec<Entry>, StoreError> {
             continue;
         };
         if !settings.enabled {
+            continue;
+        }
+        // Arguments that no longer fit the job (its type changed in a deploy) would fail at
+        // every tick: skip the schedule, say so once per reload (`job-runner check` lists it).
+        if let Err(invalid) = settings.descriptor.check_args(&row.args) {
+            tracing::warn!(
+                schedule = row.id,
+                job = row.job,
+                %invalid,
+                "a stored schedule's arguments no longer fit its job; its ticks are skipped until it is changed (`job-runner schedules set`) or removed"
+            );
             continue;
         }
         match recurrence_of(&row) {
@@ -120,6 +150,7 @@ pub(crate) async fn run(
     let mut entries: Vec<(Entry, Option<DateTime<Utc>>)> = Vec::new();
     let mut fingerprint = None;
     let mut first = true;
+    let mut failed = false;
     loop {
         match jobs.store().schedules_fingerprint().await {
             Ok(current) if Some(current) != fingerprint => match load(&jobs).await {
@@ -153,12 +184,19 @@ pub(crate) async fn run(
         } else {
             wake_at
         };
+        // After a failure, the ticks kept are tried again after a poll, not at once.
+        let wake_at = if failed {
+            wake_at.max(now + TimeDelta::from_std(poll).unwrap_or(TimeDelta::MAX))
+        } else {
+            wake_at
+        };
         tokio::select! {
             _ = clock.sleep_until(wake_at) => {}
             _ = changed.notified() => fingerprint = None,
             _ = stop.changed() => return,
         }
         let now = clock.now();
+        failed = false;
         for (entry, slot) in entries.iter_mut() {
             while let Some(tick) = *slot {
                 if tick > now {
@@ -169,6 +207,7 @@ pub(crate) async fn run(
                     Err(error) => {
                         // Keep the tick: the next pass tries it again.
                         tracing::warn!(schedule = entry.id, tick = %tick.to_rfc3339(), %error, "cannot take a tick; will try again");
+                        failed = true;
                         break;
                     }
                 }

@@ -14,7 +14,7 @@ use job_schedule::{Every, Recurrence, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::client::Jobs;
-use crate::storage::{ScheduleRow, StoreError};
+use crate::storage::{ScheduleRow, StoreError, Transition};
 
 /// What a schedule does, as given to [`Schedules::add`] or [`Schedules::set`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -102,6 +102,11 @@ pub enum ScheduleError {
         "schedule `{0}` is defined in code (#[job(cron = ...)] or every = ...): it can be paused and resumed, not changed or removed; change it in code, or override its cron in jobs.toml"
     )]
     DefinedInCode(String),
+    /// Someone else changed the schedule between its reading and this change.
+    #[error(
+        "schedule `{0}` was changed by someone else while this change was made; nothing was stored: read it again (`job-runner schedules list`) and repeat the change"
+    )]
+    ChangedMeanwhile(String),
     /// The timing is invalid.
     #[error("{0}")]
     Invalid(String),
@@ -143,11 +148,8 @@ impl Schedules<'_> {
             None => self.add(id, spec).await,
             Some(current) if current.in_code => Err(ScheduleError::DefinedInCode(id.to_owned())),
             Some(current) => {
-                let now = self.jobs.clock().now();
-                let mut row = self.validated(id, spec, current.enabled, now)?;
-                row.created_at = current.created_at;
-                self.jobs.store().update_schedule(&row).await?;
-                Ok(row)
+                let row = self.validated(id, spec, current.enabled, self.stamp(&current))?;
+                self.replace(row, &current).await
             }
         }
     }
@@ -185,11 +187,37 @@ impl Schedules<'_> {
             args: change.args.unwrap_or(current.args.clone()),
             catch_up: change.catch_up.or(Some(current.catch_up.clone())),
         };
-        let now = self.jobs.clock().now();
-        let mut row = self.validated(id, spec, current.enabled, now)?;
+        let row = self.validated(id, spec, current.enabled, self.stamp(&current))?;
+        self.replace(row, &current).await
+    }
+
+    /// When a change of `current` is made: now, or just after its last change (so that
+    /// two changes within one millisecond still tell apart).
+    fn stamp(&self, current: &ScheduleRow) -> DateTime<Utc> {
+        let next = current.updated_at + chrono::TimeDelta::milliseconds(1);
+        self.jobs.clock().now().max(next)
+    }
+
+    /// Stores `row` in place of `current`, unless someone changed it meanwhile.
+    async fn replace(
+        &self,
+        mut row: ScheduleRow,
+        current: &ScheduleRow,
+    ) -> Result<ScheduleRow, ScheduleError> {
         row.created_at = current.created_at;
-        self.jobs.store().update_schedule(&row).await?;
-        Ok(row)
+        match self
+            .jobs
+            .store()
+            .update_schedule(&row, current.updated_at)
+            .await?
+        {
+            Transition::Applied(row) => Ok(row),
+            Transition::Refused(found) if found.in_code => {
+                Err(ScheduleError::DefinedInCode(row.id))
+            }
+            Transition::Refused(_) => Err(ScheduleError::ChangedMeanwhile(row.id)),
+            Transition::NotFound => Err(ScheduleError::UnknownSchedule(row.id)),
+        }
     }
 
     /// One schedule with its next and last tick.
@@ -217,11 +245,11 @@ impl Schedules<'_> {
 
     /// Removes a schedule: its future ticks stop, its history stays.
     pub async fn remove(&self, id: &str) -> Result<(), ScheduleError> {
-        let current = self.existing(id).await?;
-        if current.in_code {
-            return Err(ScheduleError::DefinedInCode(id.to_owned()));
+        match self.jobs.store().delete_schedule(id).await? {
+            Transition::Applied(_) => {}
+            Transition::Refused(_) => return Err(ScheduleError::DefinedInCode(id.to_owned())),
+            Transition::NotFound => return Err(ScheduleError::UnknownSchedule(id.to_owned())),
         }
-        self.jobs.store().delete_schedule(id).await?;
         Ok(())
     }
 
@@ -236,10 +264,13 @@ impl Schedules<'_> {
     }
 
     async fn set_enabled(&self, id: &str, enabled: bool) -> Result<ScheduleRow, ScheduleError> {
-        let mut row = self.existing(id).await?;
-        row.enabled = enabled;
-        row.updated_at = self.jobs.clock().now();
-        self.jobs.store().update_schedule(&row).await?;
+        let now = self.jobs.clock().now();
+        let row = self
+            .jobs
+            .store()
+            .set_schedule_enabled(id, enabled, now)
+            .await?
+            .ok_or_else(|| ScheduleError::UnknownSchedule(id.to_owned()))?;
         Ok(row)
     }
 

@@ -46,7 +46,9 @@ impl From<crate::schedules::ScheduleError> for ApiError {
         use crate::schedules::ScheduleError as E;
         let status = match &error {
             E::UnknownJob(_) | E::UnknownSchedule(_) => StatusCode::NOT_FOUND,
-            E::DuplicateId(_) | E::DefinedInCode(_) => StatusCode::CONFLICT,
+            E::DuplicateId(_) | E::DefinedInCode(_) | E::ChangedMeanwhile(_) => {
+                StatusCode::CONFLICT
+            }
             E::InvalidId { .. } | E::Invalid(_) | E::InvalidArgs(_) => StatusCode::BAD_REQUEST,
             E::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };

@@ -286,16 +286,34 @@ pub trait Schedules {
     /// Stores a new schedule; `false` when its id is taken.
     async fn insert_schedule(&self, row: &ScheduleRow) -> Result<bool, StoreError>;
 
-    /// Replaces what a schedule does (not its id, `in_code` or creation time); `false` when
-    /// no schedule has this id.
-    async fn update_schedule(&self, row: &ScheduleRow) -> Result<bool, StoreError>;
+    /// Replaces what a schedule added at run time does (not its id, `in_code`, enabled
+    /// state or creation time), if it is still as it was when read: `seen` is the
+    /// `updated_at` read then. Refused (with the schedule as found) when it is defined in
+    /// code or was changed meanwhile.
+    async fn update_schedule(
+        &self,
+        row: &ScheduleRow,
+        seen: DateTime<Utc>,
+    ) -> Result<Transition<ScheduleRow>, StoreError>;
 
-    /// Removes a schedule (its history stays); `false` when no schedule has this id.
-    async fn delete_schedule(&self, id: &str) -> Result<bool, StoreError>;
+    /// Pauses (`enabled = false`) or resumes a schedule, defined in code or not; `None`
+    /// when no schedule has this id.
+    async fn set_schedule_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ScheduleRow>, StoreError>;
 
-    /// Writes the schedules defined in code (`in_code`), leaving their pause state alone;
-    /// a schedule added at run time with the same id is left alone too.
-    async fn sync_code_schedules(&self, rows: &[ScheduleRow]) -> Result<(), StoreError>;
+    /// Removes a schedule added at run time (its history stays). Refused (with the
+    /// schedule as found) when it is defined in code.
+    async fn delete_schedule(&self, id: &str) -> Result<Transition<ScheduleRow>, StoreError>;
+
+    /// Makes the schedules defined in code (`in_code`) those of `rows`: new ones are added,
+    /// changed ones rewritten (their pause state kept), and those no longer in `rows` are
+    /// removed (their history stays); returns the ids removed. A schedule added at run time
+    /// is left alone, even with the id of one in `rows`.
+    async fn sync_code_schedules(&self, rows: &[ScheduleRow]) -> Result<Vec<String>, StoreError>;
 }
 
 /// Runner processes, their heartbeats, and the recovery of claims whose runner died.

@@ -248,15 +248,15 @@ pub struct QueueStats {
     pub oldest_due_age_seconds: f64,
 }
 
-/// What a guarded change of one task found (see `Controls::cancel` and `Controls::retry`):
-/// the change is one conditional statement, so a task that moved on meanwhile is never
-/// overwritten.
+/// What a guarded change of one row found (see `Controls::cancel`, `Controls::retry` and
+/// `Schedules::update_schedule`): the change is one conditional statement, so a row that
+/// moved on meanwhile is never overwritten.
 #[derive(Debug, Clone)]
-pub enum Transition {
-    /// The task was changed; this is it afterwards.
-    Applied(TaskRow),
-    /// The task was in a state where the change makes no sense; this is it as found.
-    Refused(TaskRow),
-    /// No task has this id.
+pub enum Transition<T = TaskRow> {
+    /// The row was changed; this is it afterwards.
+    Applied(T),
+    /// The row was in a state where the change makes no sense; this is it as found.
+    Refused(T),
+    /// No row has this id.
     NotFound,
 }

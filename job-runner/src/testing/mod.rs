@@ -131,9 +131,7 @@ impl SimulationBuilder {
                 heartbeat_at: self.start,
             })
             .await?;
-        store
-            .sync_code_schedules(&scheduler::code_schedules(&plan, self.start))
-            .await?;
+        scheduler::sync_code(&store, &plan, self.start).await?;
         let watched = Arc::new(WatchedClient::new(jobs.clone()));
         let running_order = plan.jobs().filter(|s| s.enabled).cloned().collect();
         Ok(Simulation {

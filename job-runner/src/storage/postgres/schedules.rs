@@ -2,11 +2,12 @@
 //! listening runners reload their schedules when it commits.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Postgres, announce_schedule};
 use crate::storage::rows::{self, SCHEDULE_COLUMNS, millis};
-use crate::storage::{Doing, ScheduleRow, Schedules, StoreError};
+use crate::storage::{Doing, ScheduleRow, Schedules, StoreError, Transition};
 
 #[async_trait]
 impl Schedules for Postgres {
@@ -68,44 +69,84 @@ impl Schedules for Postgres {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn update_schedule(&self, row: &ScheduleRow) -> Result<bool, StoreError> {
+    async fn update_schedule(
+        &self,
+        row: &ScheduleRow,
+        seen: DateTime<Utc>,
+    ) -> Result<Transition<ScheduleRow>, StoreError> {
         const DOING: &str = "changing a schedule";
         let mut tx = self.begin(DOING).await?;
-        let done = sqlx::query(
+        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs_schedules SET job = $2, cron = $3, every_ms = $4, timezone = $5, \
-                 args = $6, enabled = $7, catch_up = $8, updated_at = $9 WHERE id = $1",
-        )
+                 args = $6, catch_up = $7, updated_at = $8 \
+             WHERE id = $1 AND in_code = 0 AND updated_at = $9 RETURNING {SCHEDULE_COLUMNS}"
+        )))
         .bind(&row.id)
         .bind(&row.job)
         .bind(&row.cron)
         .bind(row.every_ms)
         .bind(&row.timezone)
         .bind(row.args.to_string())
-        .bind(i64::from(row.enabled))
         .bind(&row.catch_up)
         .bind(millis(row.updated_at))
-        .execute(&mut *tx)
+        .bind(millis(seen))
+        .fetch_optional(&mut *tx)
         .await
         .doing(DOING)?;
-        announce_schedule(&mut tx, &row.id).await?;
+        let Some(updated) = updated.as_ref().map(rows::schedule).transpose()? else {
+            return found(&mut *tx, &row.id).await;
+        };
+        announce_schedule(&mut tx, &updated.id).await?;
         tx.commit().await.doing(DOING)?;
-        Ok(done.rows_affected() > 0)
+        Ok(Transition::Applied(updated))
     }
 
-    async fn delete_schedule(&self, id: &str) -> Result<bool, StoreError> {
-        const DOING: &str = "removing a schedule";
+    async fn set_schedule_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ScheduleRow>, StoreError> {
+        const DOING: &str = "pausing or resuming a schedule";
         let mut tx = self.begin(DOING).await?;
-        let done = sqlx::query("DELETE FROM jobs_schedules WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .doing(DOING)?;
+        // Only the flag: a change of the schedule made meanwhile stays. `updated_at` moves
+        // forward even within one millisecond, so that watchers see the change.
+        let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs_schedules SET enabled = $2, \
+                 updated_at = CASE WHEN updated_at < $3 THEN $3 ELSE updated_at + 1 END \
+             WHERE id = $1 RETURNING {SCHEDULE_COLUMNS}"
+        )))
+        .bind(id)
+        .bind(i64::from(enabled))
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .doing(DOING)?;
+        let updated = updated.as_ref().map(rows::schedule).transpose()?;
         announce_schedule(&mut tx, id).await?;
         tx.commit().await.doing(DOING)?;
-        Ok(done.rows_affected() > 0)
+        Ok(updated)
     }
 
-    async fn sync_code_schedules(&self, rows: &[ScheduleRow]) -> Result<(), StoreError> {
+    async fn delete_schedule(&self, id: &str) -> Result<Transition<ScheduleRow>, StoreError> {
+        const DOING: &str = "removing a schedule";
+        let mut tx = self.begin(DOING).await?;
+        let deleted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM jobs_schedules WHERE id = $1 AND in_code = 0 RETURNING {SCHEDULE_COLUMNS}"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .doing(DOING)?;
+        let Some(deleted) = deleted.as_ref().map(rows::schedule).transpose()? else {
+            return found(&mut *tx, id).await;
+        };
+        announce_schedule(&mut tx, id).await?;
+        tx.commit().await.doing(DOING)?;
+        Ok(Transition::Applied(deleted))
+    }
+
+    async fn sync_code_schedules(&self, rows: &[ScheduleRow]) -> Result<Vec<String>, StoreError> {
         const DOING: &str = "writing the schedules defined in code";
         let mut tx = self.begin(DOING).await?;
         for row in rows {
@@ -136,7 +177,37 @@ impl Schedules for Postgres {
                 announce_schedule(&mut tx, &row.id).await?;
             }
         }
+        // Schedules the code no longer defines go; their ticks and history stay.
+        let kept: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let removed: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM jobs_schedules WHERE in_code = 1 AND NOT (id = ANY($1)) RETURNING id",
+        )
+        .bind(&kept)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?;
+        for id in &removed {
+            announce_schedule(&mut tx, id).await?;
+        }
         tx.commit().await.doing(DOING)?;
-        Ok(())
+        Ok(removed)
     }
+}
+
+/// What a refused change found: the schedule as it is, or nothing.
+async fn found(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: &str,
+) -> Result<Transition<ScheduleRow>, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SCHEDULE_COLUMNS} FROM jobs_schedules WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+    .doing("reading a schedule")?;
+    Ok(match row.as_ref().map(rows::schedule).transpose()? {
+        Some(row) => Transition::Refused(row),
+        None => Transition::NotFound,
+    })
 }
