@@ -42,7 +42,7 @@ pub(crate) async fn run(
             tokio::select! {
                 announcement = listener.next() => match announcement {
                     Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
-                    Ok(Announcement::SchedulesChanged) => schedules_changed.notify_one(),
+                    Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
                     Ok(Announcement::Missed) => {
                         tracing::warn!("lost the connection that listens for new tasks; reconnecting");
                         wakers.wake_all();

@@ -7,7 +7,11 @@
 //! listed here, and fails when one has no test.
 //!
 //! Times are the caller's (the runner's clock, so that a virtual clock drives a simulation
-//! fully), except where a method says that the database's own clock decides.
+//! fully), except for leases. A lease (a runner's heartbeat, the time a claim was made, and
+//! their expiry in [`Runners::rescue`]) is judged on the store's clock: on a backend whose
+//! runners share one host (SQLite), the runners' own; on one shared by many hosts
+//! (PostgreSQL), the database server's, so that hosts whose clocks disagree never take over
+//! each other's live claims.
 
 use std::time::Duration;
 
@@ -332,9 +336,9 @@ pub trait Runners {
     /// The registered runners.
     async fn runners(&self) -> Result<Vec<RunnerRow>, StoreError>;
 
-    /// Recovers the claims of runners whose heartbeat is older than `lease` (or that are
-    /// not registered at all), and of `also` (a runner giving up its own claims at
-    /// shutdown). Each lost attempt counts: the task goes back to pending, due now, if it
+    /// Recovers the claims of runners whose heartbeat is older than `lease`, claims older
+    /// than `lease` whose runner is not registered (it was declared dead and has not come
+    /// back), and the claims of `also` (a runner giving up its own claims at shutdown). Each lost attempt counts: the task goes back to pending, due now, if it
     /// has attempts left, and is dead otherwise; a history row records the loss. Stale
     /// runners other than `rescuer` are unregistered.
     async fn rescue(

@@ -121,8 +121,8 @@ impl Default for ConnectOptions {
 pub enum Announcement {
     /// A task of this job is due now.
     TaskDue(String),
-    /// A schedule was added, changed or removed.
-    SchedulesChanged,
+    /// The schedule with this id was added, changed or removed.
+    SchedulesChanged(String),
     /// The subscription was interrupted: announcements may have been missed, so look at
     /// everything once.
     Missed,

@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{Event, Trigger};
 use job_runner::storage::{
     Announcement, Backend, Completion, EventOutcome, Execution, ExecutionFilter, ExecutionStatus,
-    NewExecution, NewTask, RunnerRow, ScheduleRow, Store, TakenTick, TaskFilter, TaskState,
-    TickOutcome, TickTask, Transition,
+    Listener, NewExecution, NewTask, RunnerRow, ScheduleRow, Store, TakenTick, TaskFilter,
+    TaskState, TickOutcome, TickTask, Transition,
 };
 
 #[path = "../backends/mod.rs"]

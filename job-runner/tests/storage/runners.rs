@@ -2,10 +2,18 @@
 
 use super::*;
 
+/// Leases are judged on the store's clock (the server's, on PostgreSQL): these tests wait
+/// for a short lease to pass in real time.
+const LEASE: Duration = Duration::from_millis(1000);
+
+async fn past_the_lease() {
+    tokio::time::sleep(LEASE + Duration::from_millis(200)).await;
+}
+
 #[tokio::test]
 async fn claims_of_silent_runners_are_rescued_counting_the_attempt() {
     each_backend(async |store, now| {
-        let lease = Duration::from_secs(10);
+        let lease = LEASE;
         let mut last_chance = task("a", now);
         last_chance.max_attempts = 1;
         let ids = store
@@ -29,17 +37,17 @@ async fn claims_of_silent_runners_are_rescued_counting_the_attempt() {
             2
         );
 
-        let later = now + TimeDelta::seconds(5);
         assert!(
             store
-                .rescue(later, lease, "alive", None)
+                .rescue(Utc::now(), lease, "alive", None)
                 .await
                 .expect("rescue")
                 .is_empty(),
             "rescued within the lease"
         );
 
-        let later = now + TimeDelta::seconds(11);
+        past_the_lease().await;
+        let later = Utc::now();
         assert!(store.heartbeat("alive", later).await.expect("heartbeat"));
         let rescued = store
             .rescue(later, lease, "alive", None)
@@ -89,21 +97,129 @@ async fn runners_register_renew_and_leave() {
             .register_runner(&runner("r2", now))
             .await
             .expect("register");
-        assert!(
-            store
-                .heartbeat("r1", now + TimeDelta::seconds(1))
-                .await
-                .expect("renew")
-        );
+        let registered = store.runners().await.expect("runners")[0].heartbeat_at;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(store.heartbeat("r1", Utc::now()).await.expect("renew"));
         store.remove_runner("r2").await.expect("remove");
         let rows = store.runners().await.expect("runners");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].id, "r1");
-        assert_eq!(rows[0].heartbeat_at, now + TimeDelta::seconds(1));
+        assert!(
+            rows[0].heartbeat_at > registered,
+            "a heartbeat moves the lease forward"
+        );
         assert!(
             !store.heartbeat("r2", now).await.expect("renew"),
             "a removed runner's heartbeat finds no row"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_claim_whose_runner_was_declared_dead_is_rescued_after_the_lease_not_at_once() {
+    each_backend(async |store, now| {
+        store
+            .insert_tasks(&[task("a", now)], now)
+            .await
+            .expect("insert");
+        store
+            .register_runner(&runner("r1", now))
+            .await
+            .expect("register");
+        store
+            .register_runner(&runner("alive", now))
+            .await
+            .expect("register");
+        assert_eq!(
+            store
+                .claim("a", "r1", now, 1, false)
+                .await
+                .expect("claim")
+                .len(),
+            1
+        );
+        // Declared dead (its row removed) but alive: it claimed again before registering
+        // anew. Its claim is as young as it is: rescued only once the lease has passed.
+        store.remove_runner("r1").await.expect("remove");
+        assert!(
+            store
+                .rescue(Utc::now(), LEASE, "alive", None)
+                .await
+                .expect("rescue")
+                .is_empty(),
+            "a fresh claim of an unregistered runner was rescued at once"
+        );
+        past_the_lease().await;
+        store
+            .heartbeat("alive", Utc::now())
+            .await
+            .expect("heartbeat");
+        let rescued = store
+            .rescue(Utc::now(), LEASE, "alive", None)
+            .await
+            .expect("rescue");
+        assert_eq!(rescued.len(), 1);
+        assert!(
+            history(&store).await[0]
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("is gone")
+        );
+    })
+    .await;
+}
+
+/// On a store shared by many hosts, leases are judged on the store's own clock: runners
+/// whose clocks are 30 s apart never take over each other's live claims. (On SQLite every
+/// runner reads one host's clock.)
+#[tokio::test]
+async fn runners_whose_clocks_disagree_rescue_nothing_that_is_alive() {
+    each_backend(async |store, now| {
+        if store.backend() == Backend::Sqlite {
+            return;
+        }
+        let behind = now - TimeDelta::seconds(30);
+        let ahead = now + TimeDelta::seconds(30);
+        store
+            .insert_tasks(&[task("a", behind)], now)
+            .await
+            .expect("insert");
+        store
+            .register_runner(&runner("slow", behind))
+            .await
+            .expect("register");
+        store
+            .register_runner(&runner("fast", ahead))
+            .await
+            .expect("register");
+        assert_eq!(
+            store
+                .claim("a", "slow", behind, 1, false)
+                .await
+                .expect("claim")
+                .len(),
+            1
+        );
+        assert!(store.heartbeat("slow", behind).await.expect("heartbeat"));
+        let lease = Duration::from_secs(10);
+        assert!(
+            store
+                .rescue(ahead, lease, "fast", None)
+                .await
+                .expect("rescue")
+                .is_empty(),
+            "a runner 30 s ahead took over a live claim"
+        );
+        assert!(
+            store
+                .rescue(behind, lease, "slow", None)
+                .await
+                .expect("rescue")
+                .is_empty()
+        );
+        assert_eq!(store.runners().await.expect("runners").len(), 2);
     })
     .await;
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::Postgres;
+use super::{Postgres, SERVER_NOW};
 use crate::storage::rows::{self, CLAIMED_COLUMNS, instant, millis};
 use crate::storage::{ClaimedTask, Claims, Doing, StoreError};
 
@@ -23,7 +23,7 @@ impl Claims for Postgres {
         let limit = if exclusive { 1 } else { limit.max(1) };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
-                 locked_by = $1, locked_at = $2 \
+                 locked_by = $1, locked_at = {SERVER_NOW} \
              WHERE id IN (\
                  SELECT id FROM jobs_tasks \
                  WHERE state = 'pending' AND job = $3 AND run_at <= $2 \

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
-use super::{Postgres, TASKS_CHANNEL, announce_task};
+use super::{Postgres, SERVER_NOW, TASKS_CHANNEL, announce_task};
 use crate::storage::rows::{chain_rest, millis};
 use crate::storage::{ClaimedTask, Doing, Inserts, NewTask, StoreError};
 
@@ -243,11 +243,12 @@ impl Inserts for Postgres {
         now: DateTime<Utc>,
     ) -> Result<ClaimedTask, StoreError> {
         const DOING: &str = "storing a task to run now";
-        let id: i64 = sqlx::query(
+        let id: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
                  attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at) \
-             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id",
-        )
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, {SERVER_NOW}, $11) \
+             RETURNING id"
+        )))
         .bind(&task.job)
         .bind(&task.queue)
         .bind(&task.args)

@@ -37,7 +37,9 @@ impl Listener for Announcements {
             // The connection was lost; the next call reconnects. What was announced
             // meanwhile is lost.
             None => Announcement::Missed,
-            Some(n) if n.channel() == SCHEDULES_CHANNEL => Announcement::SchedulesChanged,
+            Some(n) if n.channel() == SCHEDULES_CHANNEL => {
+                Announcement::SchedulesChanged(n.payload().to_owned())
+            }
             Some(n) => Announcement::TaskDue(n.payload().to_owned()),
         })
     }

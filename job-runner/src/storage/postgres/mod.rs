@@ -2,7 +2,9 @@
 //! duty.
 //!
 //! Batches are bound as one array per column and read with `UNNEST`, in one statement per
-//! batch. Tasks due now and schedule changes are announced with `NOTIFY` inside the
+//! batch. Leases (heartbeats, the times claims were made, their expiry) are judged on the
+//! server's clock, so that runners on hosts whose clocks disagree never take over each
+//! other's live claims. Tasks due now and schedule changes are announced with `NOTIFY` inside the
 //! transaction that stores them, so listening runners wake when it commits.
 
 use std::str::FromStr;
@@ -31,6 +33,10 @@ const TASKS_CHANNEL: &str = "jobs_tasks";
 
 /// The channel on which schedule changes are announced (payload: the schedule's id).
 const SCHEDULES_CHANNEL: &str = "jobs_schedules";
+
+/// The database server's clock, in unix milliseconds: leases are judged on it, never on
+/// the clocks of the runners' hosts, which may disagree.
+const SERVER_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
 
 /// A PostgreSQL database.
 pub(crate) struct Postgres {

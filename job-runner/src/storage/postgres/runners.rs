@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
-use super::{Postgres, announce_task, complete::write_history};
+use super::{Postgres, SERVER_NOW, announce_task, complete::write_history};
 use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
 use crate::storage::runner::{LOST_CLAIM_COLUMNS, LostClaim, Recovery};
 use crate::storage::{Doing, NewExecution, RescuedTask, RunnerRow, Runners, StoreError};
@@ -15,31 +15,32 @@ use crate::storage::{Doing, NewExecution, RescuedTask, RunnerRow, Runners, Store
 impl Runners for Postgres {
     async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError> {
         const DOING: &str = "registering the runner";
-        sqlx::query(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs_runners (id, host, pid, queues, started_at, heartbeat_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-        )
+             VALUES ($1, $2, $3, $4, $5, {SERVER_NOW}) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+        )))
         .bind(&runner.id)
         .bind(&runner.host)
         .bind(runner.pid)
         .bind(&runner.queues)
         .bind(millis(runner.started_at))
-        .bind(millis(runner.heartbeat_at))
         .execute(&self.pool)
         .await
         .doing(DOING)?;
         Ok(())
     }
 
-    async fn heartbeat(&self, runner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    /// `now` is the runner's clock; the lease is judged on the server's.
+    async fn heartbeat(&self, runner: &str, _now: DateTime<Utc>) -> Result<bool, StoreError> {
         const DOING: &str = "renewing the heartbeat";
-        let done = sqlx::query("UPDATE jobs_runners SET heartbeat_at = $2 WHERE id = $1")
-            .bind(runner)
-            .bind(millis(now))
-            .execute(&self.pool)
-            .await
-            .doing(DOING)?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs_runners SET heartbeat_at = {SERVER_NOW} WHERE id = $1"
+        )))
+        .bind(runner)
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -72,17 +73,19 @@ impl Runners for Postgres {
         also: Option<&str>,
     ) -> Result<Vec<RescuedTask>, StoreError> {
         const DOING: &str = "recovering claims of stopped runners";
-        let stale_before = millis(now - TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX));
+        let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.begin(DOING).await?;
         // Two rescuers never handle one task: the second skips what the first locked.
         let lost = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {LOST_CLAIM_COLUMNS} \
              FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
              WHERE t.state = 'running' \
-               AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2) \
+               AND (r.heartbeat_at < {SERVER_NOW} - $1 \
+                    OR (r.id IS NULL AND t.locked_at < {SERVER_NOW} - $1) \
+                    OR t.locked_by = $2) \
              FOR UPDATE OF t SKIP LOCKED"
         )))
-        .bind(stale_before)
+        .bind(lease)
         .bind(also.unwrap_or(""))
         .fetch_all(&mut *tx)
         .await
@@ -115,12 +118,14 @@ impl Runners for Postgres {
         }
         let history: Vec<&NewExecution> = recovered.iter().map(|r| &r.execution).collect();
         write_history(&mut tx, &history).await?;
-        sqlx::query("DELETE FROM jobs_runners WHERE heartbeat_at < $1 AND id <> $2")
-            .bind(stale_before)
-            .bind(rescuer)
-            .execute(&mut *tx)
-            .await
-            .doing(DOING)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM jobs_runners WHERE heartbeat_at < {SERVER_NOW} - $1 AND id <> $2"
+        )))
+        .bind(lease)
+        .bind(rescuer)
+        .execute(&mut *tx)
+        .await
+        .doing(DOING)?;
         tx.commit().await.doing(DOING)?;
         Ok(recovered.iter().map(Recovery::rescued).collect())
     }

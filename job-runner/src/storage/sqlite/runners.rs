@@ -79,7 +79,8 @@ impl Runners for Sqlite {
             "SELECT {LOST_CLAIM_COLUMNS} \
              FROM jobs_tasks t LEFT JOIN jobs_runners r ON r.id = t.locked_by \
              WHERE t.state = 'running' \
-               AND (r.id IS NULL OR r.heartbeat_at < $1 OR t.locked_by = $2)"
+               AND (r.heartbeat_at < $1 OR (r.id IS NULL AND t.locked_at < $1) \
+                    OR t.locked_by = $2)"
         )))
         .bind(stale_before)
         .bind(also.unwrap_or(""))
