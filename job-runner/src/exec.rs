@@ -41,6 +41,7 @@ pub async fn exec(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let registry = Registry::from_linked()?;
     config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
+    config.apply_queue_env(registry.iter().map(|d| d.options().queue), &process_env)?;
     let plan = Arc::new(Plan::new(registry, &config)?);
     let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
     store.migrate().await?;

@@ -517,6 +517,7 @@ impl Cli {
 async fn control(mut config: Config) -> Result<Control, CliError> {
     let registry = Registry::from_linked()?;
     config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
+    config.apply_queue_env(registry.iter().map(|d| d.options().queue), &process_env)?;
     let plan = Arc::new(Plan::new(registry, &config)?);
     let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
     store.check_schema().await?;
@@ -815,6 +816,7 @@ struct CheckFailed(usize);
 async fn check(mut config: Config, json: bool) -> Result<(), CliError> {
     let registry = Registry::from_linked()?;
     config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
+    config.apply_queue_env(registry.iter().map(|d| d.options().queue), &process_env)?;
     let (plan, config_problems) = Plan::checked(registry, &config);
     let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
     store.check_schema().await?;
