@@ -15,7 +15,7 @@ use crate::config::{Config, process_env};
 use crate::control::Control;
 use crate::plan::Plan;
 use crate::runner::{Runner, connect_options};
-use crate::schedules::{ScheduleChange, ScheduleSpec};
+use crate::schedule_control::{ScheduleChange, ScheduleSpec};
 use crate::storage::{ExecutionFilter, ExecutionStatus, Store, TaskFilter, TaskState};
 
 mod table;
