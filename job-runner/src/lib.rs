@@ -10,7 +10,6 @@ mod completer;
 pub mod config;
 pub mod control;
 pub mod events;
-pub mod exec;
 mod executor;
 mod heartbeat;
 mod listener;

@@ -18,6 +18,7 @@ use crate::runner::{Runner, connect_options};
 use crate::schedule_control::{ScheduleChange, ScheduleSpec};
 use crate::storage::{ExecutionFilter, ExecutionStatus, Store, TaskFilter, TaskState};
 
+mod exec;
 mod table;
 
 use table::Table;
@@ -502,7 +503,7 @@ impl Cli {
                 let json = json_arg(args.args.as_deref())?;
                 let mut app = AppSetup::default();
                 setup(&mut app).await?;
-                crate::exec::exec(config, app.state, &args.name, json).await
+                exec::exec(config, app.state, &args.name, json).await
             }
             command => {
                 let control = control(config).await?;
