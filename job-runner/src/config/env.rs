@@ -1,9 +1,8 @@
 //! The environment: `JOBS_*` variables, and how they apply over the file.
 
 use super::error::ConfigError;
-use super::values::{admin_addr, boolean, number, positive, set_duration};
+use super::values::{admin_addr, boolean, number, positive, set_duration, sqlite_durability};
 use super::{Config, Env, JobOverride};
-use crate::storage::SqliteDurability;
 
 impl Config {
     /// Applies the variables that name no job or queue.
@@ -43,16 +42,7 @@ impl Config {
             );
         }
         if let Some(value) = env("JOBS_SQLITE_DURABILITY") {
-            self.sqlite_durability = match value.to_ascii_lowercase().as_str() {
-                "full" => SqliteDurability::Full,
-                "normal" => SqliteDurability::Normal,
-                _ => {
-                    return Err(ConfigError::Value {
-                        origin: "JOBS_SQLITE_DURABILITY".into(),
-                        message: format!("`{value}` is neither `full` nor `normal`"),
-                    });
-                }
-            };
+            self.sqlite_durability = sqlite_durability(&value, "JOBS_SQLITE_DURABILITY")?;
         }
         self.check_timing("JOBS_HEARTBEAT / JOBS_LEASE")
     }

@@ -6,9 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::values::{admin_addr, positive, set_duration};
+use super::values::{admin_addr, positive, set_duration, sqlite_durability};
 use super::{Config, JobOverride};
-use crate::storage::SqliteDurability;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,7 +49,7 @@ struct RunnerFile {
     shutdown_grace: Option<String>,
     history_retention: Option<String>,
     queues: Option<Vec<String>>,
-    sqlite_durability: Option<SqliteDurability>,
+    sqlite_durability: Option<String>,
 }
 
 impl Config {
@@ -96,7 +95,8 @@ impl Config {
             self.queues = Some(queues);
         }
         if let Some(durability) = r.sqlite_durability {
-            self.sqlite_durability = durability;
+            self.sqlite_durability =
+                sqlite_durability(&durability, &origin("runner.sqlite_durability"))?;
         }
         if let Some(addr) = file.admin.addr {
             self.admin_addr = admin_addr(&addr, &origin("admin.addr"))?;

@@ -281,4 +281,58 @@ mod tests {
             "{error}"
         );
     }
+
+    /// The error of a refused value, without its origin (which differs by design).
+    fn refusal(result: Result<Config, ConfigError>) -> Option<String> {
+        match result {
+            Ok(_) => None,
+            Err(ConfigError::Value { message, .. }) => Some(message),
+            Err(other) => Some(other.to_string()),
+        }
+    }
+
+    #[test]
+    fn file_and_environment_accept_and_refuse_the_same_sqlite_durability() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.toml");
+        for value in ["full", "normal", "NORMAL", "Full", "off", "fast", ""] {
+            std::fs::write(
+                &path,
+                format!("[runner]\nsqlite_durability = \"{value}\"\n"),
+            )
+            .unwrap();
+            let from_file = Config::load(Some(&path), &env_of(&[]));
+            let from_env = Config::load(None, &env_of(&[("JOBS_SQLITE_DURABILITY", value)]));
+            match (&from_file, &from_env) {
+                (Ok(file), Ok(env)) => {
+                    assert_eq!(file.sqlite_durability, env.sqlite_durability, "`{value}`")
+                }
+                _ => {
+                    let (file, env) = (refusal(from_file), refusal(from_env));
+                    assert_eq!(file, env, "`{value}` is not treated alike");
+                    let message = file.unwrap_or_default();
+                    assert!(
+                        message.contains("sqlite_durability")
+                            && message.contains("`full`")
+                            && message.contains("`normal`"),
+                        "{message}"
+                    );
+                }
+            }
+        }
+        let config = Config::load(None, &env_of(&[("JOBS_SQLITE_DURABILITY", "normal")])).unwrap();
+        assert_eq!(config.sqlite_durability, SqliteDurability::Normal);
+        let error = Config::load(None, &env_of(&[("JOBS_SQLITE_DURABILITY", "off")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("invalid JOBS_SQLITE_DURABILITY: "),
+            "{error}"
+        );
+        std::fs::write(&path, "[runner]\nsqlite_durability = \"off\"\n").unwrap();
+        let error = Config::load(Some(&path), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`runner.sqlite_durability` in"), "{error}");
+    }
 }

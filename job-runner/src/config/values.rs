@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::ConfigError;
+use crate::storage::SqliteDurability;
 
 /// An admin address: `HOST:PORT`, or `off`.
 pub fn admin_addr(text: &str, origin: &str) -> Result<Option<SocketAddr>, ConfigError> {
@@ -16,6 +17,20 @@ pub fn admin_addr(text: &str, origin: &str) -> Result<Option<SocketAddr>, Config
     })
 }
 
+/// How durable SQLite commits are: `full` or `normal`, in any case. (`off`, which may
+/// corrupt the file on an OS crash, is for throwaway databases and is not offered here.)
+pub(super) fn sqlite_durability(text: &str, origin: &str) -> Result<SqliteDurability, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "full" => Ok(SqliteDurability::Full),
+        "normal" => Ok(SqliteDurability::Normal),
+        _ => Err(ConfigError::Value {
+            origin: origin.to_owned(),
+            message: format!("sqlite_durability is `full` (the default) or `normal`, not `{text}`"),
+        }),
+    }
+}
+
+/// Sets `field` to the duration `value` (such as `30s`) when one is given; 0 is refused.
 pub(super) fn set_duration(
     field: &mut Duration,
     value: Option<String>,
@@ -37,6 +52,7 @@ pub(super) fn set_duration(
     Ok(())
 }
 
+/// `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`, in any case.
 pub(super) fn boolean(value: &str, origin: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -48,6 +64,7 @@ pub(super) fn boolean(value: &str, origin: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// A whole number.
 pub(super) fn number(value: &str, origin: &str) -> Result<u32, ConfigError> {
     value.trim().parse().map_err(|_| ConfigError::Value {
         origin: origin.to_owned(),
@@ -55,6 +72,7 @@ pub(super) fn number(value: &str, origin: &str) -> Result<u32, ConfigError> {
     })
 }
 
+/// `n`, unless it is 0.
 pub(super) fn positive(n: u32, origin: &str) -> Result<u32, ConfigError> {
     if n == 0 {
         Err(ConfigError::Value {
