@@ -20,9 +20,11 @@ mod runner;
 pub mod schedule_control;
 mod scheduler;
 pub mod sources;
+mod startup;
 pub mod storage;
 pub mod testing;
 
 pub use client::Jobs;
 pub use config::Config;
-pub use runner::{Runner, RunnerBuilder, RunnerError, connect_options};
+pub use runner::{Runner, RunnerBuilder, RunnerError};
+pub use startup::connect_options;

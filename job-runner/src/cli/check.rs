@@ -5,9 +5,7 @@ use job_core::Registry;
 
 use super::error::CliError;
 use crate::config::{Config, process_env};
-use crate::plan::Plan;
-use crate::runner::connect_options;
-use crate::storage::Store;
+use crate::startup::{Overrides, Schema, Startup};
 
 /// The problems `check` found, as an error that makes the command exit non-zero.
 #[derive(Debug, thiserror::Error)]
@@ -15,14 +13,16 @@ use crate::storage::Store;
 struct CheckFailed(usize);
 
 /// `check`: the findings, as a list or as JSON.
-pub(super) async fn check(mut config: Config, json: bool) -> Result<(), CliError> {
-    let registry = Registry::from_linked()?;
-    config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
-    config.apply_queue_env(registry.iter().map(|d| d.options().queue), &process_env)?;
-    let (plan, config_problems) = Plan::checked(registry, &config);
-    let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
-    store.check_schema().await?;
-    let report = crate::check::check(&store, &plan, &config_problems).await?;
+pub(super) async fn check(config: Config, json: bool) -> Result<(), CliError> {
+    let startup = Startup::new(
+        config,
+        Registry::from_linked()?,
+        Overrides::Report,
+        &process_env,
+    )?;
+    let store = startup.open(Schema::Require).await?;
+    let plan = &startup.plan;
+    let report = crate::check::check(&store, plan, &startup.problems).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.ok {

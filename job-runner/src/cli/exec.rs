@@ -13,9 +13,8 @@ use super::error::CliError;
 use crate::client::Jobs;
 use crate::config::{Config, process_env};
 use crate::executor::Attempt;
-use crate::plan::Plan;
-use crate::runner::connect_options;
-use crate::storage::{ExecutionStatus, RunnerRow, Store};
+use crate::startup::{Overrides, Schema, Startup};
+use crate::storage::{ExecutionStatus, RunnerRow};
 
 /// The help of `exec`: how platforms start one run per process.
 pub(super) const EXAMPLES: &str = "\
@@ -81,17 +80,19 @@ pub enum ExecError {
 /// Runs `name` once with `args`, as trigger `exec`; the history row is written to the
 /// configured database.
 pub async fn run_once(
-    mut config: Config,
+    config: Config,
     state: State,
     name: &str,
     args: Option<serde_json::Value>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let registry = Registry::from_linked()?;
-    config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
-    config.apply_queue_env(registry.iter().map(|d| d.options().queue), &process_env)?;
-    let plan = Arc::new(Plan::new(registry, &config)?);
-    let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
-    store.migrate().await?;
+    let startup = Startup::new(
+        config,
+        Registry::from_linked()?,
+        Overrides::Refuse,
+        &process_env,
+    )?;
+    let store = startup.open(Schema::Migrate).await?;
+    let Startup { config, plan, .. } = startup;
     let clock = Clock::system();
     let jobs = Jobs::new(store.clone(), plan.clone(), clock.clone());
     let settings = plan.get(name).ok_or_else(|| {

@@ -2,12 +2,11 @@
 
 use super::error::CliError;
 use crate::config::Config;
-use crate::runner::connect_options;
-use crate::storage::Store;
+use crate::startup::{Schema, open_store};
 
+/// `migrate`: creates or upgrades the tables of the configured database.
 pub(super) async fn migrate(config: Config) -> Result<(), CliError> {
-    let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
-    store.migrate().await?;
+    let store = open_store(&config, Schema::Migrate).await?;
     println!("migrated {}", store.display_url());
     Ok(())
 }

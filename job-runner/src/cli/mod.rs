@@ -11,7 +11,6 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use job_core::{Clock, Registry};
@@ -19,9 +18,7 @@ use job_core::{Clock, Registry};
 use crate::client::Jobs;
 use crate::config::{Config, ConfigError, process_env};
 use crate::control::Control;
-use crate::plan::Plan;
-use crate::runner::connect_options;
-use crate::storage::Store;
+use crate::startup::{Overrides, Schema, Startup};
 
 mod app;
 mod args;
@@ -90,14 +87,17 @@ impl Global {
     /// Controls over the configured database, for the commands that do not run jobs. The
     /// schema must exist; these commands never create it.
     async fn control(&self) -> Result<Control, CliError> {
-        let mut config = self.config()?;
-        let registry = Registry::from_linked()?;
-        config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
-        config.apply_queue_env(registry.iter().map(|d| d.options().queue), &process_env)?;
-        let plan = Arc::new(Plan::new(registry, &config)?);
-        let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
-        store.check_schema().await?;
-        Ok(Control::new(Jobs::new(store, plan, Clock::system()), "cli"))
+        let startup = Startup::new(
+            self.config()?,
+            Registry::from_linked()?,
+            Overrides::Refuse,
+            &process_env,
+        )?;
+        let store = startup.open(Schema::Require).await?;
+        Ok(Control::new(
+            Jobs::new(store, startup.plan, Clock::system()),
+            "cli",
+        ))
     }
 }
 
