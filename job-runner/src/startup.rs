@@ -94,12 +94,11 @@ pub fn connect_options(config: &Config) -> ConnectOptions {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use job_core::prelude::*;
 
     use super::*;
     use crate::config::JobOverride;
+    use crate::config::tests::env_of;
 
     /// Sends the mail, in the `mail` queue.
     #[job(queue = "mail")]
@@ -109,14 +108,6 @@ mod tests {
 
     fn registry() -> Registry {
         Registry::from_descriptors([SendMail::descriptor()]).unwrap()
-    }
-
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
     }
 
     #[test]
