@@ -23,7 +23,8 @@ use crate::plan::{JobSettings, Plan};
 use crate::rescuer::Rescuer;
 use crate::sources::SourceConfig;
 use crate::sources::folder::FolderSource;
-use crate::storage::{ConnectOptions, RunnerRow, Store, StoreError};
+use crate::startup::{Overrides, Schema, Startup};
+use crate::storage::{RunnerRow, Store, StoreError};
 use crate::{cleaner, completer, heartbeat, listener, scheduler};
 
 /// Most tasks one claim takes for one job.
@@ -127,19 +128,15 @@ impl RunnerBuilder {
             Some(registry) => registry,
             None => Registry::from_linked()?,
         };
-        let mut config = self.config;
-        config.apply_job_env(
-            registry.iter().map(|d| d.name()),
+        let startup = Startup::new(
+            self.config,
+            registry,
+            Overrides::Refuse,
             &crate::config::process_env,
         )?;
-        config.apply_queue_env(
-            registry.iter().map(|d| d.options().queue),
-            &crate::config::process_env,
-        )?;
-        let plan = Arc::new(Plan::new(registry, &config)?);
-        for settings in plan.jobs().filter(|s| s.enabled) {
+        for settings in startup.plan.jobs().filter(|s| s.enabled) {
             if let Some(source) = settings.descriptor.options().on {
-                let known = config.sources.contains_key(source)
+                let known = startup.config.sources.contains_key(source)
                     || self.sources.iter().any(|s| s.name() == source);
                 if !known {
                     return Err(RunnerError::UnknownSource {
@@ -149,8 +146,8 @@ impl RunnerBuilder {
                 }
             }
         }
-        let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
-        store.migrate().await?;
+        let store = startup.open(Schema::Migrate).await?;
+        let Startup { config, plan, .. } = startup;
         let id = runner_id();
         let wakers = Wakers::new(plan.jobs().map(|j| j.name().to_owned()));
         let jobs =
@@ -166,15 +163,6 @@ impl RunnerBuilder {
             jobs,
             wakers,
         })
-    }
-}
-
-/// The connection settings a configuration asks for.
-pub fn connect_options(config: &Config) -> ConnectOptions {
-    ConnectOptions {
-        pool_size: config.pool_size,
-        sqlite_durability: config.sqlite_durability,
-        ..ConnectOptions::default()
     }
 }
 

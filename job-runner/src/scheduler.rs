@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::client::Jobs;
 use crate::plan::Plan;
-use crate::schedules::recurrence_of;
+use crate::schedule_control::recurrence_of;
 use crate::storage::{NewTask, ScheduleRow, Store, StoreError, TickOutcome};
 
 /// One schedule to follow.

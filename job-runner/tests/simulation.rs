@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use job_core::Trigger;
 use job_core::prelude::*;
 use job_runner::Config;
-use job_runner::schedules::ScheduleSpec;
+use job_runner::schedule_control::ScheduleSpec;
 use job_runner::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter};
 use job_runner::testing::Simulation;
 use job_schedule::Tz;

@@ -1,6 +1,6 @@
 //! The JSON API: jobs, executions, tasks, controls, metrics, the OpenAPI document.
 
-use crate::schedules::{ScheduleChange, ScheduleSpec, ScheduleStatus};
+use crate::schedule_control::{ScheduleChange, ScheduleSpec, ScheduleStatus};
 use crate::storage::ScheduleRow;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};

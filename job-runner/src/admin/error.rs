@@ -41,9 +41,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::schedules::ScheduleError> for ApiError {
-    fn from(error: crate::schedules::ScheduleError) -> ApiError {
-        use crate::schedules::ScheduleError as E;
+impl From<crate::schedule_control::ScheduleError> for ApiError {
+    fn from(error: crate::schedule_control::ScheduleError) -> ApiError {
+        use crate::schedule_control::ScheduleError as E;
         let status = match &error {
             E::UnknownJob(_) | E::UnknownSchedule(_) => StatusCode::NOT_FOUND,
             E::DuplicateId(_) | E::DefinedInCode(_) | E::ChangedMeanwhile(_) => {

@@ -150,6 +150,11 @@ pub const ALL: &[(&str, Test, Runs)] = &[
         Each,
     ),
     (
+        "every_command_reads_the_queue_variables_as_run_does",
+        every_command_reads_the_queue_variables_as_run_does,
+        Each,
+    ),
+    (
         "a_schedule_added_at_run_time_ticks_once_across_runners_and_follows_changes",
         a_schedule_added_at_run_time_ticks_once_across_runners_and_follows_changes,
         Each,
@@ -1541,6 +1546,45 @@ fn check_reports_what_would_fail_after_a_deploy(backend: Backend) {
         .find(|p| p["kind"] == "args_mismatch")
         .expect("a mismatch");
     assert_eq!(mismatch["sample_args"]["txt"], "from an older version");
+}
+
+/// A queue variable that `run` refuses is refused by `check` before a deploy, and by the
+/// other commands, with the same message; a valid one passes.
+fn every_command_reads_the_queue_variables_as_run_does(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.ok(&["migrate"]);
+    site.env("JOBS_QUEUE_NARROW_CONCURRENCY", "0");
+    let commands: [&[&str]; 5] = [
+        &["run"],
+        &["check"],
+        &["list"],
+        &["trigger", "echo", "--args", r#"{"text":"refused"}"#],
+        &["exec", "echo", "--args", r#"{"text":"refused"}"#],
+    ];
+    for command in commands {
+        let output = site.cli(command);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "`{}` accepted a queue concurrency of 0",
+            command.join(" ")
+        );
+        assert!(
+            stderr.contains("invalid JOBS_QUEUE_NARROW_CONCURRENCY: must be at least 1"),
+            "`{}`: {stderr}",
+            command.join(" ")
+        );
+    }
+
+    site.env("JOBS_QUEUE_NARROW_CONCURRENCY", "2");
+    let out = site.ok(&["check"]);
+    assert!(out.starts_with("ok:"), "{out}");
+    assert!(site.history(&[]).is_empty(), "a refused command ran a job");
+    assert_eq!(
+        site.ok(&["tasks", "--json"]).trim(),
+        "[]",
+        "a refused command stored a task"
+    );
 }
 
 fn schedules(site: &Site) -> Vec<Value> {

@@ -1,4 +1,5 @@
-//! Schedules at run time: add, change, pause, resume and remove them without a rebuild.
+//! The controls of schedules at run time: add, change, pause, resume and remove them without a
+//! rebuild.
 //!
 //! One implementation serves the Rust API (`jobs.schedules()`), the CLI
 //! (`job-runner schedules ...`) and the admin API. Every change is checked the way the macro

@@ -4,14 +4,60 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use clap::Args;
 use job_core::{Clock, EnqueueOptions, EnqueueRequest, JobClient, Registry, State, Trigger};
 
+use super::app::{AppSetup, Setup};
+use super::args::json_arg;
+use super::error::CliError;
 use crate::client::Jobs;
 use crate::config::{Config, process_env};
 use crate::executor::Attempt;
-use crate::plan::Plan;
-use crate::runner::connect_options;
-use crate::storage::{ExecutionStatus, RunnerRow, Store};
+use crate::startup::{Overrides, Schema, Startup};
+use crate::storage::{ExecutionStatus, RunnerRow};
+
+/// The help of `exec`: how platforms start one run per process.
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  job-runner exec expire_keys
+  job-runner exec transfer_document --args '{\"source\":\"a.pdf\",\"destination\":\"a.pdf\"}'
+
+A Kubernetes CronJob that runs one job per pod:
+  apiVersion: batch/v1
+  kind: CronJob
+  metadata: { name: expire-keys }
+  spec:
+    schedule: \"0 0 * * *\"
+    jobTemplate:
+      spec:
+        backoffLimit: 0
+        template:
+          spec:
+            restartPolicy: Never
+            containers:
+              - name: job
+                image: registry.example.com/app:latest
+                args: [\"job-runner\", \"exec\", \"expire_keys\"]
+                env: [{ name: JOBS_DATABASE_URL, value: \"postgres://jobs@db/jobs\" }]
+
+A plain crontab line:
+  0 0 * * *  cd /srv/app && JOBS_DATABASE_URL=postgres://jobs@db/jobs job-runner exec expire_keys";
+
+#[derive(Debug, Args)]
+pub(super) struct ExecArgs {
+    /// The job's name.
+    name: String,
+    /// The job's arguments as JSON.
+    #[arg(long, value_name = "JSON")]
+    args: Option<String>,
+}
+
+/// `exec NAME`: runs the job once with the application's registrations.
+pub(super) async fn exec(config: Config, args: ExecArgs, setup: Setup) -> Result<(), CliError> {
+    let json = json_arg(args.args.as_deref())?;
+    let app = AppSetup::filled(setup).await?;
+    run_once(config, app.state, &args.name, json).await
+}
 
 /// Why `exec` failed: the job's own failure, or something before it ran.
 #[derive(Debug, thiserror::Error)]
@@ -33,17 +79,20 @@ pub enum ExecError {
 
 /// Runs `name` once with `args`, as trigger `exec`; the history row is written to the
 /// configured database.
-pub async fn exec(
-    mut config: Config,
+pub async fn run_once(
+    config: Config,
     state: State,
     name: &str,
     args: Option<serde_json::Value>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let registry = Registry::from_linked()?;
-    config.apply_job_env(registry.iter().map(|d| d.name()), &process_env)?;
-    let plan = Arc::new(Plan::new(registry, &config)?);
-    let store = Store::connect(&config.database_url, &connect_options(&config)).await?;
-    store.migrate().await?;
+    let startup = Startup::new(
+        config,
+        Registry::from_linked()?,
+        Overrides::Refuse,
+        &process_env,
+    )?;
+    let store = startup.open(Schema::Migrate).await?;
+    let Startup { config, plan, .. } = startup;
     let clock = Clock::system();
     let jobs = Jobs::new(store.clone(), plan.clone(), clock.clone());
     let settings = plan.get(name).ok_or_else(|| {

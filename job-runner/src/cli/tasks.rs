@@ -1,0 +1,178 @@
+//! The commands about tasks and their attempts: `tasks`, `history`, `retry` and `cancel`.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use clap::Args;
+
+use super::args::{TaskArg, parse_instant};
+use super::error::CliError;
+use super::table::Table;
+use crate::control::Control;
+use crate::storage::{ExecutionFilter, ExecutionStatus, TaskFilter, TaskState};
+
+#[derive(Debug, Args)]
+pub(super) struct TasksArgs {
+    /// Only in this state: pending, running, succeeded, dead, cancelled.
+    #[arg(long, value_parser = parse_state)]
+    state: Option<TaskState>,
+    /// Only in this queue.
+    #[arg(long)]
+    queue: Option<String>,
+    /// Only of this job.
+    #[arg(long)]
+    job: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct HistoryArgs {
+    /// Only this job.
+    #[arg(long)]
+    job: Option<String>,
+    /// Only this status: succeeded, failed, panicked, timed_out, dead, cancelled.
+    #[arg(long, value_parser = parse_status)]
+    status: Option<ExecutionStatus>,
+    /// Only attempts that started since this instant (RFC 3339) or this long ago (`24h`).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<DateTime<Utc>>,
+    /// Only this task.
+    #[arg(long)]
+    task: Option<i64>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Print JSON for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_status(text: &str) -> Result<ExecutionStatus, String> {
+    ExecutionStatus::from_name(text).ok_or_else(|| {
+        format!(
+            "unknown status `{text}`; use one of {}",
+            ExecutionStatus::ALL.map(|s| s.as_str()).join(", ")
+        )
+    })
+}
+
+fn parse_state(text: &str) -> Result<TaskState, String> {
+    TaskState::from_name(text).ok_or_else(|| {
+        format!(
+            "unknown state `{text}`; use one of {}",
+            TaskState::ALL.map(|s| s.as_str()).join(", ")
+        )
+    })
+}
+
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(ago) = job_schedule::parse_duration(text) {
+        let ago = TimeDelta::from_std(ago).map_err(|_| format!("`{text}` is too long ago"))?;
+        return Ok(Utc::now() - ago);
+    }
+    parse_instant(text).map_err(|_| {
+        format!("`{text}` is neither an RFC 3339 instant (2026-11-28T00:00:00Z) nor a duration ago (24h)")
+    })
+}
+
+/// `tasks`: stored tasks, newest first.
+pub(super) async fn tasks(control: &Control, args: TasksArgs) -> Result<(), CliError> {
+    let filter = TaskFilter {
+        state: args.state,
+        queue: args.queue,
+        job: args.job,
+        before_id: None,
+        limit: args.limit,
+    };
+    let rows = control.tasks(&filter).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "ID",
+        "JOB",
+        "QUEUE",
+        "STATE",
+        "ATTEMPT",
+        "RUN AT",
+        "LAST ERROR",
+    ]);
+    for t in rows {
+        table.row(vec![
+            t.id.to_string(),
+            t.job,
+            t.queue,
+            t.state.to_string(),
+            format!("{}/{}", t.attempt, t.max_attempts),
+            t.run_at.to_rfc3339(),
+            t.last_error.unwrap_or_default(),
+        ]);
+    }
+    print!("{}", table.render());
+    Ok(())
+}
+
+/// `history`: one row per attempt, newest first.
+pub(super) async fn history(control: &Control, args: HistoryArgs) -> Result<(), CliError> {
+    let filter = ExecutionFilter {
+        job: args.job,
+        status: args.status,
+        task_id: args.task,
+        since: args.since,
+        limit: args.limit,
+        ..ExecutionFilter::default()
+    };
+    let rows = control.history(&filter).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "ID", "JOB", "TASK", "ATTEMPT", "TRIGGER", "STARTED", "DURATION", "STATUS", "RECORDS",
+        "ERROR",
+    ]);
+    for e in rows {
+        table.row(vec![
+            e.id.to_string(),
+            e.job,
+            e.task_id.to_string(),
+            e.attempt.to_string(),
+            e.trigger.to_string(),
+            e.started_at.to_rfc3339(),
+            format!("{}ms", e.duration_ms),
+            e.status.to_string(),
+            e.records_processed
+                .map_or_else(|| "-".into(), |n| n.to_string()),
+            e.error.unwrap_or_default(),
+        ]);
+    }
+    if table.is_empty() {
+        println!("no executions match");
+    } else {
+        print!("{}", table.render());
+    }
+    Ok(())
+}
+
+/// `retry`: runs a dead or cancelled task again.
+pub(super) async fn retry(control: &Control, arg: TaskArg) -> Result<(), CliError> {
+    let task = control.retry(arg.task).await?;
+    println!(
+        "task {} of job `{}` is pending again ({} more attempts allowed)",
+        task.id,
+        task.job,
+        task.max_attempts - task.attempt
+    );
+    Ok(())
+}
+
+/// `cancel`: cancels a pending task.
+pub(super) async fn cancel(control: &Control, arg: TaskArg) -> Result<(), CliError> {
+    let task = control.cancel(arg.task).await?;
+    println!("cancelled task {} of job `{}`", task.id, task.job);
+    Ok(())
+}
