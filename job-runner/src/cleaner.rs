@@ -1,4 +1,5 @@
-//! The cleaner: prunes history rows, finished tasks and ticks past the retention period.
+//! The cleaner: prunes history rows, finished tasks, ticks and events past the retention
+//! period (the latest tick of each schedule stays, for catching up).
 //! Dead tasks stay until they are retried or cancelled by hand.
 
 use std::time::Duration;
@@ -7,7 +8,7 @@ use chrono::TimeDelta;
 use job_core::Clock;
 use tokio::sync::watch;
 
-use crate::storage::Store;
+use crate::storage::{Pruned, Store};
 
 /// Rows deleted per statement, so that pruning never holds the database for long.
 const BATCH: u32 = 5000;
@@ -28,13 +29,15 @@ pub(crate) async fn run(
         }
         wait = every;
         let before = clock.now() - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
-        let (mut executions, mut tasks) = (0, 0);
+        let mut total = Pruned::default();
         loop {
             match store.prune(before, BATCH).await {
-                Ok((e, t)) => {
-                    executions += e;
-                    tasks += t;
-                    if e < u64::from(BATCH) && t < u64::from(BATCH) {
+                Ok(pruned) => {
+                    total.executions += pruned.executions;
+                    total.tasks += pruned.tasks;
+                    total.ticks += pruned.ticks;
+                    total.events += pruned.events;
+                    if !pruned.filled(BATCH) {
                         break;
                     }
                 }
@@ -44,8 +47,15 @@ pub(crate) async fn run(
                 }
             }
         }
-        if executions + tasks > 0 {
-            tracing::info!(executions, tasks, before = %before.to_rfc3339(), "pruned old history");
+        if total != Pruned::default() {
+            tracing::info!(
+                executions = total.executions,
+                tasks = total.tasks,
+                ticks = total.ticks,
+                events = total.events,
+                before = %before.to_rfc3339(),
+                "pruned old history"
+            );
         }
     }
 }

@@ -21,7 +21,7 @@ use job_core::Event;
 
 use super::{
     Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
-    ExecutionFilter, NewTask, QueueStats, RescuedTask, RunnerRow, ScheduleRow, StoreError,
+    ExecutionFilter, NewTask, Pruned, QueueStats, RescuedTask, RunnerRow, ScheduleRow, StoreError,
     TakenTick, TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
 };
 
@@ -202,9 +202,10 @@ pub trait Reads {
 /// Retention: what is old enough goes.
 #[async_trait]
 pub trait Retention {
-    /// Deletes history rows, finished tasks and ticks older than `before`, at most `batch`
-    /// of each; returns how many history rows and tasks went. Dead tasks stay.
-    async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<(u64, u64), StoreError>;
+    /// Deletes history rows, finished tasks, ticks and events older than `before`, at most
+    /// `batch` of each, and says how many of each went. Dead tasks stay, and so does the
+    /// latest tick of each schedule (a missed run is caught up from it, however long ago).
+    async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<Pruned, StoreError>;
 }
 
 /// Cron ticks: each tick becomes one task across all runners.

@@ -116,6 +116,29 @@ impl Default for ConnectOptions {
     }
 }
 
+/// What one pass of [`Retention::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// History rows.
+    pub executions: u64,
+    /// Finished tasks.
+    pub tasks: u64,
+    /// Cron ticks.
+    pub ticks: u64,
+    /// Events taken.
+    pub events: u64,
+}
+
+impl Pruned {
+    /// Whether any kind filled the batch of `batch` rows (there may be more to delete).
+    pub fn filled(&self, batch: u32) -> bool {
+        let batch = u64::from(batch);
+        [self.executions, self.tasks, self.ticks, self.events]
+            .iter()
+            .any(|&n| n >= batch)
+    }
+}
+
 /// Something another process announced (see [`Driver::listen`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Announcement {

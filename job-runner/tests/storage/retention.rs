@@ -31,11 +31,11 @@ async fn pruning_removes_old_history_and_finished_tasks_but_keeps_dead_ones() {
             )
             .await
             .expect("complete");
-        let (executions, tasks) = store
+        let pruned = store
             .prune(now - TimeDelta::days(30), 1000)
             .await
             .expect("prune");
-        assert_eq!((executions, tasks), (2, 1));
+        assert_eq!((pruned.executions, pruned.tasks), (2, 1));
         assert!(
             store.task(ids[0].0).await.expect("read").is_none(),
             "an old succeeded task stayed"
@@ -50,6 +50,65 @@ async fn pruning_removes_old_history_and_finished_tasks_but_keeps_dead_ones() {
             TaskState::Dead
         );
         assert!(store.task(ids[2].0).await.expect("read").is_some());
+    })
+    .await;
+}
+
+/// A monthly job's last tick is older than the retention period: it stays, so that a run
+/// missed while no runner ran is still caught up.
+#[tokio::test]
+async fn pruning_keeps_the_latest_tick_of_each_schedule_and_drops_old_events() {
+    each_backend(async |store, now| {
+        let months = [
+            now - TimeDelta::days(95),
+            now - TimeDelta::days(65),
+            now - TimeDelta::days(35),
+        ];
+        for at in months {
+            store
+                .take_tick("monthly", at, &task("report", at), at)
+                .await
+                .expect("tick");
+        }
+        store
+            .take_tick("hourly", now, &task("h", now), now)
+            .await
+            .expect("tick");
+        let mut fields = serde_json::Map::new();
+        fields.insert("path".into(), "a".into());
+        for (id, at) in [("old", now - TimeDelta::days(40)), ("new", now)] {
+            let event = Event {
+                id: id.into(),
+                source: "uploads".into(),
+                kind: "file_written".into(),
+                fields: fields.clone(),
+            };
+            store
+                .record_event(&event, "ingest", Err("refused"), at)
+                .await
+                .expect("event");
+        }
+        let pruned = store
+            .prune(now - TimeDelta::days(30), 1000)
+            .await
+            .expect("prune");
+        assert_eq!((pruned.ticks, pruned.events), (2, 1));
+        assert!(!pruned.filled(1000));
+        assert!(pruned.filled(2));
+        assert_eq!(
+            store.last_tick("monthly").await.expect("last"),
+            Some(months[2]),
+            "the latest tick of a schedule was pruned"
+        );
+        assert_eq!(store.last_tick("hourly").await.expect("last"), Some(now));
+        let events: Vec<String> = store
+            .events(10)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(events, ["new"]);
     })
     .await;
 }

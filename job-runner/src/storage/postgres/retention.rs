@@ -1,15 +1,15 @@
-//! Retention on PostgreSQL: old history rows, finished tasks and ticks go, in batches.
+//! Retention on PostgreSQL: old history rows, finished tasks, ticks and events go, in batches.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::Postgres;
 use crate::storage::rows::millis;
-use crate::storage::{Doing, Retention, StoreError};
+use crate::storage::{Doing, Pruned, Retention, StoreError};
 
 #[async_trait]
 impl Retention for Postgres {
-    async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<(u64, u64), StoreError> {
+    async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<Pruned, StoreError> {
         const DOING: &str = "pruning old history";
         let executions = sqlx::query(
             "DELETE FROM jobs_executions WHERE id IN \
@@ -31,15 +31,35 @@ impl Retention for Postgres {
         .await
         .doing(DOING)?
         .rows_affected();
-        sqlx::query(
+        // The latest tick of each schedule stays: `catch_up = "once"` reads it.
+        let ticks = sqlx::query(
             "DELETE FROM jobs_ticks WHERE (schedule_id, tick_at) IN \
-             (SELECT schedule_id, tick_at FROM jobs_ticks WHERE tick_at < $1 LIMIT $2)",
+             (SELECT schedule_id, tick_at FROM jobs_ticks t WHERE tick_at < $1 \
+                 AND tick_at < (SELECT MAX(tick_at) FROM jobs_ticks l \
+                                WHERE l.schedule_id = t.schedule_id) \
+              LIMIT $2)",
         )
         .bind(millis(before))
         .bind(i64::from(batch))
         .execute(&self.pool)
         .await
-        .doing(DOING)?;
-        Ok((executions, tasks))
+        .doing(DOING)?
+        .rows_affected();
+        let events = sqlx::query(
+            "DELETE FROM jobs_events WHERE (source, event_id, job) IN \
+             (SELECT source, event_id, job FROM jobs_events WHERE received_at < $1 LIMIT $2)",
+        )
+        .bind(millis(before))
+        .bind(i64::from(batch))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?
+        .rows_affected();
+        Ok(Pruned {
+            executions,
+            tasks,
+            ticks,
+            events,
+        })
     }
 }
