@@ -1,9 +1,8 @@
 //! The executor: for each job, a fetcher that claims due tasks in batches as worker slots
-//! free up, an apalis worker fed by it, and the attempt itself (timeout, panic, outcome,
-//! retry decision).
+//! free up, and an apalis worker fed by it that runs each attempt (see `attempt`) and hands
+//! its end to the completer.
 
 use std::convert::Infallible;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,21 +15,16 @@ use apalis_core::task::task_id::RandomId;
 use apalis_core::worker::Worker;
 use apalis_core::worker::builder::WorkerBuilder;
 use apalis_core::worker::context::WorkerContext;
-use chrono::{DateTime, TimeDelta, Utc};
-use futures_util::FutureExt;
-use job_core::{
-    BoxFuture, Clock, ContextBuilder, EnqueueOptions, EnqueueRequest, JobClient, JobError, State,
-    TaskId, Trigger,
-};
+use chrono::{DateTime, Utc};
+use job_core::{BoxFuture, Clock, JobClient, State};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tracing::Instrument;
 
+use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::completer::CompleterHandle;
 use crate::plan::JobSettings;
-use crate::storage::{
-    ChainLink, ClaimedTask, Completion, ExecutionStatus, FollowUp, NewExecution, Store, TaskState,
-};
+use crate::storage::{ClaimedTask, Completion, Store};
 
 /// A claimed task and the worker slot it holds until its completion is stored.
 pub(crate) struct Work {
@@ -307,192 +301,6 @@ impl Executor {
     }
 }
 
-/// What one attempt runs with.
-pub(crate) struct Attempt<'a> {
-    pub(crate) settings: &'a JobSettings,
-    /// For the next step of a chain.
-    pub(crate) jobs: &'a Jobs,
-    pub(crate) state: &'a Arc<State>,
-    pub(crate) clock: &'a Clock,
-    pub(crate) client: &'a Arc<dyn JobClient>,
-    pub(crate) runner_id: &'a str,
-}
-
-impl Attempt<'_> {
-    /// Runs `task` once: timeout, panic and outcome, then the retry decision (backoff, or
-    /// dead when no attempt is left or the failure is permanent).
-    pub(crate) async fn run(&self, task: &ClaimedTask) -> Completion {
-        let settings = self.settings;
-        let clock = self.clock.clone();
-        let ctx = ContextBuilder::new(settings.name(), TaskId::new(task.id.to_string()))
-            .attempt(task.attempt, task.max_attempts)
-            .trigger(task.trigger)
-            .scheduled_at(task.scheduled_at)
-            .clock(clock.clone())
-            .state(self.state.clone())
-            .client(self.client.clone())
-            .build();
-        let args = serde_json::from_str(&task.args)
-            .unwrap_or(serde_json::Value::String(task.args.clone()));
-        let started_at = clock.now();
-        let run = AssertUnwindSafe(settings.descriptor.run(ctx, args)).catch_unwind();
-        let ended = match settings.timeout {
-            Some(limit) => clock.timeout(limit, run).await,
-            None => Some(run.await),
-        };
-        let finished_at = clock.now();
-        let mut follow_up = None;
-        let (status, error, records, permanent) = match ended {
-            None => (
-                ExecutionStatus::TimedOut,
-                Some(format!(
-                    "timed out after {}",
-                    job_schedule::format_duration(settings.timeout.unwrap_or_default())
-                )),
-                None,
-                false,
-            ),
-            Some(Err(panic)) => (
-                ExecutionStatus::Panicked,
-                Some(format!("panicked: {}", panic_message(&*panic))),
-                None,
-                false,
-            ),
-            Some(Ok(Ok(outcome))) => match self.next_step(task, outcome.output()) {
-                Ok(next) => {
-                    follow_up = next;
-                    (
-                        ExecutionStatus::Succeeded,
-                        None,
-                        outcome.records_processed(),
-                        false,
-                    )
-                }
-                // The next step cannot be stored: the chain stops here, and says why.
-                Err(problem) => (ExecutionStatus::Failed, Some(problem), None, true),
-            },
-            Some(Ok(Err(error))) => {
-                let permanent = error.is_permanent();
-                (
-                    ExecutionStatus::Failed,
-                    Some(error_text(&error)),
-                    None,
-                    permanent,
-                )
-            }
-        };
-        let failed = status != ExecutionStatus::Succeeded;
-        let dead = failed && (permanent || task.attempt >= task.max_attempts);
-        let (next_state, retry_at, recorded) = if !failed {
-            (TaskState::Succeeded, None, status)
-        } else if dead {
-            (TaskState::Dead, None, ExecutionStatus::Dead)
-        } else {
-            let delay = settings
-                .backoff
-                .delay(task.attempt, jitter(task.id, task.attempt));
-            let retry_at = finished_at + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
-            (TaskState::Pending, Some(retry_at), status)
-        };
-        let error = error.map(|text| match (dead, permanent) {
-            (true, true) => format!("{text} (permanent failure: not retried)"),
-            (true, false) => format!(
-                "{text} (attempt {} of {}: no retry left)",
-                task.attempt, task.max_attempts
-            ),
-            _ => text,
-        });
-        log_attempt(
-            settings.name(),
-            task,
-            recorded,
-            error.as_deref(),
-            retry_at,
-            finished_at - started_at,
-        );
-        let chain = chain_of(task, settings);
-        Completion {
-            task_id: task.id,
-            attempt: task.attempt,
-            next_state,
-            retry_at,
-            execution: NewExecution {
-                task_id: task.id,
-                job: settings.name().to_owned(),
-                attempt: task.attempt,
-                trigger: task.trigger,
-                scheduled_at: task.scheduled_at,
-                started_at,
-                finished_at,
-                status: recorded,
-                error,
-                records_processed: records,
-                runner_id: self.runner_id.to_owned(),
-                chain_id: chain.as_ref().map(|l| l.id),
-                chain_step: chain.as_ref().map(|l| i64::from(l.step)),
-            },
-            chain,
-            follow_up: follow_up.filter(|_| next_state == TaskState::Succeeded),
-        }
-    }
-
-    /// The next step of the chain `task` belongs to, with `output` as its arguments: the
-    /// steps left of a chain started at run time, or the job's `#[job(then = ...)]`.
-    ///
-    /// Chains are the runner's own rather than apalis-workflow 1.0's: a workflow there is
-    /// one worker running closures composed in one type, whose next step is pushed through
-    /// the backend's sink after the step's acknowledgement, as a second write. Here each step
-    /// is a registered job with its own options and history, and the next step's task is
-    /// stored in the same transaction as the previous step's success (see
-    /// `Store::complete`), so a crash between steps neither loses nor repeats one.
-    fn next_step(
-        &self,
-        task: &ClaimedTask,
-        output: Option<&serde_json::Value>,
-    ) -> Result<Option<FollowUp>, String> {
-        let (next, rest) = match task.chain.as_ref().filter(|l| !l.rest.is_empty()) {
-            Some(link) => (link.rest[0].clone(), link.rest[1..].to_vec()),
-            None => match self.settings.descriptor.options().then {
-                Some(then) => (then.to_owned(), Vec::new()),
-                None => return Ok(None),
-            },
-        };
-        let request = EnqueueRequest {
-            job: next.clone(),
-            args: output.cloned().unwrap_or(serde_json::Value::Null),
-            options: EnqueueOptions::default(),
-            trigger: Trigger::Chain,
-            then: Vec::new(),
-        };
-        let next_task = self
-            .jobs
-            .task_for(&request, self.clock.now())
-            .map_err(|e| format!("the next step of the chain, `{next}`, cannot start: {e}"))?;
-        let link = ChainLink {
-            id: task.chain.as_ref().map_or(task.id, |l| l.id),
-            step: task.chain.as_ref().map_or(1, |l| l.step) + 1,
-            rest,
-        };
-        Ok(Some(FollowUp {
-            task: next_task,
-            link,
-        }))
-    }
-}
-
-/// The place of `task` in a chain: its own, or step 1 of a chain its job starts.
-fn chain_of(task: &ClaimedTask, settings: &JobSettings) -> Option<ChainLink> {
-    match &task.chain {
-        Some(link) => Some(link.clone()),
-        None if settings.descriptor.options().then.is_some() => Some(ChainLink {
-            id: task.id,
-            step: 1,
-            rest: Vec::new(),
-        }),
-        None => None,
-    }
-}
-
 /// How long an idle fetcher waits: until the next pending task is due, at most the poll
 /// interval (a task that is due but was not claimed is held by a pause: poll).
 fn idle_wait(now: DateTime<Utc>, next_due: Option<DateTime<Utc>>, poll: Duration) -> Duration {
@@ -502,74 +310,11 @@ fn idle_wait(now: DateTime<Utc>, next_due: Option<DateTime<Utc>>, poll: Duration
     }
 }
 
-fn log_attempt(
-    job: &str,
-    task: &ClaimedTask,
-    status: ExecutionStatus,
-    error: Option<&str>,
-    retry_at: Option<DateTime<Utc>>,
-    took: TimeDelta,
-) {
-    let took_ms = took.num_milliseconds();
-    match status {
-        ExecutionStatus::Succeeded => tracing::info!(job, task_id = task.id, took_ms, "succeeded"),
-        ExecutionStatus::Dead => tracing::error!(
-            job,
-            task_id = task.id,
-            took_ms,
-            error,
-            "failed; the task is dead"
-        ),
-        _ => tracing::warn!(
-            job,
-            task_id = task.id,
-            took_ms,
-            error,
-            retry_at = retry_at.map(|t| t.to_rfc3339()),
-            "{status}; will retry"
-        ),
-    }
-}
-
-fn error_text(error: &JobError) -> String {
-    error.to_string()
-}
-
-/// The message of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a non-text payload".to_owned()
-    }
-}
-
-/// A number in `[0, 1)` from the task and attempt: the jitter of a retry delay. Derived, not
-/// random, so that a virtual-clock test sees the same delays at every run.
-fn jitter(task_id: i64, attempt: u32) -> f64 {
-    // splitmix64
-    let mut z = (task_id as u64)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(u64::from(attempt));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use chrono::TimeDelta;
 
-    #[test]
-    fn jitter_is_a_unit_fraction_and_varies() {
-        let values: Vec<f64> = (1..50).map(|id| jitter(id, 1)).collect();
-        assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
-        assert!(values.windows(2).any(|w| w[0] != w[1]));
-        assert_eq!(jitter(7, 3), jitter(7, 3));
-    }
+    use super::*;
 
     #[test]
     fn idle_fetchers_wake_for_the_next_due_task_or_poll() {

@@ -2,6 +2,8 @@
 //! history and controls.
 
 pub mod admin;
+mod attempt;
+mod chain;
 pub mod check;
 mod cleaner;
 pub mod cli;
@@ -16,6 +18,7 @@ mod listener;
 pub mod metrics;
 pub mod plan;
 mod rescuer;
+mod retry;
 mod runner;
 pub mod schedule_control;
 mod scheduler;

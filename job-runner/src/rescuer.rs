@@ -1,6 +1,7 @@
 //! The rescuer: recovers tasks claimed by runners that stopped heartbeating (killed, or cut
 //! off from the database), so that another runner runs them again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use job_core::Clock;
@@ -8,6 +9,7 @@ use tokio::sync::watch;
 
 use crate::client::Wakers;
 use crate::heartbeat::Health;
+use crate::plan::Plan;
 use crate::storage::Store;
 
 /// What the rescuer works with.
@@ -21,6 +23,8 @@ pub(crate) struct Rescuer {
     pub(crate) every: Duration,
     pub(crate) wakers: Wakers,
     pub(crate) health: Health,
+    /// When a lost attempt's task runs again.
+    pub(crate) plan: Arc<Plan>,
 }
 
 impl Rescuer {
@@ -29,14 +33,7 @@ impl Rescuer {
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         loop {
             if self.health.healthy_for(self.lease, self.clock.now()) {
-                rescue_once(
-                    &self.store,
-                    &self.runner_id,
-                    self.clock.clone(),
-                    self.lease,
-                    &self.wakers,
-                )
-                .await;
+                self.rescue_once().await;
             }
             tokio::select! {
                 _ = self.clock.sleep(self.every) => {}
@@ -44,39 +41,39 @@ impl Rescuer {
             }
         }
     }
-}
 
-/// One pass.
-async fn rescue_once(
-    store: &Store,
-    runner_id: &str,
-    clock: Clock,
-    lease: Duration,
-    wakers: &Wakers,
-) {
-    match store.rescue(clock.now(), lease, runner_id, None).await {
-        Ok(rescued) => {
-            for task in &rescued {
-                if task.retried {
-                    tracing::warn!(
-                        job = task.job,
-                        task_id = task.task_id,
-                        attempt = task.attempt,
-                        lost_by = task.lost_by,
-                        "recovered a task from a stopped runner; it will run again"
-                    );
-                    wakers.wake(&task.job);
-                } else {
-                    tracing::error!(
-                        job = task.job,
-                        task_id = task.task_id,
-                        attempt = task.attempt,
-                        lost_by = task.lost_by,
-                        "recovered a task from a stopped runner; no attempt left, it is dead"
-                    );
+    /// One pass.
+    async fn rescue_once(&self) {
+        let (store, wakers) = (&self.store, &self.wakers);
+        let now = self.clock.now();
+        let policy = &*self.plan;
+        match store
+            .rescue(now, self.lease, &self.runner_id, None, policy)
+            .await
+        {
+            Ok(rescued) => {
+                for task in &rescued {
+                    if task.retried {
+                        tracing::warn!(
+                            job = task.job,
+                            task_id = task.task_id,
+                            attempt = task.attempt,
+                            lost_by = task.lost_by,
+                            "recovered a task from a stopped runner; it will run again"
+                        );
+                        wakers.wake(&task.job);
+                    } else {
+                        tracing::error!(
+                            job = task.job,
+                            task_id = task.task_id,
+                            attempt = task.attempt,
+                            lost_by = task.lost_by,
+                            "recovered a task from a stopped runner; no attempt left, it is dead"
+                        );
+                    }
                 }
             }
+            Err(error) => tracing::warn!(%error, "cannot recover claims of stopped runners"),
         }
-        Err(error) => tracing::warn!(%error, "cannot recover claims of stopped runners"),
     }
 }

@@ -272,6 +272,7 @@ impl Runner {
                     every: self.config.heartbeat,
                     wakers: self.wakers.clone(),
                     health,
+                    plan: self.plan.clone(),
                 }
                 .run(stopped.clone()),
             ),
@@ -361,7 +362,13 @@ impl Runner {
                 tracing::warn!("grace period over: giving back the attempts still running");
                 match self
                     .store
-                    .rescue(clock.now(), self.config.lease, &self.id, Some(&self.id))
+                    .rescue(
+                        clock.now(),
+                        self.config.lease,
+                        &self.id,
+                        Some(&self.id),
+                        &*self.plan,
+                    )
                     .await
                 {
                     Ok(given_back) => tracing::warn!(

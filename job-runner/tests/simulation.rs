@@ -331,9 +331,12 @@ async fn a_crashed_runners_claim_is_recovered_after_the_lease() {
             .unwrap_or_default()
             .contains("crashed-runner stopped heartbeating")
     );
+    // After the lease, the lost attempt's task waits its job's backoff, as a failed one
+    // does: 30 s ±10% (`backoff = "30s"`).
     let recovered_after = runs[1].started_at - crashed_at;
     assert!(
-        recovered_after > TimeDelta::seconds(45) && recovered_after < TimeDelta::seconds(46),
+        recovered_after > TimeDelta::seconds(45 + 27)
+            && recovered_after < TimeDelta::seconds(45 + 33 + 1),
         "{recovered_after}"
     );
     assert_eq!(

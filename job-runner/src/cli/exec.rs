@@ -10,9 +10,9 @@ use job_core::{Clock, EnqueueOptions, EnqueueRequest, JobClient, Registry, State
 use super::app::{AppSetup, Setup};
 use super::args::json_arg;
 use super::error::CliError;
+use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::config::{Config, process_env};
-use crate::executor::Attempt;
 use crate::startup::{Overrides, Schema, Startup};
 use crate::storage::{ExecutionStatus, RunnerRow};
 

@@ -21,8 +21,8 @@ use job_core::Event;
 
 use super::{
     Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
-    ExecutionFilter, NewTask, Pruned, QueueStats, RescuedTask, RunnerRow, ScheduleRow, StoreError,
-    TakenTick, TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
+    ExecutionFilter, NewTask, Pruned, QueueStats, RescuedTask, RetryPolicy, RunnerRow, ScheduleRow,
+    StoreError, TakenTick, TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -339,8 +339,8 @@ pub trait Runners {
 
     /// Recovers the claims of runners whose heartbeat is older than `lease`, claims older
     /// than `lease` whose runner is not registered (it was declared dead and has not come
-    /// back), and the claims of `also` (a runner giving up its own claims at shutdown). Each lost attempt counts: the task goes back to pending, due now, if it
-    /// has attempts left, and is dead otherwise; a history row records the loss. Stale
+    /// back), and the claims of `also` (a runner giving up its own claims at shutdown). Each lost attempt counts: `policy` decides when the task runs again, or that
+    /// it is dead; a history row records the loss. Stale
     /// runners other than `rescuer` are unregistered.
     async fn rescue(
         &self,
@@ -348,6 +348,7 @@ pub trait Runners {
         lease: Duration,
         rescuer: &str,
         also: Option<&str>,
+        policy: &dyn RetryPolicy,
     ) -> Result<Vec<RescuedTask>, StoreError>;
 }
 

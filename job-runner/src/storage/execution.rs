@@ -96,24 +96,81 @@ pub struct NewExecution {
     pub chain_step: Option<i64>,
 }
 
-impl NewExecution {
-    /// The row that records a cancellation.
-    pub(crate) fn cancelled(task: &TaskRow, runner: &str, now: DateTime<Utc>) -> NewExecution {
-        NewExecution {
+/// Which attempt of which task a history row records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOf {
+    /// The task.
+    pub task_id: i64,
+    /// The job's name.
+    pub job: String,
+    /// The attempt's number (the attempts the task has used, for a cancellation).
+    pub attempt: u32,
+    /// Why the task exists.
+    pub trigger: Trigger,
+    /// When the task was first due.
+    pub scheduled_at: DateTime<Utc>,
+    /// The chain the task is a step of (the id of its first task).
+    pub chain_id: Option<i64>,
+    /// The step's number in its chain.
+    pub chain_step: Option<i64>,
+}
+
+impl From<&TaskRow> for AttemptOf {
+    fn from(task: &TaskRow) -> AttemptOf {
+        AttemptOf {
             task_id: task.id,
             job: task.job.clone(),
             attempt: task.attempt,
             trigger: task.trigger,
             scheduled_at: task.scheduled_at,
-            started_at: now,
-            finished_at: now,
-            status: ExecutionStatus::Cancelled,
-            error: None,
-            records_processed: None,
-            runner_id: runner.to_owned(),
             chain_id: task.chain_id,
             chain_step: task.chain_step,
         }
+    }
+}
+
+impl NewExecution {
+    /// The history row of `attempt`, run (or ended) by `runner_id` from `started_at` to
+    /// `finished_at`: the one place history rows are made.
+    pub fn new(
+        attempt: AttemptOf,
+        runner_id: &str,
+        status: ExecutionStatus,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+    ) -> NewExecution {
+        NewExecution {
+            task_id: attempt.task_id,
+            job: attempt.job,
+            attempt: attempt.attempt,
+            trigger: attempt.trigger,
+            scheduled_at: attempt.scheduled_at,
+            started_at,
+            finished_at,
+            status,
+            error: None,
+            records_processed: None,
+            runner_id: runner_id.to_owned(),
+            chain_id: attempt.chain_id,
+            chain_step: attempt.chain_step,
+        }
+    }
+
+    /// With the failure's message.
+    pub fn with_error(mut self, error: Option<String>) -> NewExecution {
+        self.error = error;
+        self
+    }
+
+    /// With the records the job said it processed.
+    pub fn with_records(mut self, records: Option<u64>) -> NewExecution {
+        self.records_processed = records;
+        self
+    }
+
+    /// The row that records a cancellation by `runner` at `now`.
+    pub(crate) fn cancelled(task: &TaskRow, runner: &str, now: DateTime<Utc>) -> NewExecution {
+        NewExecution::new(task.into(), runner, ExecutionStatus::Cancelled, now, now)
     }
 }
 

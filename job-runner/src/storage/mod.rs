@@ -53,12 +53,12 @@ pub use driver::{
 pub(crate) use error::Doing;
 pub use error::StoreError;
 pub use event::{EventOutcome, EventRow};
-pub use execution::{Execution, ExecutionFilter, ExecutionStatus, NewExecution};
+pub use execution::{AttemptOf, Execution, ExecutionFilter, ExecutionStatus, NewExecution};
 pub use runner::{RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{
-    ChainLink, ClaimedTask, Completion, FollowUp, NewTask, QueueStats, TaskFilter, TaskRow,
-    TaskState, Transition,
+    ChainLink, ClaimedTask, Completion, FailedAttempt, FollowUp, NewTask, QueueStats, RetryPolicy,
+    TaskFilter, TaskRow, TaskState, Transition,
 };
 pub use tick::{TakenTick, TickOutcome, TickTask};
 

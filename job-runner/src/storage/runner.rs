@@ -5,7 +5,7 @@ use job_core::Trigger;
 use serde::Serialize;
 
 use super::rows::{Columns, instant};
-use super::{ExecutionStatus, NewExecution, StoreError};
+use super::{AttemptOf, ExecutionStatus, FailedAttempt, NewExecution, RetryPolicy, StoreError};
 
 /// A registered runner process.
 #[derive(Debug, Clone, Serialize)]
@@ -70,8 +70,8 @@ pub(crate) struct Recovery {
     pub(crate) attempt: u32,
     /// The runner that held the claim.
     pub(crate) lost_by: String,
-    /// Whether the task goes back to pending (`false`: it is dead).
-    pub(crate) retried: bool,
+    /// When the task runs again (`None`: it is dead).
+    pub(crate) retry_at: Option<DateTime<Utc>>,
     /// Why, as the task's last error.
     pub(crate) reason: String,
     /// The history row of the lost attempt.
@@ -97,16 +97,15 @@ impl LostClaim {
         })
     }
 
-    /// What becomes of it at `now`; `also` is a runner giving up its own claims at
-    /// shutdown. The lost attempt counts.
-    pub(crate) fn recovery(self, now: DateTime<Utc>, also: Option<&str>) -> Recovery {
-        let LostClaim {
-            task_id,
-            attempt,
-            ref lost_by,
-            ..
-        } = self;
-        let retried = attempt < self.max_attempts;
+    /// What becomes of it at `now`, as `policy` decides; `also` is a runner giving up its
+    /// own claims at shutdown. The lost attempt counts.
+    pub(crate) fn recovery(
+        self,
+        now: DateTime<Utc>,
+        also: Option<&str>,
+        policy: &dyn RetryPolicy,
+    ) -> Recovery {
+        let (attempt, lost_by) = (self.attempt, &self.lost_by);
         let reason = if also == Some(lost_by.as_str()) {
             format!("interrupted: runner {lost_by} shut down before attempt {attempt} finished")
         } else {
@@ -118,30 +117,40 @@ impl LostClaim {
                 None => format!("lost: runner {lost_by} is gone; attempt {attempt} did not finish"),
             }
         };
-        let execution = NewExecution {
-            task_id,
+        let retry_at = policy.retry_at(&FailedAttempt {
+            job: &self.job,
+            task_id: self.task_id,
+            attempt,
+            max_attempts: self.max_attempts,
+            permanent: false,
+            at: now,
+        });
+        let status = match retry_at {
+            Some(_) => ExecutionStatus::Failed,
+            None => ExecutionStatus::Dead,
+        };
+        let of = AttemptOf {
+            task_id: self.task_id,
             job: self.job,
             attempt,
             trigger: self.trigger,
             scheduled_at: self.scheduled_at,
-            started_at: self.locked_at.unwrap_or(now),
-            finished_at: now,
-            status: if retried {
-                ExecutionStatus::Failed
-            } else {
-                ExecutionStatus::Dead
-            },
-            error: Some(reason.clone()),
-            records_processed: None,
-            runner_id: self.lost_by.clone(),
             chain_id: self.chain_id,
             chain_step: self.chain_step,
         };
+        let execution = NewExecution::new(
+            of,
+            &self.lost_by,
+            status,
+            self.locked_at.unwrap_or(now),
+            now,
+        )
+        .with_error(Some(reason.clone()));
         Recovery {
-            task_id,
+            task_id: self.task_id,
             attempt,
             lost_by: self.lost_by,
-            retried,
+            retry_at,
             reason,
             execution,
         }
@@ -156,7 +165,7 @@ impl Recovery {
             job: self.execution.job.clone(),
             attempt: self.attempt,
             lost_by: self.lost_by.clone(),
-            retried: self.retried,
+            retried: self.retry_at.is_some(),
         }
     }
 }

@@ -260,3 +260,28 @@ pub enum Transition<T = TaskRow> {
     /// No row has this id.
     NotFound,
 }
+
+/// A failed attempt, as a [`RetryPolicy`] sees it.
+#[derive(Debug, Clone)]
+pub struct FailedAttempt<'a> {
+    /// The job's name.
+    pub job: &'a str,
+    /// The task.
+    pub task_id: i64,
+    /// The attempt that failed (1 for the first).
+    pub attempt: u32,
+    /// Attempts allowed in all.
+    pub max_attempts: u32,
+    /// Whether the failure says that trying again cannot help.
+    pub permanent: bool,
+    /// When it failed.
+    pub at: DateTime<Utc>,
+}
+
+/// Decides what becomes of a task after a failed attempt: the instant it runs again, or
+/// `None` when it is dead. One policy serves the attempts that end with an error and the
+/// attempts lost with their runner (see `Runners::rescue`).
+pub trait RetryPolicy: Send + Sync {
+    /// When `failed`'s task runs again, if ever.
+    fn retry_at(&self, failed: &FailedAttempt<'_>) -> Option<DateTime<Utc>>;
+}

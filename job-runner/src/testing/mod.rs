@@ -46,10 +46,10 @@ mod quiet;
 
 use quiet::WatchedClient;
 
+use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::config::Config;
 use crate::control::{Control, ControlError};
-use crate::executor::Attempt;
 use crate::plan::{JobSettings, Plan};
 use crate::runner::RunnerError;
 use crate::scheduler::{self, Entry};
@@ -334,7 +334,7 @@ impl Simulation {
                 // steps.
                 if self.crashed
                     && !store
-                        .rescue(now, self.lease, RUNNER_ID, None)
+                        .rescue(now, self.lease, RUNNER_ID, None, self.jobs.plan())
                         .await?
                         .is_empty()
                 {

@@ -121,7 +121,7 @@ async fn chain_steps_keep_their_chain_in_the_history_when_rescued_or_cancelled()
         // Given back by its runner (as at a shutdown past the grace period).
         let later = now + TimeDelta::seconds(11);
         store
-            .rescue(later, lease, "alive", Some("dead"))
+            .rescue(later, lease, "alive", Some("dead"), &AtOnce)
             .await
             .expect("rescue");
         store.cancel(cancelled, "cli", later).await.expect("cancel");

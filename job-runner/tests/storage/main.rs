@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{Event, Trigger};
 use job_runner::storage::{
     Announcement, Backend, Completion, EventOutcome, Execution, ExecutionFilter, ExecutionStatus,
-    Listener, NewExecution, NewTask, RunnerRow, ScheduleRow, Store, TakenTick, TaskFilter,
-    TaskState, TickOutcome, TickTask, Transition,
+    FailedAttempt, Listener, NewExecution, NewTask, RetryPolicy, RunnerRow, ScheduleRow, Store,
+    TakenTick, TaskFilter, TaskState, TickOutcome, TickTask, Transition,
 };
 
 #[path = "../backends/mod.rs"]
@@ -88,6 +88,15 @@ async fn history(store: &Store) -> Vec<Execution> {
         })
         .await
         .expect("history")
+}
+
+/// A retry policy that runs a task again at once while it has attempts left.
+struct AtOnce;
+
+impl RetryPolicy for AtOnce {
+    fn retry_at(&self, failed: &FailedAttempt<'_>) -> Option<DateTime<Utc>> {
+        (!failed.permanent && failed.attempt < failed.max_attempts).then_some(failed.at)
+    }
 }
 
 async fn each_backend(test: impl AsyncFn(Store, DateTime<Utc>)) {

@@ -39,7 +39,7 @@ async fn claims_of_silent_runners_are_rescued_counting_the_attempt() {
 
         assert!(
             store
-                .rescue(Utc::now(), lease, "alive", None)
+                .rescue(Utc::now(), lease, "alive", None, &AtOnce)
                 .await
                 .expect("rescue")
                 .is_empty(),
@@ -50,7 +50,7 @@ async fn claims_of_silent_runners_are_rescued_counting_the_attempt() {
         let later = Utc::now();
         assert!(store.heartbeat("alive", later).await.expect("heartbeat"));
         let rescued = store
-            .rescue(later, lease, "alive", None)
+            .rescue(later, lease, "alive", None, &AtOnce)
             .await
             .expect("rescue");
         assert_eq!(rescued.len(), 2);
@@ -144,7 +144,7 @@ async fn a_claim_whose_runner_was_declared_dead_is_rescued_after_the_lease_not_a
         store.remove_runner("r1").await.expect("remove");
         assert!(
             store
-                .rescue(Utc::now(), LEASE, "alive", None)
+                .rescue(Utc::now(), LEASE, "alive", None, &AtOnce)
                 .await
                 .expect("rescue")
                 .is_empty(),
@@ -156,7 +156,7 @@ async fn a_claim_whose_runner_was_declared_dead_is_rescued_after_the_lease_not_a
             .await
             .expect("heartbeat");
         let rescued = store
-            .rescue(Utc::now(), LEASE, "alive", None)
+            .rescue(Utc::now(), LEASE, "alive", None, &AtOnce)
             .await
             .expect("rescue");
         assert_eq!(rescued.len(), 1);
@@ -206,7 +206,7 @@ async fn runners_whose_clocks_disagree_rescue_nothing_that_is_alive() {
         let lease = Duration::from_secs(10);
         assert!(
             store
-                .rescue(ahead, lease, "fast", None)
+                .rescue(ahead, lease, "fast", None, &AtOnce)
                 .await
                 .expect("rescue")
                 .is_empty(),
@@ -214,12 +214,56 @@ async fn runners_whose_clocks_disagree_rescue_nothing_that_is_alive() {
         );
         assert!(
             store
-                .rescue(behind, lease, "slow", None)
+                .rescue(behind, lease, "slow", None, &AtOnce)
                 .await
                 .expect("rescue")
                 .is_empty()
         );
         assert_eq!(store.runners().await.expect("runners").len(), 2);
+    })
+    .await;
+}
+
+/// A lost attempt's task runs again when the retry policy says, as a failed one does.
+#[tokio::test]
+async fn a_lost_attempt_is_retried_when_the_policy_says() {
+    struct InAMinute;
+    impl RetryPolicy for InAMinute {
+        fn retry_at(&self, failed: &FailedAttempt<'_>) -> Option<DateTime<Utc>> {
+            assert_eq!(
+                (failed.job, failed.attempt, failed.permanent),
+                ("a", 1, false)
+            );
+            Some(failed.at + TimeDelta::minutes(1))
+        }
+    }
+    each_backend(async |store, now| {
+        let id = store
+            .insert_tasks(&[task("a", now)], now)
+            .await
+            .expect("insert")[0]
+            .0;
+        store
+            .claim("a", "leaving", now, 1, false)
+            .await
+            .expect("claim");
+        let rescued = store
+            .rescue(now, LEASE, "other", Some("leaving"), &InAMinute)
+            .await
+            .expect("rescue");
+        assert_eq!(rescued.len(), 1);
+        let task = store.task(id).await.expect("read").expect("stored");
+        assert_eq!(
+            (task.state, task.run_at),
+            (TaskState::Pending, now + TimeDelta::minutes(1))
+        );
+        assert!(
+            store
+                .claim("a", "other", now, 1, false)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
     })
     .await;
 }

@@ -9,7 +9,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::{Sqlite, complete::write_history};
 use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
 use crate::storage::runner::{LOST_CLAIM_COLUMNS, LostClaim, Recovery};
-use crate::storage::{Doing, NewExecution, RescuedTask, RunnerRow, Runners, StoreError};
+use crate::storage::{
+    Doing, NewExecution, RescuedTask, RetryPolicy, RunnerRow, Runners, StoreError,
+};
 
 #[async_trait]
 impl Runners for Sqlite {
@@ -70,6 +72,7 @@ impl Runners for Sqlite {
         lease: Duration,
         rescuer: &str,
         also: Option<&str>,
+        policy: &dyn RetryPolicy,
     ) -> Result<Vec<RescuedTask>, StoreError> {
         const DOING: &str = "recovering claims of stopped runners";
         let stale_before = millis(now - TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX));
@@ -89,17 +92,21 @@ impl Runners for Sqlite {
         .doing(DOING)?;
         let mut recovered = Vec::with_capacity(lost.len());
         for row in &lost {
-            let recovery = LostClaim::read(row)?.recovery(now, also);
+            let recovery = LostClaim::read(row)?.recovery(now, also, policy);
             let moved = sqlx::query(
                 "UPDATE jobs_tasks SET state = $2, run_at = $3, locked_by = NULL, \
                      locked_at = NULL, last_error = $4, finished_at = $5 \
                  WHERE id = $1 AND state = 'running' AND locked_by = $6 AND attempt = $7",
             )
             .bind(recovery.task_id)
-            .bind(if recovery.retried { "pending" } else { "dead" })
-            .bind(millis(now))
+            .bind(if recovery.retry_at.is_some() {
+                "pending"
+            } else {
+                "dead"
+            })
+            .bind(millis(recovery.retry_at.unwrap_or(now)))
             .bind(&recovery.reason)
-            .bind((!recovery.retried).then(|| millis(now)))
+            .bind(recovery.retry_at.is_none().then(|| millis(now)))
             .bind(&recovery.lost_by)
             .bind(i64::from(recovery.attempt))
             .execute(&mut *tx)
