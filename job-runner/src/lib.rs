@@ -20,6 +20,7 @@ mod rescuer;
 mod runner;
 mod scheduler;
 pub mod schedules;
+pub mod secret;
 pub mod sources;
 pub mod storage;
 pub mod testing;

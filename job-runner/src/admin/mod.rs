@@ -45,6 +45,9 @@ pub enum AdminError {
     /// The token is too short to be safe.
     #[error("the admin token is too short: use at least 16 characters")]
     WeakToken,
+    /// No token could be generated.
+    #[error("cannot generate the admin token: {0}")]
+    Random(#[from] crate::secret::RandomError),
 }
 
 /// The state the handlers share.
@@ -67,7 +70,7 @@ pub fn token_for(config: &AdminConfig) -> Result<Option<(Token, bool)>, AdminErr
         Some(token) if token.len() < 16 => Err(AdminError::WeakToken),
         Some(token) => Ok(Some((Token::new(token.clone()), false))),
         None if !addr.ip().is_loopback() => Err(AdminError::NoTokenForPublicAddress(addr)),
-        None => Ok(Some((Token::generate(), true))),
+        None => Ok(Some((Token::generate()?, true))),
     }
 }
 
