@@ -17,7 +17,7 @@
 //!
 //! [admin]
 //! addr = "127.0.0.1:8088"   # the admin API and dashboard; "off" to run none
-//! token = "..."             # default: generated at start and printed (loopback only)
+//! token = "..."             # at least 16 characters; default: generated at start and printed (loopback only)
 //!
 //! [jobs.cleanup_expired_challenges]
 //! enabled = true
@@ -296,7 +296,7 @@ impl Config {
             self.admin_addr = admin_addr(&addr, &origin("admin.addr"))?;
         }
         if let Some(token) = file.admin.token {
-            self.admin_token = Some(token);
+            self.admin_token = Some(secret(token, &origin("admin.token"))?);
         }
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for (name, source) in file.sources {
@@ -305,6 +305,12 @@ impl Config {
                 crate::sources::SourceConfig::Folder { path: folder } if folder.is_relative() => {
                     crate::sources::SourceConfig::Folder {
                         path: base.join(folder),
+                    }
+                }
+                crate::sources::SourceConfig::Webhook { secret: text } => {
+                    let origin = origin(&format!("sources.{name}.secret"));
+                    crate::sources::SourceConfig::Webhook {
+                        secret: secret(text, &origin)?,
                     }
                 }
                 other => other,
@@ -336,7 +342,7 @@ impl Config {
             self.admin_addr = admin_addr(&addr, "JOBS_ADMIN_ADDR")?;
         }
         if let Some(token) = env("JOBS_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
-            self.admin_token = Some(token);
+            self.admin_token = Some(secret(token, "JOBS_ADMIN_TOKEN")?);
         }
         if let Some(value) = env("JOBS_POOL_SIZE") {
             self.pool_size = positive(number(&value, "JOBS_POOL_SIZE")?, "JOBS_POOL_SIZE")?;
@@ -497,6 +503,21 @@ fn set_duration(
     Ok(())
 }
 
+/// A configured secret, refused when shorter than [`crate::secret::MIN_LEN`] characters.
+fn secret(value: String, origin: &str) -> Result<String, ConfigError> {
+    if crate::secret::long_enough(&value) {
+        return Ok(value);
+    }
+    Err(ConfigError::Value {
+        origin: origin.to_owned(),
+        message: format!(
+            "a secret of {} characters is too short: use at least {} (random ones, such as the output of `openssl rand -hex 32`)",
+            value.chars().count(),
+            crate::secret::MIN_LEN
+        ),
+    })
+}
+
 fn boolean(value: &str, origin: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -606,5 +627,50 @@ mod tests {
             error.contains("must be longer than the heartbeat"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn secrets_shorter_than_16_characters_are_refused() {
+        let error = Config::load(None, &env_of(&[("JOBS_ADMIN_TOKEN", "changeme")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid JOBS_ADMIN_TOKEN: a secret of 8 characters is too short: use at least 16 (random ones, such as the output of `openssl rand -hex 32`)"
+        );
+        let token = "0123456789abcdef";
+        let config = Config::load(None, &env_of(&[("JOBS_ADMIN_TOKEN", token)])).unwrap();
+        assert_eq!(config.admin_token.as_deref(), Some(token));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.toml");
+        std::fs::write(&path, "[admin]\ntoken = \"short\"\n").unwrap();
+        let error = Config::load(Some(&path), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("invalid `admin.token` in "), "{error}");
+        assert!(error.contains("use at least 16"), "{error}");
+
+        for secret in ["", "0123456789abcde"] {
+            std::fs::write(
+                &path,
+                format!("[sources.s3]\nkind = \"webhook\"\nsecret = \"{secret}\"\n"),
+            )
+            .unwrap();
+            let error = Config::load(Some(&path), &env_of(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("invalid `sources.s3.secret` in "),
+                "{error}"
+            );
+            assert!(error.contains("use at least 16"), "{error}");
+        }
+        std::fs::write(
+            &path,
+            "[sources.s3]\nkind = \"webhook\"\nsecret = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert!(Config::load(Some(&path), &env_of(&[])).is_ok());
     }
 }

@@ -43,7 +43,10 @@ pub enum AdminError {
     )]
     NoTokenForPublicAddress(SocketAddr),
     /// The token is too short to be safe.
-    #[error("the admin token is too short: use at least 16 characters")]
+    #[error(
+        "the admin token is too short: set JOBS_ADMIN_TOKEN (or `token` under [admin] in jobs.toml) to at least {} characters, such as the output of `openssl rand -hex 32`",
+        crate::secret::MIN_LEN
+    )]
     WeakToken,
     /// No token could be generated.
     #[error("cannot generate the admin token: {0}")]
@@ -67,7 +70,7 @@ pub fn token_for(config: &AdminConfig) -> Result<Option<(Token, bool)>, AdminErr
         return Ok(None);
     };
     match &config.token {
-        Some(token) if token.len() < 16 => Err(AdminError::WeakToken),
+        Some(token) if !crate::secret::long_enough(token) => Err(AdminError::WeakToken),
         Some(token) => Ok(Some((Token::new(token.clone()), false))),
         None if !addr.ip().is_loopback() => Err(AdminError::NoTokenForPublicAddress(addr)),
         None => Ok(Some((Token::generate()?, true))),
