@@ -100,3 +100,32 @@ pub(crate) async fn serve(listener: TcpListener, state: AppState, mut stop: watc
         tracing::error!(%error, "the admin server stopped");
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{AppState, Token};
+    use crate::storage::{ConnectOptions, Store};
+
+    /// The admin server's state over a new SQLite file at `path`, with no jobs, and its
+    /// store.
+    pub(crate) async fn state_over(path: &Path) -> (AppState, Store) {
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::connect(&url, &ConnectOptions::default())
+            .await
+            .expect("an SQLite file");
+        let registry = job_core::Registry::from_descriptors([]).expect("no jobs, no clash");
+        let plan =
+            crate::plan::Plan::new(registry, &crate::Config::default()).expect("a plan of no jobs");
+        let jobs = crate::Jobs::new(store.clone(), Arc::new(plan), job_core::Clock::system());
+        let state = AppState {
+            control: crate::control::Control::new(jobs.clone(), "api"),
+            token: Token::new("a-token-for-the-tests".into()),
+            events: crate::events::EventRouter::new(jobs),
+            webhooks: Arc::default(),
+        };
+        (state, store)
+    }
+}
