@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::require_bearer;
+use super::auth::require_api_auth;
 use super::error::ApiError;
 use crate::control::JobStatus;
 use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
@@ -44,7 +44,7 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/schedules/{id}/resume", post(resume_schedule))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state, require_bearer));
+        .route_layer(middleware::from_fn_with_state(state, require_api_auth));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -1,8 +1,10 @@
 //! The admin server: a JSON API behind a bearer token, the dashboard, Prometheus metrics.
 //!
-//! Every route but `/healthz` and `/readyz` needs the token. The API takes it only as
-//! `Authorization: Bearer <token>`, so no other site can make a browser call it; the
-//! dashboard's pages also accept it from the cookie that its login page sets.
+//! Every route but `/healthz`, `/readyz`, `/login`, `/logout` and the webhooks (which have
+//! secrets of their own) needs the token as `Authorization: Bearer <token>`, or a dashboard
+//! session: `POST /login` with the token opens one, kept in this server's memory, and sets
+//! its id in an `HttpOnly; SameSite=Strict` cookie (see `auth.rs` for how the session's
+//! changes are kept from cross-site forgery).
 
 use std::net::SocketAddr;
 
@@ -18,7 +20,9 @@ mod auth;
 mod dashboard;
 mod error;
 mod hooks;
+mod login;
 pub mod openapi;
+mod sessions;
 
 pub use auth::Token;
 
@@ -58,6 +62,8 @@ pub enum AdminError {
 pub(crate) struct AppState {
     pub(crate) control: Control,
     pub(crate) token: Token,
+    /// The dashboard's open sessions.
+    pub(crate) sessions: sessions::Sessions,
     /// Where webhook events go.
     pub(crate) events: std::sync::Arc<crate::events::EventRouter>,
     /// The webhook sources and their secrets.
@@ -82,6 +88,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes(state.clone()))
         .merge(hooks::routes())
+        .merge(login::routes())
         .merge(dashboard::routes(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -123,6 +130,7 @@ pub(crate) mod tests {
         let state = AppState {
             control: crate::control::Control::new(jobs.clone(), "api"),
             token: Token::new("a-token-for-the-tests".into()),
+            sessions: Default::default(),
             events: crate::events::EventRouter::new(jobs),
             webhooks: Arc::default(),
         };
