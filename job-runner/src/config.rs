@@ -620,6 +620,15 @@ mod tests {
             "invalid JOBS_ENABLED: `maybe` is not a boolean; use `true` or `false`"
         );
 
+        // 100,000,000 days ago lies before the first instant there is.
+        let error = Config::load(None, &env_of(&[("JOBS_HISTORY_RETENTION", "100000000d")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid JOBS_HISTORY_RETENTION: the duration `100000000d` is too long: the longest accepted is \"36500d\" (about 100 years)"
+        );
+
         let error = Config::load(None, &env_of(&[("JOBS_LEASE", "1s")]))
             .unwrap_err()
             .to_string();

@@ -391,7 +391,7 @@ impl Attempt<'_> {
             let delay = settings
                 .backoff
                 .delay(task.attempt, jitter(task.id, task.attempt));
-            let retry_at = finished_at + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+            let retry_at = job_schedule::add_saturating(finished_at, delay);
             (TaskState::Pending, Some(retry_at), status)
         };
         let error = error.map(|text| match (dead, permanent) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use job_core::{BoxFuture, Clock, EventSource, Registry, State};
 use job_schedule::Schedule;
@@ -396,8 +396,8 @@ fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(ago) = job_schedule::parse_duration(text) {
-        let ago = TimeDelta::from_std(ago).map_err(|_| format!("`{text}` is too long ago"))?;
-        return Ok(Utc::now() - ago);
+        // At most `job_schedule::MAX_DURATION` ago: far from the earliest instant there is.
+        return Ok(job_schedule::sub_saturating(Utc::now(), ago));
     }
     parse_instant(text).map_err(|_| {
         format!("`{text}` is neither an RFC 3339 instant (2026-11-28T00:00:00Z) nor a duration ago (24h)")
