@@ -1,4 +1,4 @@
-//! Who may call: the bearer token (scripts, the CLI's peers) or a dashboard session.
+//! Who may call: the bearer token (scripts, curl) or a dashboard session (the dashboard's pages and their calls).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
