@@ -74,7 +74,7 @@ impl Clock {
         match &self.manual {
             None => tokio::time::sleep(duration).await,
             Some(_) => {
-                let later = self.now() + TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX);
+                let later = job_schedule::add_saturating(self.now(), duration);
                 self.advance_to(later);
                 tokio::task::yield_now().await;
             }

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use job_core::Clock;
 use tokio::sync::watch;
 
@@ -28,7 +27,7 @@ pub(crate) async fn run(
             _ = stop.changed() => return,
         }
         wait = every;
-        let before = clock.now() - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
+        let before = job_schedule::sub_saturating(clock.now(), retention);
         let mut total = Pruned::default();
         loop {
             match store.prune(before, BATCH).await {

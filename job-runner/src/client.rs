@@ -114,12 +114,15 @@ impl Jobs {
         let options = &request.options;
         let run_at = match (options.run_at, options.delay) {
             (Some(at), _) => at,
-            (None, Some(delay)) => {
-                let delay = TimeDelta::from_std(delay).map_err(|_| {
-                    EnqueueError::InvalidOptions(format!("a delay of {delay:?} is too long"))
-                })?;
-                now + delay
-            }
+            (None, Some(delay)) => TimeDelta::from_std(delay)
+                .ok()
+                .and_then(|delta| now.checked_add_signed(delta))
+                .ok_or_else(|| {
+                    EnqueueError::InvalidOptions(format!(
+                        "a delay of {} is too long: it ends after the last instant the clock can hold",
+                        job_schedule::format_duration(delay)
+                    ))
+                })?,
             (None, None) => now,
         };
         if let Some(key) = &options.unique_key

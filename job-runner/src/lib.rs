@@ -22,6 +22,7 @@ mod retry;
 mod runner;
 pub mod schedule_control;
 mod scheduler;
+pub mod secret;
 pub mod sources;
 mod startup;
 pub mod storage;

@@ -4,7 +4,7 @@
 //! A task is dead when the failure was permanent or its last attempt failed; otherwise it
 //! runs again after its job's backoff (exponential, capped, with ±10% jitter).
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::plan::Plan;
 use crate::storage::{FailedAttempt, RetryPolicy};
@@ -21,13 +21,7 @@ impl RetryPolicy for Plan {
             .map(|settings| settings.backoff)
             .unwrap_or_default();
         let delay = backoff.delay(failed.attempt, jitter(failed.task_id, failed.attempt));
-        let delay = TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
-        Some(
-            failed
-                .at
-                .checked_add_signed(delay)
-                .unwrap_or(DateTime::<Utc>::MAX_UTC),
-        )
+        Some(job_schedule::add_saturating(failed.at, delay))
     }
 }
 

@@ -482,6 +482,7 @@ impl Runner {
         let state = admin::AppState {
             control: Control::new(self.jobs.clone(), "api"),
             token,
+            sessions: Default::default(),
             events: router,
             webhooks: Arc::new(webhooks),
         };

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use job_core::{CatchUp, Clock, EnqueueOptions, EnqueueRequest, Trigger};
 use job_schedule::Recurrence;
 use tokio::sync::{Notify, watch};
@@ -175,18 +175,16 @@ pub(crate) async fn run(
             .iter()
             .filter_map(|(_, next)| *next)
             .min()
-            .map_or(now, |t| {
-                t.min(now + TimeDelta::from_std(poll).unwrap_or(TimeDelta::MAX))
-            })
+            .map_or(now, |t| t.min(job_schedule::add_saturating(now, poll)))
             .max(now);
         let wake_at = if entries.is_empty() {
-            now + TimeDelta::from_std(poll).unwrap_or(TimeDelta::MAX)
+            job_schedule::add_saturating(now, poll)
         } else {
             wake_at
         };
         // After a failure, the ticks kept are tried again after a poll, not at once.
         let wake_at = if failed {
-            wake_at.max(now + TimeDelta::from_std(poll).unwrap_or(TimeDelta::MAX))
+            wake_at.max(job_schedule::add_saturating(now, poll))
         } else {
             wake_at
         };

@@ -1,6 +1,6 @@
 //! The dashboard in headless Chromium (Debian's `chromium` and `chromium-driver`, driven
-//! over WebDriver): log in with the token, see the example jobs, press trigger, and see the
-//! new execution appear. Skipped loudly when Chromium is missing, except with `CI=true`
+//! over WebDriver): log in with the token, see the example jobs, press trigger, see the
+//! new execution appear, and log out. Skipped loudly when Chromium is missing, except with `CI=true`
 //! (`.ci/run` installs it).
 
 use std::net::TcpListener;
@@ -15,7 +15,8 @@ mod http;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-const TOKEN: &str = "dashboard-test-token-0123456789abcdef";
+/// With the characters that a form or a cookie mangles when not encoded and decoded.
+const TOKEN: &str = "dashboard+test/token=0123456789abcdef==";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 struct Process(Child);
@@ -112,6 +113,15 @@ impl Browser {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Runs `script` in the page; its return value.
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
     }
 
     fn screenshot(&self) -> Vec<u8> {
@@ -310,9 +320,26 @@ fn log_in_see_the_jobs_trigger_one_and_see_its_execution() {
         browser.text(&row)
     );
 
+    // The session's cookie is out of reach of the page's scripts.
+    let cookies = browser.script("return document.cookie;");
+    assert!(
+        !cookies
+            .as_str()
+            .unwrap_or_default()
+            .contains("jobs_session"),
+        "{cookies}"
+    );
+
     let png = browser.screenshot();
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is not a PNG");
     let target = std::env::var("DASHBOARD_SCREENSHOT")
         .unwrap_or_else(|_| format!("{}/dashboard.png", env!("CARGO_TARGET_TMPDIR")));
     std::fs::write(&target, png).expect("write the screenshot");
+
+    // Logging out leads to the login page, and the dashboard stays closed.
+    browser.click(&browser.wait_for("#logout", Duration::from_secs(5)));
+    browser.wait_for("#login-form", Duration::from_secs(10));
+    browser.call("POST", "/url", json!({ "url": format!("{base}/") }));
+    browser.wait_for("#login-form", Duration::from_secs(10));
+    assert!(browser.find_all("#jobs").is_empty());
 }

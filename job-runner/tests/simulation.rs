@@ -221,6 +221,31 @@ async fn a_week_of_an_every_minute_job() {
 }
 
 #[tokio::test]
+async fn a_delay_past_the_last_instant_is_refused_not_a_panic() {
+    let sim = Simulation::builder(at("2026-05-01T12:00:00Z"))
+        .jobs([Notify::descriptor()])
+        .start()
+        .await
+        .expect("a simulation");
+    // 100,000,000 days: a duration chrono can hold, an instant it cannot.
+    let error = Notify::enqueue(sim.jobs())
+        .delay(Duration::from_secs(86_400 * 100_000_000))
+        .await
+        .expect_err("the delay is refused");
+    assert!(error.to_string().contains("is too long"), "{error}");
+    let tasks = sim
+        .jobs()
+        .store()
+        .tasks(&TaskFilter {
+            limit: 100,
+            ..TaskFilter::default()
+        })
+        .await
+        .expect("the tasks");
+    assert!(tasks.is_empty(), "a refused enqueue stored a task");
+}
+
+#[tokio::test]
 async fn failures_are_retried_at_the_configured_backoff() {
     let mut sim = Simulation::builder(at("2026-05-01T12:00:00Z"))
         .jobs([Flaky::descriptor()])

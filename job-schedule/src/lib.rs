@@ -4,7 +4,9 @@
 //!
 //! * [`Cron`]: a cron expression (5 or 6 fields, names, ranges, lists, steps, `@daily`...).
 //! * [`Schedule`]: a cron expression in an IANA time zone, with cronie's daylight-saving rule.
-//! * [`parse_zone`] and [`parse_duration`]: time zone names and durations such as `"30s"`.
+//! * [`parse_zone`] and [`parse_duration`]: time zone names and durations such as `"30s"`
+//!   (at most [`MAX_DURATION`]); [`add_saturating`] and [`sub_saturating`] move an instant
+//!   by a duration without overflowing.
 //! * [`check_name`] and [`job_type_name`]: the names of jobs, queues and schedules.
 //!
 //! ```
@@ -25,7 +27,9 @@ mod schedule;
 mod zone;
 
 pub use crate::cron::{Cron, CronError};
-pub use crate::duration::{DurationError, format_duration, parse_duration};
+pub use crate::duration::{
+    DurationError, MAX_DURATION, add_saturating, format_duration, parse_duration, sub_saturating,
+};
 pub use crate::field::Field;
 pub use crate::name::{NAME_MAX, NameError, check_name, job_type_name};
 pub use crate::rate::{Every, RateError, Recurrence};

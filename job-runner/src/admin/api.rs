@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::require_bearer;
+use super::auth::require_api_auth;
 use super::error::ApiError;
 use crate::control::JobStatus;
 use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
@@ -44,7 +44,7 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/schedules/{id}/resume", post(resume_schedule))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state, require_bearer));
+        .route_layer(middleware::from_fn_with_state(state, require_api_auth));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -55,14 +55,15 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready or not, and nothing more: the route is public, and a database error names hosts,
+/// users and files. The error goes to the runner's log.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.control.ping().await {
         Ok(()) => "ready".into_response(),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {error}"),
-        )
-            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
     }
 }
 
@@ -432,4 +433,34 @@ async fn resume_schedule(
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleRow>, ApiError> {
     Ok(Json(state.control.client().schedules().resume(&id).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::extract::State;
+    use axum::http::StatusCode;
+
+    use super::readyz;
+    use crate::admin::tests::state_over;
+
+    async fn body(response: axum::response::Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("a short body");
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    #[tokio::test]
+    async fn readiness_says_ready_or_not_and_no_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, store) = state_over(&dir.path().join("jobs.db")).await;
+        let response = readyz(State(state.clone())).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body(response).await, "ready");
+
+        store.close().await;
+        let response = readyz(State(state)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body(response).await, "not ready");
+    }
 }

@@ -1,6 +1,7 @@
 //! The dashboard: a page of its own, compiled into the binary (nothing from a CDN), that
 //! shows jobs, recent executions and dead tasks, with trigger, pause, resume and retry
-//! buttons. It calls the JSON API with the token entered on its login page.
+//! buttons. Its login page opens a session (see [`super::login`]) whose cookie admits the
+//! page and its calls to the JSON API.
 
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -8,7 +9,7 @@ use axum::routing::get;
 use axum::{Router, middleware};
 
 use super::AppState;
-use super::auth::require_page_token;
+use super::auth::require_page_auth;
 
 const INDEX: &str = include_str!("assets/index.html");
 const LOGIN: &str = include_str!("assets/login.html");
@@ -41,7 +42,7 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
             "/assets/app.js",
             get(|| async { asset("text/javascript", APP_JS) }),
         )
-        .route_layer(middleware::from_fn_with_state(state, require_page_token));
+        .route_layer(middleware::from_fn_with_state(state, require_page_auth));
     Router::new()
         .route("/login", get(|| async { page(LOGIN) }))
         .route(

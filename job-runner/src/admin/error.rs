@@ -29,7 +29,7 @@ impl ApiError {
     pub(crate) fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "missing or wrong token: send `Authorization: Bearer <token>` (the runner prints the token at start, or set JOBS_ADMIN_TOKEN)",
+            "missing or wrong token: send `Authorization: Bearer <token>` (the runner prints the token at start, or set JOBS_ADMIN_TOKEN), or log in to the dashboard at /login",
         )
     }
 }

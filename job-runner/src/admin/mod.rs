@@ -1,8 +1,10 @@
 //! The admin server: a JSON API behind a bearer token, the dashboard, Prometheus metrics.
 //!
-//! Every route but `/healthz` and `/readyz` needs the token. The API takes it only as
-//! `Authorization: Bearer <token>`, so no other site can make a browser call it; the
-//! dashboard's pages also accept it from the cookie that its login page sets.
+//! Every route but `/healthz`, `/readyz`, `/login`, `/logout` and the webhooks (which have
+//! secrets of their own) needs the token as `Authorization: Bearer <token>`, or a dashboard
+//! session: `POST /login` with the token opens one, kept in this server's memory, and sets
+//! its id in an `HttpOnly; SameSite=Strict` cookie (see `auth.rs` for how the session's
+//! changes are kept from cross-site forgery).
 
 use std::net::SocketAddr;
 
@@ -18,7 +20,9 @@ mod auth;
 mod dashboard;
 mod error;
 mod hooks;
+mod login;
 pub mod openapi;
+mod sessions;
 
 pub use auth::Token;
 
@@ -43,8 +47,14 @@ pub enum AdminError {
     )]
     NoTokenForPublicAddress(SocketAddr),
     /// The token is too short to be safe.
-    #[error("the admin token is too short: use at least 16 characters")]
+    #[error(
+        "the admin token is too short: set JOBS_ADMIN_TOKEN (or `token` under [admin] in jobs.toml) to at least {} characters, such as the output of `openssl rand -hex 32`",
+        crate::secret::MIN_LEN
+    )]
     WeakToken,
+    /// No token could be generated.
+    #[error("cannot generate the admin token: {0}")]
+    Random(#[from] crate::secret::RandomError),
 }
 
 /// The state the handlers share.
@@ -52,6 +62,8 @@ pub enum AdminError {
 pub(crate) struct AppState {
     pub(crate) control: Control,
     pub(crate) token: Token,
+    /// The dashboard's open sessions.
+    pub(crate) sessions: sessions::Sessions,
     /// Where webhook events go.
     pub(crate) events: std::sync::Arc<crate::events::EventRouter>,
     /// The webhook sources and their secrets.
@@ -64,10 +76,10 @@ pub fn token_for(config: &AdminConfig) -> Result<Option<(Token, bool)>, AdminErr
         return Ok(None);
     };
     match &config.token {
-        Some(token) if token.len() < 16 => Err(AdminError::WeakToken),
+        Some(token) if !crate::secret::long_enough(token) => Err(AdminError::WeakToken),
         Some(token) => Ok(Some((Token::new(token.clone()), false))),
         None if !addr.ip().is_loopback() => Err(AdminError::NoTokenForPublicAddress(addr)),
-        None => Ok(Some((Token::generate(), true))),
+        None => Ok(Some((Token::generate()?, true))),
     }
 }
 
@@ -76,6 +88,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::routes(state.clone()))
         .merge(hooks::routes())
+        .merge(login::routes())
         .merge(dashboard::routes(state.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -92,5 +105,35 @@ pub(crate) async fn serve(listener: TcpListener, state: AppState, mut stop: watc
         .await
     {
         tracing::error!(%error, "the admin server stopped");
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{AppState, Token};
+    use crate::storage::{ConnectOptions, Store};
+
+    /// The admin server's state over a new SQLite file at `path`, with no jobs, and its
+    /// store.
+    pub(crate) async fn state_over(path: &Path) -> (AppState, Store) {
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::connect(&url, &ConnectOptions::default())
+            .await
+            .expect("an SQLite file");
+        let registry = job_core::Registry::from_descriptors([]).expect("no jobs, no clash");
+        let plan =
+            crate::plan::Plan::new(registry, &crate::Config::default()).expect("a plan of no jobs");
+        let jobs = crate::Jobs::new(store.clone(), Arc::new(plan), job_core::Clock::system());
+        let state = AppState {
+            control: crate::control::Control::new(jobs.clone(), "api"),
+            token: Token::new("a-token-for-the-tests".into()),
+            sessions: Default::default(),
+            events: crate::events::EventRouter::new(jobs),
+            webhooks: Arc::default(),
+        };
+        (state, store)
     }
 }

@@ -18,7 +18,11 @@ mod tests {
     /// Every `.route("PATH", METHOD(...))` in the router's sources, as (method, path).
     fn routes_in_code() -> BTreeSet<(String, String)> {
         let mut routes = BTreeSet::new();
-        for source in [include_str!("api.rs"), include_str!("hooks.rs")] {
+        for source in [
+            include_str!("api.rs"),
+            include_str!("hooks.rs"),
+            include_str!("login.rs"),
+        ] {
             for piece in source.split(".route(").skip(1) {
                 let piece = piece.trim_start().trim_start_matches('"');
                 let (path, rest) = piece.split_once('"').expect("a quoted path");
@@ -96,10 +100,17 @@ mod tests {
                 let public = operation["security"].as_array().is_some_and(Vec::is_empty);
                 assert_eq!(
                     public,
-                    ["/healthz", "/readyz", "/hooks/{source}"].contains(&path.as_str()),
-                    "{method} {path}: only health checks (and webhooks, with their own secret) are public"
+                    [
+                        "/healthz",
+                        "/readyz",
+                        "/login",
+                        "/logout",
+                        "/hooks/{source}"
+                    ]
+                    .contains(&path.as_str()),
+                    "{method} {path}: only health checks, logging in and out, and webhooks (with their own secret) are public"
                 );
-                if path != "/healthz" && path != "/readyz" {
+                if !["/healthz", "/readyz", "/logout"].contains(&path.as_str()) {
                     assert!(
                         operation["responses"]["401"].is_object(),
                         "{method} {path} does not document 401"

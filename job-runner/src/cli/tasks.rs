@@ -1,6 +1,6 @@
 //! The commands about tasks and their attempts: `tasks`, `history`, `retry` and `cancel`.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::args::{TaskArg, parse_instant};
@@ -70,8 +70,8 @@ fn parse_state(text: &str) -> Result<TaskState, String> {
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(ago) = job_schedule::parse_duration(text) {
-        let ago = TimeDelta::from_std(ago).map_err(|_| format!("`{text}` is too long ago"))?;
-        return Ok(Utc::now() - ago);
+        // At most `job_schedule::MAX_DURATION` ago: far from the earliest instant there is.
+        return Ok(job_schedule::sub_saturating(Utc::now(), ago));
     }
     parse_instant(text).map_err(|_| {
         format!("`{text}` is neither an RFC 3339 instant (2026-11-28T00:00:00Z) nor a duration ago (24h)")

@@ -1,7 +1,9 @@
 //! The environment: `JOBS_*` variables, and how they apply over the file.
 
 use super::error::ConfigError;
-use super::values::{admin_addr, boolean, number, positive, set_duration, sqlite_durability};
+use super::values::{
+    admin_addr, boolean, number, positive, secret, set_duration, sqlite_durability,
+};
 use super::{Config, Env, JobOverride};
 
 impl Config {
@@ -17,7 +19,7 @@ impl Config {
             self.admin_addr = admin_addr(&addr, "JOBS_ADMIN_ADDR")?;
         }
         if let Some(token) = env("JOBS_ADMIN_TOKEN").filter(|t| !t.is_empty()) {
-            self.admin_token = Some(token);
+            self.admin_token = Some(secret(token, "JOBS_ADMIN_TOKEN")?);
         }
         if let Some(value) = env("JOBS_POOL_SIZE") {
             self.pool_size = positive(number(&value, "JOBS_POOL_SIZE")?, "JOBS_POOL_SIZE")?;

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::values::{admin_addr, positive, set_duration, sqlite_durability};
+use super::values::{admin_addr, positive, secret, set_duration, sqlite_durability};
 use super::{Config, JobOverride};
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +102,7 @@ impl Config {
             self.admin_addr = admin_addr(&addr, &origin("admin.addr"))?;
         }
         if let Some(token) = file.admin.token {
-            self.admin_token = Some(token);
+            self.admin_token = Some(secret(token, &origin("admin.token"))?);
         }
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for (name, source) in file.sources {
@@ -111,6 +111,12 @@ impl Config {
                 crate::sources::SourceConfig::Folder { path: folder } if folder.is_relative() => {
                     crate::sources::SourceConfig::Folder {
                         path: base.join(folder),
+                    }
+                }
+                crate::sources::SourceConfig::Webhook { secret: text } => {
+                    let origin = origin(&format!("sources.{name}.secret"));
+                    crate::sources::SourceConfig::Webhook {
+                        secret: secret(text, &origin)?,
                     }
                 }
                 other => other,

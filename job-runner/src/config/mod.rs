@@ -17,7 +17,7 @@
 //!
 //! [admin]
 //! addr = "127.0.0.1:8088"   # the admin API and dashboard; "off" to run none
-//! token = "..."             # default: generated at start and printed (loopback only)
+//! token = "..."             # at least 16 characters; default: generated at start and printed (loopback only)
 //!
 //! [jobs.cleanup_expired_challenges]
 //! enabled = true
@@ -274,6 +274,15 @@ pub(crate) mod tests {
             "invalid JOBS_ENABLED: `maybe` is not a boolean; use `true` or `false`"
         );
 
+        // 100,000,000 days ago lies before the first instant there is.
+        let error = Config::load(None, &env_of(&[("JOBS_HISTORY_RETENTION", "100000000d")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid JOBS_HISTORY_RETENTION: the duration `100000000d` is too long: the longest accepted is \"36500d\" (about 100 years)"
+        );
+
         let error = Config::load(None, &env_of(&[("JOBS_LEASE", "1s")]))
             .unwrap_err()
             .to_string();
@@ -335,5 +344,50 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("`runner.sqlite_durability` in"), "{error}");
+    }
+
+    #[test]
+    fn secrets_shorter_than_16_characters_are_refused() {
+        let error = Config::load(None, &env_of(&[("JOBS_ADMIN_TOKEN", "changeme")]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid JOBS_ADMIN_TOKEN: a secret of 8 characters is too short: use at least 16 (random ones, such as the output of `openssl rand -hex 32`)"
+        );
+        let token = "0123456789abcdef";
+        let config = Config::load(None, &env_of(&[("JOBS_ADMIN_TOKEN", token)])).unwrap();
+        assert_eq!(config.admin_token.as_deref(), Some(token));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.toml");
+        std::fs::write(&path, "[admin]\ntoken = \"short\"\n").unwrap();
+        let error = Config::load(Some(&path), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("invalid `admin.token` in "), "{error}");
+        assert!(error.contains("use at least 16"), "{error}");
+
+        for secret in ["", "0123456789abcde"] {
+            std::fs::write(
+                &path,
+                format!("[sources.s3]\nkind = \"webhook\"\nsecret = \"{secret}\"\n"),
+            )
+            .unwrap();
+            let error = Config::load(Some(&path), &env_of(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("invalid `sources.s3.secret` in "),
+                "{error}"
+            );
+            assert!(error.contains("use at least 16"), "{error}");
+        }
+        std::fs::write(
+            &path,
+            "[sources.s3]\nkind = \"webhook\"\nsecret = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert!(Config::load(Some(&path), &env_of(&[])).is_ok());
     }
 }

@@ -53,6 +53,21 @@ pub(super) fn set_duration(
 }
 
 /// `true`, `1`, `yes`, `on` or `false`, `0`, `no`, `off`, in any case.
+/// A configured secret, refused when shorter than [`crate::secret::MIN_LEN`] characters.
+pub(super) fn secret(value: String, origin: &str) -> Result<String, ConfigError> {
+    if crate::secret::long_enough(&value) {
+        return Ok(value);
+    }
+    Err(ConfigError::Value {
+        origin: origin.to_owned(),
+        message: format!(
+            "a secret of {} characters is too short: use at least {} (random ones, such as the output of `openssl rand -hex 32`)",
+            value.chars().count(),
+            crate::secret::MIN_LEN
+        ),
+    })
+}
+
 pub(super) fn boolean(value: &str, origin: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),

@@ -33,3 +33,23 @@ pub enum SourceConfig {
         secret: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    /// The sources compare secrets through `crate::secret`, never through the admin server:
+    /// the admin server's webhook route depends on the sources, not the other way round.
+    #[test]
+    fn sources_do_not_depend_on_the_admin_server() {
+        for (file, text) in [
+            ("sources/mod.rs", include_str!("mod.rs")),
+            ("sources/folder.rs", include_str!("folder.rs")),
+            ("sources/webhook.rs", include_str!("webhook.rs")),
+        ] {
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            assert!(
+                !code.contains("crate::admin"),
+                "{file} names the admin server"
+            );
+        }
+    }
+}

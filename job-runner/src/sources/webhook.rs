@@ -26,7 +26,7 @@ pub fn authentic(secret: &str, signature: Option<&str>, bearer: Option<&str>, bo
         return mac.verify_slice(&given).is_ok();
     }
     match bearer {
-        Some(token) => crate::admin::Token::new(secret.to_owned()).matches(token),
+        Some(token) => crate::secret::matches(secret.as_bytes(), token.as_bytes()),
         None => false,
     }
 }
@@ -40,10 +40,7 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     };
     mac.update(body);
     let bytes = mac.finalize().into_bytes();
-    format!(
-        "sha256={}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("sha256={}", crate::secret::hex(&bytes))
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use job_core::{Clock, JobClient, JobDescriptor, Registry, State};
 
 mod quiet;
@@ -240,7 +240,7 @@ impl Simulation {
 
     /// Moves the clock `by` forward, running everything that falls due.
     pub async fn advance(&mut self, by: Duration) -> Result<(), RunnerError> {
-        let target = self.now() + TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+        let target = job_schedule::add_saturating(self.now(), by);
         self.run_until(target).await
     }
 
@@ -372,7 +372,6 @@ impl Simulation {
         let mut next: Vec<DateTime<Utc>> = self.schedules.iter().filter_map(|(_, t)| *t).collect();
         next.extend(store.next_due_any().await?);
         if self.crashed {
-            let lease = TimeDelta::from_std(self.lease).unwrap_or(TimeDelta::MAX);
             let runners: BTreeMap<String, DateTime<Utc>> = store
                 .runners()
                 .await?
@@ -381,7 +380,11 @@ impl Simulation {
                 .map(|r| (r.id, r.heartbeat_at))
                 .collect();
             for heartbeat in runners.values() {
-                next.push(*heartbeat + lease + TimeDelta::milliseconds(1));
+                let expiry = job_schedule::add_saturating(*heartbeat, self.lease);
+                next.push(job_schedule::add_saturating(
+                    expiry,
+                    Duration::from_millis(1),
+                ));
             }
         }
         let now = self.now();

@@ -140,6 +140,11 @@ pub const ALL: &[(&str, Test, Runs)] = &[
         Each,
     ),
     (
+        "the_dashboard_logs_in_to_a_session_cookie_and_out",
+        the_dashboard_logs_in_to_a_session_cookie_and_out,
+        Only(Backend::Sqlite),
+    ),
+    (
         "a_public_admin_address_needs_a_configured_token",
         a_public_admin_address_needs_a_configured_token,
         Each,
@@ -1158,6 +1163,10 @@ fn every_admin_route_refuses_a_missing_or_wrong_token(backend: Backend) {
                 // Its own secret, not the admin token: see the webhook test.
                 continue;
             }
+            if path == "/login" || path == "/logout" {
+                // They open and end sessions: see the dashboard session test.
+                continue;
+            }
             if path == "/healthz" || path == "/readyz" {
                 assert_eq!(
                     call(&method, &url, &concrete, None, "").status,
@@ -1193,9 +1202,10 @@ fn every_admin_route_refuses_a_missing_or_wrong_token(backend: Backend) {
             200,
             "{page}"
         );
+        // The token itself in a cookie (how the dashboard once logged in) admits nothing.
         let cookie = format!("jobs_token={TOKEN}");
         let response = crate::http::request("GET", &url, page, &[("Cookie", &cookie)], b"");
-        assert_eq!(response.status, 200, "{page} with the login cookie");
+        assert_eq!(response.status, 401, "{page} with the token as a cookie");
     }
     assert_eq!(call("GET", &url, "/login", None, "").status, 200);
     drop(runner);
@@ -1469,6 +1479,100 @@ fn bad_admin_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) {
         "the runner stopped answering"
     );
     assert_eq!(call("GET", &url, "/readyz", None, "").status, 200);
+    drop(runner);
+}
+
+/// `text` as a form value (`application/x-www-form-urlencoded`).
+fn form_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn the_dashboard_logs_in_to_a_session_cookie_and_out(backend: Backend) {
+    // A token with the characters that a cookie or a form would mangle if not decoded.
+    let token = "d4sh+board/t0ken=with+/=signs==";
+    let mut site = Site::new(backend);
+    site.env("JOBS_ADMIN_ADDR", "127.0.0.1:0");
+    site.env("JOBS_ADMIN_TOKEN", token);
+    let runner = site.runner();
+    let url = runner.admin_url();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let login = |token: &str, extra: &[(&str, &str)]| {
+        let mut headers = form.to_vec();
+        headers.extend_from_slice(extra);
+        let body = format!("token={}", form_value(token));
+        crate::http::request("POST", &url, "/login", &headers, body.as_bytes())
+    };
+
+    let refused = login(&token[..token.len() - 1], &[]);
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert!(refused.header("set-cookie").is_none());
+
+    let response = login(token, &[]);
+    assert_eq!(response.status, 204, "{}", response.text());
+    let set_cookie = response.header("set-cookie").expect("a session cookie");
+    let (pair, attributes) = set_cookie.split_once(';').expect("cookie attributes");
+    let id = pair
+        .strip_prefix("jobs_session=")
+        .expect("the session cookie");
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+    let attributes: Vec<&str> = attributes.split(';').map(str::trim).collect();
+    for wanted in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+        assert!(attributes.contains(&wanted), "{set_cookie}");
+    }
+    assert!(!attributes.contains(&"Secure"), "{set_cookie}");
+    let behind_tls = login(token, &[("X-Forwarded-Proto", "https")]);
+    let secure = behind_tls.header("set-cookie").expect("a session cookie");
+    assert!(secure.split(';').any(|a| a.trim() == "Secure"), "{secure}");
+
+    let cookie = format!("other=1; jobs_session={id}");
+    let with_cookie = |method: &str, path: &str, extra: &[(&str, &str)]| {
+        let mut headers = vec![("Cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
+        crate::http::request(method, &url, path, &headers, b"")
+    };
+    // The session admits the dashboard and its reads of the API.
+    for page in ["/", "/assets/app.js", "/api/jobs", "/api/executions"] {
+        assert_eq!(with_cookie("GET", page, &[]).status, 200, "{page}");
+    }
+    // A change needs the dashboard's header too, so that another page cannot forge it.
+    let forged = with_cookie("POST", "/api/jobs/echo/pause", &[]);
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert!(
+        forged.text().contains("X-Jobs-Dashboard"),
+        "{}",
+        forged.text()
+    );
+    let paused = call("GET", &url, "/api/jobs/echo", Some(token), "").json();
+    assert_eq!(paused["paused"], false, "the forged request paused the job");
+    let dashboard = [("X-Jobs-Dashboard", "1")];
+    let response = with_cookie("POST", "/api/jobs/echo/pause", &dashboard);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["paused"], true);
+    // The bearer token works as before, with no header.
+    assert_eq!(
+        call("POST", &url, "/api/jobs/echo/resume", Some(token), "").status,
+        200
+    );
+
+    // Logging out ends the session on the server, not only in the browser.
+    let response = with_cookie("POST", "/logout", &dashboard);
+    assert_eq!(response.status, 204);
+    let cleared = response.header("set-cookie").expect("a cleared cookie");
+    assert!(cleared.starts_with("jobs_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    for page in ["/", "/api/jobs"] {
+        assert_eq!(with_cookie("GET", page, &[]).status, 401, "{page}");
+    }
     drop(runner);
 }
 

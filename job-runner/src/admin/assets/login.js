@@ -1,12 +1,18 @@
 "use strict";
-// Checks the token against the API, keeps it for this tab, and opens the dashboard.
+// Posts the token to /login, which opens a session in an HttpOnly cookie (this script never
+// sees it), and opens the dashboard.
 document.getElementById("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const token = document.getElementById("token").value.trim();
   const error = document.getElementById("login-error");
   error.hidden = true;
   try {
-    const response = await fetch("/api/jobs", { headers: { Authorization: "Bearer " + token } });
+    // A form body: the token's `+ / =` arrive as typed.
+    const response = await fetch("/login", {
+      method: "POST",
+      body: new URLSearchParams({ token }),
+      credentials: "same-origin",
+    });
     if (!response.ok) {
       error.textContent = response.status === 401 ? "Wrong token." : "The runner answered " + response.status + ".";
       error.hidden = false;
@@ -17,7 +23,5 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
     error.hidden = false;
     return;
   }
-  sessionStorage.setItem("jobsToken", token);
-  document.cookie = "jobs_token=" + encodeURIComponent(token) + "; path=/; SameSite=Strict";
   window.location.assign("/");
 });

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{Sqlite, complete::write_history};
 use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
@@ -75,7 +75,7 @@ impl Runners for Sqlite {
         policy: &dyn RetryPolicy,
     ) -> Result<Vec<RescuedTask>, StoreError> {
         const DOING: &str = "recovering claims of stopped runners";
-        let stale_before = millis(now - TimeDelta::from_std(lease).unwrap_or(TimeDelta::MAX));
+        let stale_before = millis(job_schedule::sub_saturating(now, lease));
         let _turn = self.write_turn().await;
         let mut tx = self.begin(DOING).await?;
         let lost = sqlx::query(sqlx::AssertSqlSafe(format!(
