@@ -11,6 +11,7 @@ use job_core::{Clock, ContextBuilder, JobClient, JobError, State, TaskId};
 
 use crate::chain;
 use crate::client::Jobs;
+use crate::heartbeat::Fence;
 use crate::plan::JobSettings;
 use crate::storage::{
     AttemptOf, ClaimedTask, Completion, ExecutionStatus, FailedAttempt, NewExecution, RetryPolicy,
@@ -26,6 +27,16 @@ pub(crate) struct Attempt<'a> {
     pub(crate) clock: &'a Clock,
     pub(crate) client: &'a Arc<dyn JobClient>,
     pub(crate) runner_id: &'a str,
+    /// Raised when this runner cannot renew its lease: the attempt stops at once.
+    pub(crate) fence: &'a Fence,
+}
+
+/// How the job's function ended.
+enum Ended<T> {
+    /// It returned or panicked (`Some`), or ran past its timeout (`None`).
+    Ran(Option<T>),
+    /// The fence rose: it was stopped.
+    Fenced,
 }
 
 impl Attempt<'_> {
@@ -46,14 +57,30 @@ impl Attempt<'_> {
             .unwrap_or(serde_json::Value::String(task.args.clone()));
         let started_at = clock.now();
         let run = AssertUnwindSafe(settings.descriptor.run(ctx, args)).catch_unwind();
-        let ended = match settings.timeout {
-            Some(limit) => clock.timeout(limit, run).await,
-            None => Some(run.await),
+        let timed = async {
+            match settings.timeout {
+                Some(limit) => clock.timeout(limit, run).await,
+                None => Some(run.await),
+            }
+        };
+        // Dropping the job's future stops it at its next await.
+        let ended = tokio::select! {
+            ended = timed => Ended::Ran(ended),
+            () = self.fence.raised() => Ended::Fenced,
         };
         let finished_at = clock.now();
         let mut follow_up = None;
         let (status, error, records, permanent) = match ended {
-            None => (
+            Ended::Fenced => (
+                ExecutionStatus::Failed,
+                Some(format!(
+                    "stopped: runner {} could not renew its lease on the database, so it stopped the attempt before another runner could take the task over",
+                    self.runner_id
+                )),
+                None,
+                false,
+            ),
+            Ended::Ran(None) => (
                 ExecutionStatus::TimedOut,
                 Some(format!(
                     "timed out after {}",
@@ -62,13 +89,13 @@ impl Attempt<'_> {
                 None,
                 false,
             ),
-            Some(Err(panic)) => (
+            Ended::Ran(Some(Err(panic))) => (
                 ExecutionStatus::Panicked,
                 Some(format!("panicked: {}", panic_message(&*panic))),
                 None,
                 false,
             ),
-            Some(Ok(Ok(outcome))) => {
+            Ended::Ran(Some(Ok(Ok(outcome)))) => {
                 match chain::next_step(self.jobs, settings, task, outcome.output(), clock.now()) {
                     Ok(next) => {
                         follow_up = next;
@@ -83,7 +110,7 @@ impl Attempt<'_> {
                     Err(problem) => (ExecutionStatus::Failed, Some(problem), None, true),
                 }
             }
-            Some(Ok(Err(error))) => {
+            Ended::Ran(Some(Ok(Err(error)))) => {
                 let permanent = error.is_permanent();
                 (
                     ExecutionStatus::Failed,

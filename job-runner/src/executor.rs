@@ -23,6 +23,7 @@ use tracing::Instrument;
 use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::completer::CompleterHandle;
+use crate::heartbeat::Fence;
 use crate::plan::JobSettings;
 use crate::storage::{ClaimedTask, Completion, Store};
 
@@ -137,6 +138,8 @@ pub(crate) struct ExecutorParts {
     pub(crate) queue_slots: Option<Arc<Semaphore>>,
     pub(crate) poll_interval: Duration,
     pub(crate) claim_batch: u32,
+    /// Raised while this runner cannot renew its lease: no claims, attempts stop.
+    pub(crate) fence: Fence,
 }
 
 /// Runs attempts of one job.
@@ -188,6 +191,13 @@ impl Executor {
         loop {
             if *stop.borrow() {
                 return;
+            }
+            // Nothing is claimed while this runner cannot renew its lease.
+            if parts.fence.is_raised() {
+                tokio::select! {
+                    () = parts.fence.lowered() => {}
+                    _ = stop.changed() => return,
+                }
             }
             let first = tokio::select! {
                 slot = slots.clone().acquire_owned() => match slot {
@@ -296,6 +306,7 @@ impl Executor {
             clock: &parts.clock,
             client: &parts.client,
             runner_id: &parts.runner_id,
+            fence: &parts.fence,
         };
         attempt.run(task).await
     }

@@ -18,14 +18,14 @@ use crate::config::{Config, ConfigError};
 use crate::control::Control;
 use crate::events::EventRouter;
 use crate::executor::{Executor, ExecutorParts};
-use crate::heartbeat::Health;
+use crate::heartbeat::{Fence, Health, Heartbeat};
 use crate::plan::{JobSettings, Plan};
 use crate::rescuer::Rescuer;
 use crate::sources::SourceConfig;
 use crate::sources::folder::FolderSource;
 use crate::startup::{Overrides, Schema, Startup};
 use crate::storage::{RunnerRow, Store, StoreError};
-use crate::{cleaner, completer, heartbeat, listener, scheduler};
+use crate::{cleaner, completer, listener, scheduler};
 
 /// Most tasks one claim takes for one job.
 const CLAIM_BATCH: u32 = 256;
@@ -254,15 +254,23 @@ impl Runner {
         let schedules_changed = Arc::new(tokio::sync::Notify::new());
 
         let (stop, stopped) = watch::channel(false);
+        // The heartbeat stops last, once every attempt has ended and its end is stored: a
+        // runner draining its attempts at shutdown keeps its lease while they run.
+        let (stop_heartbeat, heartbeat_stopped) = watch::channel(false);
+        let fence = Fence::default();
+        let heartbeat = tokio::spawn(
+            Heartbeat {
+                store: self.store.clone(),
+                runner: row,
+                clock: clock.clone(),
+                every: self.config.heartbeat,
+                lease: self.config.lease,
+                health: health.clone(),
+                fence: fence.clone(),
+            }
+            .run(heartbeat_stopped),
+        );
         let services = vec![
-            tokio::spawn(heartbeat::run(
-                self.store.clone(),
-                row,
-                clock.clone(),
-                self.config.heartbeat,
-                health.clone(),
-                stopped.clone(),
-            )),
             tokio::spawn(
                 Rescuer {
                     store: self.store.clone(),
@@ -329,6 +337,7 @@ impl Runner {
                 queue_slots: queue_slots.get(settings.queue.as_str()).cloned(),
                 poll_interval: self.config.poll_interval,
                 claim_batch: CLAIM_BATCH,
+                fence: fence.clone(),
             });
             let (fetcher, source) = executor.start(stopped.clone());
             fetchers.push(fetcher);
@@ -391,7 +400,13 @@ impl Runner {
                 "could not store the last finished attempts within 10s; another runner will recover them after the lease"
             );
         }
-        for service in services.into_iter().chain(sources).chain(admin) {
+        let _ = stop_heartbeat.send(true);
+        for service in services
+            .into_iter()
+            .chain([heartbeat])
+            .chain(sources)
+            .chain(admin)
+        {
             let _ = service.await;
         }
         if let Err(error) = self.store.remove_runner(&self.id).await {

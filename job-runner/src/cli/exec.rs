@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use clap::Args;
 use job_core::{Clock, EnqueueOptions, EnqueueRequest, JobClient, Registry, State, Trigger};
 
@@ -13,6 +12,7 @@ use super::error::CliError;
 use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::config::{Config, process_env};
+use crate::heartbeat::{Fence, Health, Heartbeat};
 use crate::startup::{Overrides, Schema, Startup};
 use crate::storage::{ExecutionStatus, RunnerRow};
 
@@ -110,26 +110,32 @@ pub async fn run_once(
     // One attempt: the platform that started this process decides about retries.
     task.max_attempts = 1;
     let runner = format!("exec-{}", crate::runner::runner_id());
-    store
-        .register_runner(&RunnerRow {
-            id: runner.clone(),
-            host: crate::runner::host_name(),
-            pid: i64::from(std::process::id()),
-            queues: String::new(),
-            started_at: now,
-            heartbeat_at: now,
-        })
-        .await?;
+    let row = RunnerRow {
+        id: runner.clone(),
+        host: crate::runner::host_name(),
+        pid: i64::from(std::process::id()),
+        queues: String::new(),
+        started_at: now,
+        heartbeat_at: now,
+    };
+    store.register_runner(&row).await?;
     let claimed = store.insert_running_task(&task, &runner, now).await?;
-    let heartbeat = tokio::spawn({
-        let (store, runner, every) = (store.clone(), runner.clone(), config.heartbeat);
-        async move {
-            loop {
-                tokio::time::sleep(every).await;
-                let _ = store.heartbeat(&runner, Utc::now()).await;
-            }
+    // The same lease as a runner's: renewed while the attempt runs, and the attempt stops
+    // if it cannot be.
+    let fence = Fence::default();
+    let (stop_heartbeat, heartbeat_stopped) = tokio::sync::watch::channel(false);
+    let heartbeat = tokio::spawn(
+        Heartbeat {
+            store: store.clone(),
+            runner: row,
+            clock: clock.clone(),
+            every: config.heartbeat,
+            lease: config.lease,
+            health: Health::new(now),
+            fence: fence.clone(),
         }
-    });
+        .run(heartbeat_stopped),
+    );
     let client: Arc<dyn JobClient> = Arc::new(jobs.clone());
     let attempt = Attempt {
         settings,
@@ -138,14 +144,16 @@ pub async fn run_once(
         clock: &clock,
         client: &client,
         runner_id: &runner,
+        fence: &fence,
     };
     let completion = attempt.run(&claimed).await;
-    heartbeat.abort();
     let outcome = (
         completion.execution.status,
         completion.execution.error.clone(),
     );
     store.complete(&runner, &[completion], clock.now()).await?;
+    let _ = stop_heartbeat.send(true);
+    let _ = heartbeat.await;
     store.remove_runner(&runner).await?;
     store.close().await;
     match outcome {

@@ -50,6 +50,7 @@ use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::config::Config;
 use crate::control::{Control, ControlError};
+use crate::heartbeat::Fence;
 use crate::plan::{JobSettings, Plan};
 use crate::runner::RunnerError;
 use crate::scheduler::{self, Entry};
@@ -148,6 +149,7 @@ impl SimulationBuilder {
             schedules: Vec::new(),
             lease: self.config.lease,
             crashed: false,
+            fence: Fence::default(),
             dir,
         })
     }
@@ -163,6 +165,8 @@ pub struct Simulation {
     state: Arc<State>,
     /// What jobs enqueue with: `watched`.
     client: Arc<dyn JobClient>,
+    /// Never raised: a simulation has no lease to lose.
+    fence: Fence,
     watched: Arc<WatchedClient>,
     /// The pass over the jobs that a batch left under way: it goes on after this job (its
     /// place in `running_order`).
@@ -306,6 +310,7 @@ impl Simulation {
             clock: &self.clock,
             client: &self.client,
             runner_id: RUNNER_ID,
+            fence: &self.fence,
         }
     }
 
