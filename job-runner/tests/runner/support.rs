@@ -3,7 +3,10 @@
 //! The test binary is also the runner: started with `JOB_RUNNER_TEST_CHILD` set, it runs
 //! the `job-runner` command line (with the test jobs of this binary registered) instead of
 //! the tests. Every test gets its own folder and database.
+//!
+//! Below the processes: what the tests read back from them (tasks, history rows, ticks).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -14,6 +17,9 @@ use serde_json::Value;
 
 /// The variable that turns this binary into a runner process.
 pub const CHILD: &str = "JOB_RUNNER_TEST_CHILD";
+
+/// The admin token of the tests that serve the admin API.
+pub const TOKEN: &str = "admin-token-for-the-tests-0123456789";
 
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,4 +353,49 @@ pub fn millis(value: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp"))
         .expect("an RFC 3339 timestamp")
         .timestamp_millis()
+}
+
+/// The id of a task as `trigger --json` prints it.
+pub fn task_id(task: &Value) -> i64 {
+    task["id"].as_i64().expect("a task id")
+}
+
+/// The history rows of one task, oldest first.
+pub fn rows_of_task(site: &Site, id: i64) -> Vec<Value> {
+    let mut rows = site.history(&["--task", &id.to_string()]);
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows
+}
+
+/// The status of each row.
+pub fn statuses(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A task's state as `tasks --json` lists it, or `""` when it is not listed.
+pub fn task_state(site: &Site, id: i64) -> String {
+    let tasks: Vec<Value> =
+        serde_json::from_str(&site.ok(&["tasks", "--json", "--limit", "10000"]))
+            .expect("tasks as JSON");
+    tasks
+        .iter()
+        .find(|t| t["id"] == id)
+        .map(|t| t["state"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+/// Ticks of `job` by scheduled instant, with how many executions each had.
+pub fn ticks_of(site: &Site, job: &str) -> BTreeMap<i64, Vec<Value>> {
+    let mut ticks: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for row in site.history(&["--job", job]) {
+        if row["trigger"] == "cron" {
+            ticks
+                .entry(millis(&row["scheduled_at"]))
+                .or_default()
+                .push(row);
+        }
+    }
+    ticks
 }
