@@ -30,18 +30,39 @@ use chrono::{DateTime, TimeDelta, Utc};
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     manual: Option<Arc<Mutex<DateTime<Utc>>>>,
+    /// How far a system clock reads ahead of the host's (behind, when negative).
+    skew: TimeDelta,
 }
 
 impl Clock {
     /// The system clock.
     pub const fn system() -> Clock {
-        Clock { manual: None }
+        Clock {
+            manual: None,
+            skew: TimeDelta::zero(),
+        }
+    }
+
+    /// The system clock, read `skew` ahead of the host's (behind, when negative): for
+    /// testing how runners on hosts whose clocks disagree behave. Waits take real time.
+    ///
+    /// ```
+    /// use chrono::{TimeDelta, Utc};
+    /// use job_core::Clock;
+    ///
+    /// let ahead = Clock::skewed(TimeDelta::seconds(30));
+    /// assert!(ahead.now() - Utc::now() > TimeDelta::seconds(29));
+    /// assert!(!ahead.is_virtual());
+    /// ```
+    pub fn skewed(skew: TimeDelta) -> Clock {
+        Clock { manual: None, skew }
     }
 
     /// A virtual clock that reads `start` until it is moved.
     pub fn virtual_at(start: DateTime<Utc>) -> Clock {
         Clock {
             manual: Some(Arc::new(Mutex::new(start))),
+            skew: TimeDelta::zero(),
         }
     }
 
@@ -53,7 +74,9 @@ impl Clock {
     /// The current instant.
     pub fn now(&self) -> DateTime<Utc> {
         match &self.manual {
-            None => Utc::now(),
+            None => Utc::now()
+                .checked_add_signed(self.skew)
+                .unwrap_or_else(Utc::now),
             Some(now) => *now.lock().unwrap_or_else(PoisonError::into_inner),
         }
     }

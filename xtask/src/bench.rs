@@ -12,6 +12,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
+use crate::cargo::cargo;
 use crate::workspace::Workspace;
 
 /// The options of `cargo xtask bench`.
@@ -58,17 +59,7 @@ pub fn run(request: &Request, cwd: &Path) -> anyhow::Result<()> {
 
 /// `cargo build ARGS` in the workspace.
 fn build(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let built = Command::new(&cargo)
-        .current_dir(root)
-        .arg("build")
-        .args(args)
-        .status()
-        .context("running cargo build")?;
-    if !built.success() {
-        bail!("`cargo build {}` failed", args.join(" "));
-    }
-    Ok(())
+    cargo(root, ["build"].iter().chain(args))
 }
 
 /// Runs the bench program `exe` with `args`, from the workspace's root.

@@ -4,13 +4,16 @@
 //! it works from any directory of the workspace: commands find the workspace root by
 //! walking up from the current directory to the `Cargo.toml` that has `[workspace]`.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
 mod bench;
+mod cargo;
 mod new_job;
+mod test;
 mod workspace;
 
 /// Developer commands for this workspace.
@@ -32,7 +35,35 @@ enum Command {
     /// file and PostgreSQL server; prints a table and writes `target/bench/results.json`
     /// and `target/bench/throughput.svg`.
     Bench(Bench),
+    /// Run what CI runs: make sure PostgreSQL and Chromium are there (starting or installing
+    /// them when it can, or saying what is missing and how to get it), then `cargo fmt
+    /// --check`, clippy, `cargo test --workspace` and `cargo xtask bench --quick`.
+    #[command(after_help = TEST_EXAMPLES)]
+    Test(Test),
 }
+
+/// The options of `test`.
+#[derive(Debug, Args)]
+struct Test {
+    /// The set-up and `cargo test --workspace` only: no fmt, clippy or bench run.
+    #[arg(long)]
+    quick: bool,
+    /// Arguments for `cargo test` (a test name to filter on, `-p CRATE`...); with them, only
+    /// the set-up and the tests run.
+    #[arg(last = true, value_name = "CARGO_TEST_ARGS")]
+    args: Vec<OsString>,
+}
+
+const TEST_EXAMPLES: &str = "\
+Examples:
+  cargo xtask test                      # everything CI runs (.ci/run calls this)
+  cargo xtask test --quick              # the set-up and the tests only
+  cargo xtask test -- chain             # the tests whose names contain `chain`
+  cargo xtask test -- -p job-runner --test runner sigkill
+
+PostgreSQL is the server at JOBS_TEST_POSTGRES_URL (default
+postgres://postgres@127.0.0.1:5432/test). With CI=true, anything missing is a failure;
+otherwise the tests that need it are skipped, loudly.";
 
 /// The options of `bench`.
 #[derive(Debug, Args)]
@@ -88,6 +119,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::NewJob(options) => new_job(options),
         Command::Bench(options) => bench(options),
+        Command::Test(options) => test(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,6 +154,18 @@ fn bench(options: Bench) -> anyhow::Result<()> {
             backend: options.backend,
             jobs: options.jobs,
             quick: options.quick,
+        },
+        &cwd,
+    )
+}
+
+fn test(options: Test) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
+    test::run(
+        &test::Request {
+            quick: options.quick,
+            test_args: options.args,
         },
         &cwd,
     )

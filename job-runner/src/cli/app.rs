@@ -1,6 +1,6 @@
 //! What an application registers before its jobs run (`run` and `exec`).
 
-use job_core::{BoxFuture, EventSource, State};
+use job_core::{BoxFuture, Clock, EventSource, State};
 
 use super::error::CliError;
 
@@ -10,6 +10,7 @@ use super::error::CliError;
 pub struct AppSetup {
     pub(super) state: State,
     pub(super) sources: Vec<Box<dyn EventSource>>,
+    pub(super) clock: Option<Clock>,
 }
 
 impl AppSetup {
@@ -27,6 +28,13 @@ impl AppSetup {
     /// Adds an event source; one of the same name in `jobs.toml` replaces it.
     pub fn source(&mut self, source: impl EventSource) -> &mut Self {
         self.sources.push(Box::new(source));
+        self
+    }
+
+    /// Runs on `clock` instead of the system clock: a system clock only (a runner refuses a
+    /// virtual one), such as [`Clock::skewed`] to test hosts whose clocks disagree.
+    pub fn clock(&mut self, clock: Clock) -> &mut Self {
+        self.clock = Some(clock);
         self
     }
 

@@ -27,6 +27,9 @@ pub(super) async fn run(mut config: Config, args: RunArgs, setup: Setup) -> Resu
     }
     let app = AppSetup::filled(setup).await?;
     let mut builder = Runner::builder(config.clone()).state(app.state);
+    if let Some(clock) = app.clock {
+        builder = builder.clock(clock);
+    }
     for source in app.sources {
         if !config.sources.contains_key(source.name()) {
             builder = builder.boxed_source(source);

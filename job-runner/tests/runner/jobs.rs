@@ -8,11 +8,21 @@ use job_core::prelude::*;
 use job_runner::cli::AppSetup;
 use serde::{Deserialize, Serialize};
 
-/// Nothing to register: the test jobs read no shared state.
+/// The variable that sets a runner's clock ahead (or behind, when negative) by a number of
+/// seconds, as on a host whose clock disagrees with the others'.
+pub const CLOCK_SKEW: &str = "TEST_CLOCK_SKEW_SECONDS";
+
+/// The test jobs read no shared state; a runner's clock may be skewed (see [`CLOCK_SKEW`]).
 pub fn setup(
-    _: &mut AppSetup,
+    app: &mut AppSetup,
 ) -> BoxFuture<'_, Result<(), Box<dyn std::error::Error + Send + Sync>>> {
-    Box::pin(async { Ok(()) })
+    Box::pin(async move {
+        if let Ok(seconds) = std::env::var(CLOCK_SKEW) {
+            let seconds: i64 = seconds.parse()?;
+            app.clock(job_core::Clock::skewed(chrono::TimeDelta::seconds(seconds)));
+        }
+        Ok(())
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -64,6 +74,33 @@ async fn slow(args: SlowArgs, ctx: JobContext) -> JobResult {
     tokio::time::sleep(Duration::from_millis(args.millis)).await;
     std::fs::write(dir.join(format!("{}.done", args.marker)), "")?;
     Ok(Outcome::none())
+}
+
+/// Leaves `<marker>.started.<attempt>` when it starts and `<marker>.finished.<attempt>` if
+/// it runs to its end; an attempt stopped before (its future dropped) leaves
+/// `<marker>.stopped.<attempt>` instead. Each file holds the unix milliseconds it was written.
+#[job(retries = 2, backoff = "100ms")]
+async fn watched(args: SlowArgs, ctx: JobContext) -> JobResult {
+    struct Stopped(Option<PathBuf>);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            if let Some(path) = self.0.take() {
+                let _ = std::fs::write(path, now_millis());
+            }
+        }
+    }
+    let dir = PathBuf::from(std::env::var("TEST_SITE").unwrap_or_default());
+    let file = |what: &str| dir.join(format!("{}.{what}.{}", args.marker, ctx.attempt()));
+    std::fs::write(file("started"), now_millis())?;
+    let mut stopped = Stopped(Some(file("stopped")));
+    tokio::time::sleep(Duration::from_millis(args.millis)).await;
+    stopped.0 = None;
+    std::fs::write(file("finished"), now_millis())?;
+    Ok(Outcome::none())
+}
+
+fn now_millis() -> String {
+    chrono::Utc::now().timestamp_millis().to_string()
 }
 
 /// Every second.

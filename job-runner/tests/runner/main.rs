@@ -3,19 +3,90 @@
 //! This binary is its own runner (see `support.rs`), so it runs without libtest's harness:
 //! `cargo test -p job-runner --test runner [NAME...]` runs the tests whose names contain
 //! one of the NAMEs, a few at a time.
+//!
+//! The tests live in one module per topic; each module lists its tests in its `TESTS`, and
+//! [`TOPICS`] lists the modules. A test left out of its list does not compile (it would be
+//! dead code), and each is named once, by the [`tests!`] macro.
+
+use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A topic's tests, each named once: `tests![a_test, another => Only(Backend::Sqlite)]`.
+/// A test without `=> RUNS` runs on every reachable backend.
+macro_rules! tests {
+    ($($name:ident $(=> $runs:expr)?),* $(,)?) => {
+        &[$(crate::Test {
+            name: stringify!($name),
+            run: $name,
+            runs: tests!(@runs $($runs)?),
+        }),*]
+    };
+    (@runs) => {
+        crate::Runs::Each
+    };
+    (@runs $runs:expr) => {
+        $runs
+    };
+}
 
 #[path = "../backends/mod.rs"]
 mod backends;
 mod http;
 mod jobs;
 mod support;
-mod tests;
 
-use std::panic::AssertUnwindSafe;
-use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+mod admin;
+mod chains;
+mod controls;
+mod cron;
+mod deploy;
+mod events;
+mod examples;
+mod recovery;
+mod retries;
+mod running;
+mod schedules;
+
+use support::Backend;
+
+/// Every topic's tests, in the order they start.
+const TOPICS: &[&[Test]] = &[
+    running::TESTS,
+    retries::TESTS,
+    cron::TESTS,
+    recovery::TESTS,
+    controls::TESTS,
+    deploy::TESTS,
+    examples::TESTS,
+    admin::TESTS,
+    schedules::TESTS,
+    events::TESTS,
+    chains::TESTS,
+];
+
+/// One test: its name, its body, and the backends it runs on.
+pub struct Test {
+    /// The function's name, as the filters and the report show it.
+    pub name: &'static str,
+    /// The test, run against the backend it is given.
+    pub run: fn(Backend),
+    /// Which backends it runs on.
+    pub runs: Runs,
+}
+
+/// Which backends a test runs on.
+pub enum Runs {
+    /// Every reachable backend.
+    Each,
+    /// One backend.
+    Only(Backend),
+    /// One backend, with no other test running (it restarts the server).
+    Alone(Backend),
+}
 
 fn main() -> ExitCode {
     if let Ok(args) = std::env::var(support::CHILD) {
@@ -25,24 +96,30 @@ fn main() -> ExitCode {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let mut backends = vec![support::Backend::Sqlite];
+    let mut backends = vec![Backend::Sqlite];
     if backends::postgres_url().is_some() {
-        backends.push(support::Backend::Postgres);
+        backends.push(Backend::Postgres);
     }
     let wanted =
         |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
-    let mut selected: Vec<(String, tests::Test, support::Backend)> = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut selected: Vec<(String, &Test, Backend)> = Vec::new();
     let mut alone = Vec::new();
-    for (name, test, runs) in tests::ALL {
+    for test in TOPICS.iter().flat_map(|topic| topic.iter()) {
+        assert!(
+            names.insert(test.name),
+            "two tests are named `{}`: rename one",
+            test.name
+        );
         for &backend in &backends {
-            let full = format!("{backend}::{name}");
-            match runs {
-                tests::Runs::Each if wanted(&full) => selected.push((full, *test, backend)),
-                tests::Runs::Only(only) if *only == backend && wanted(&full) => {
-                    selected.push((full, *test, backend))
+            let full = format!("{backend}::{}", test.name);
+            match test.runs {
+                Runs::Each if wanted(&full) => selected.push((full, test, backend)),
+                Runs::Only(only) if only == backend && wanted(&full) => {
+                    selected.push((full, test, backend))
                 }
-                tests::Runs::Alone(only) if *only == backend && wanted(&full) => {
-                    alone.push((full, *test, backend))
+                Runs::Alone(only) if only == backend && wanted(&full) => {
+                    alone.push((full, test, backend))
                 }
                 _ => {}
             }
@@ -66,7 +143,7 @@ fn main() -> ExitCode {
                     let Some((name, test, backend)) = selected.get(i) else {
                         break;
                     };
-                    run_one(name, *test, *backend, &failed);
+                    run_one(name, test, *backend, &failed);
                 }
             })
         })
@@ -76,7 +153,7 @@ fn main() -> ExitCode {
     }
     // Tests that disturb every other test (a database restart) run last, one at a time.
     for (name, test, backend) in &alone {
-        run_one(name, *test, *backend, &failed);
+        run_one(name, test, *backend, &failed);
     }
     let total = selected.len() + alone.len();
     let failed = failed.lock().unwrap_or_else(|e| e.into_inner());
@@ -93,14 +170,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_one(
-    name: &str,
-    test: fn(support::Backend),
-    backend: support::Backend,
-    failed: &Mutex<Vec<String>>,
-) {
+fn run_one(name: &str, test: &Test, backend: Backend, failed: &Mutex<Vec<String>>) {
     let start = Instant::now();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| test(backend)));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| (test.run)(backend)));
     let took = start.elapsed().as_secs_f32();
     match result {
         Ok(()) => println!("test {name} ... ok ({took:.1}s)"),

@@ -3,7 +3,10 @@
 //! The test binary is also the runner: started with `JOB_RUNNER_TEST_CHILD` set, it runs
 //! the `job-runner` command line (with the test jobs of this binary registered) instead of
 //! the tests. Every test gets its own folder and database.
+//!
+//! Below the processes: what the tests read back from them (tasks, history rows, ticks).
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -14,6 +17,9 @@ use serde_json::Value;
 
 /// The variable that turns this binary into a runner process.
 pub const CHILD: &str = "JOB_RUNNER_TEST_CHILD";
+
+/// The admin token of the tests that serve the admin API.
+pub const TOKEN: &str = "admin-token-for-the-tests-0123456789";
 
 /// The database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -347,4 +353,142 @@ pub fn millis(value: &Value) -> i64 {
     chrono::DateTime::parse_from_rfc3339(value.as_str().expect("a timestamp"))
         .expect("an RFC 3339 timestamp")
         .timestamp_millis()
+}
+
+/// The id of a task as `trigger --json` prints it.
+pub fn task_id(task: &Value) -> i64 {
+    task["id"].as_i64().expect("a task id")
+}
+
+/// The history rows of one task, oldest first.
+pub fn rows_of_task(site: &Site, id: i64) -> Vec<Value> {
+    let mut rows = site.history(&["--task", &id.to_string()]);
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows
+}
+
+/// The status of each row.
+pub fn statuses(rows: &[Value]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// A task's state as `tasks --json` lists it, or `""` when it is not listed.
+pub fn task_state(site: &Site, id: i64) -> String {
+    let tasks: Vec<Value> =
+        serde_json::from_str(&site.ok(&["tasks", "--json", "--limit", "10000"]))
+            .expect("tasks as JSON");
+    tasks
+        .iter()
+        .find(|t| t["id"] == id)
+        .map(|t| t["state"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
+}
+
+/// Ticks of `job` by scheduled instant, with how many executions each had.
+pub fn ticks_of(site: &Site, job: &str) -> BTreeMap<i64, Vec<Value>> {
+    let mut ticks: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for row in site.history(&["--job", job]) {
+        if row["trigger"] == "cron" {
+            ticks
+                .entry(millis(&row["scheduled_at"]))
+                .or_default()
+                .push(row);
+        }
+    }
+    ticks
+}
+
+/// A TCP relay to the database that a test can cut, as a network partition would: while it
+/// is cut, bytes wait in both directions, and nothing is refused or closed.
+pub struct Relay {
+    port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    /// Relays connections to the server of `database_url`.
+    pub fn to(database_url: &str) -> Relay {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let target = server_of(database_url).to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the relay");
+        let port = listener.local_addr().expect("the relay's address").port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                for (from, to) in [(&client, &server), (&server, &client)] {
+                    let (mut from, mut to) = (
+                        from.try_clone().expect("a socket"),
+                        to.try_clone().expect("a socket"),
+                    );
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        use std::io::{Read, Write};
+                        let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
+                        let mut buffer = [0u8; 16 * 1024];
+                        loop {
+                            if flag.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(20));
+                                continue;
+                            }
+                            match from.read(&mut buffer) {
+                                Ok(0) => return,
+                                Ok(n) => {
+                                    if to.write_all(&buffer[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Relay { port, cut }
+    }
+
+    /// `database_url` through this relay.
+    pub fn url(&self, database_url: &str) -> String {
+        database_url.replacen(
+            server_of(database_url),
+            &format!("127.0.0.1:{}", self.port),
+            1,
+        )
+    }
+
+    /// Cuts the relay: nothing passes until [`heal`](Relay::heal).
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Lets everything pass again, what waited first.
+    pub fn heal(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The `host:port` of a PostgreSQL URL.
+fn server_of(database_url: &str) -> &str {
+    let after = database_url
+        .split_once('@')
+        .map_or(database_url, |(_, rest)| rest);
+    after.split(['/', '?']).next().unwrap_or(after)
+}
+
+/// The unix milliseconds a test job wrote into `path`.
+pub fn millis_in(path: &Path) -> i64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .expect("unix milliseconds")
 }
