@@ -8,6 +8,7 @@ use job_core::{BoxFuture, EnqueueOptions, EnqueueRequest, Event, EventError, Eve
 
 use crate::client::Jobs;
 use crate::storage::EventOutcome;
+use crate::storage::text::storable;
 
 /// Routes events to the jobs bound to their source.
 pub struct EventRouter {
@@ -50,10 +51,10 @@ impl EventRouter {
                 then: Vec::new(),
             };
             let task = self.jobs.task_for(&request, now).map_err(|e| {
-                format!(
+                storable(format!(
                     "event {} of source `{}` does not fit: {e}",
                     event.id, event.source
-                )
+                ))
             });
             let outcome = self
                 .jobs

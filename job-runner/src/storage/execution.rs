@@ -7,6 +7,7 @@ use job_core::Trigger;
 use serde::Serialize;
 
 use super::TaskRow;
+use super::text::storable;
 
 /// How an attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -156,9 +157,9 @@ impl NewExecution {
         }
     }
 
-    /// With the failure's message.
+    /// With the failure's message, made storable (see [`storable`]).
     pub fn with_error(mut self, error: Option<String>) -> NewExecution {
-        self.error = error;
+        self.error = error.map(storable);
         self
     }
 

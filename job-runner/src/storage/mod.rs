@@ -44,6 +44,7 @@ mod runner;
 mod schedule;
 mod sqlite;
 mod task;
+pub mod text;
 mod tick;
 
 pub use driver::{

@@ -43,6 +43,12 @@ async fn always_fails() -> JobResult {
 }
 
 /// Always panics.
+/// Fails with the note's text as its error, whatever it holds.
+#[job(retries = 1, backoff = "100ms")]
+async fn fails_with(note: Note) -> JobResult {
+    Err(JobError::msg(note.text))
+}
+
 #[job(retries = 1, backoff = "100ms")]
 async fn panics() -> JobResult {
     let empty: Vec<u32> = Vec::new();

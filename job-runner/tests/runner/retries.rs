@@ -14,6 +14,7 @@ use crate::support::{
 pub const TESTS: &[Test] = tests![
     failures_retry_with_growing_delays_then_die_and_retry_by_hand,
     panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on,
+    an_error_the_database_would_refuse_is_recorded_and_holds_up_nothing,
 ];
 
 fn failures_retry_with_growing_delays_then_die_and_retry_by_hand(backend: Backend) {
@@ -111,6 +112,34 @@ fn panics_and_timeouts_are_recorded_and_retried_and_the_worker_goes_on(backend: 
     assert!(
         ran,
         "the worker stopped after a panic or a timeout:\n{}",
+        runner.log()
+    );
+}
+
+/// A job's error holds a NUL character, which PostgreSQL refuses in text: the failed
+/// attempts are recorded all the same (the NUL replaced), and the runner's other jobs run.
+fn an_error_the_database_would_refuse_is_recorded_and_holds_up_nothing(backend: Backend) {
+    let site = Site::new(backend);
+    let runner = site.runner();
+    let bad = task_id(&site.trigger("fails_with", Some(r#"{"text":"cannot open a\u0000b.pdf"}"#)));
+    let done = wait_until(Duration::from_secs(15), || task_state(&site, bad) == "dead");
+    assert!(done, "{}", runner.log());
+    let rows = rows_of_task(&site, bad);
+    assert_eq!(statuses(&rows), ["failed", "dead"], "{rows:#?}");
+    assert!(
+        rows.iter().all(|r| r["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("cannot open a\u{FFFD}b.pdf")),
+        "{rows:#?}"
+    );
+    let next = task_id(&site.trigger("echo", Some(r#"{"text":"after"}"#)));
+    let ran = wait_until(Duration::from_secs(10), || {
+        task_state(&site, next) == "succeeded"
+    });
+    assert!(
+        ran,
+        "a job triggered afterwards did not run:\n{}",
         runner.log()
     );
 }
