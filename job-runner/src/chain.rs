@@ -6,8 +6,7 @@
 //! registered job with its own options and history, and the next step's task is stored in
 //! the same transaction as the previous step's success (see `Completions::complete`), so a
 //! step's end is recorded once with its next step, or not at all. A chain started at run
-//! time is stored by the client (`Inserts::insert_chain_start`); its steps carry the jobs
-//! still to come.
+//! time is stored as a task that knows the jobs still to come (`NewTask::then`).
 
 use chrono::{DateTime, Utc};
 use job_core::{EnqueueOptions, EnqueueRequest, Trigger};

@@ -111,6 +111,9 @@ impl Jobs {
             .get(&request.job)
             .ok_or_else(|| EnqueueError::UnknownJob(request.job.clone()))?;
         settings.descriptor.check_args(&request.args)?;
+        if let Some(unknown) = request.then.iter().find(|job| self.plan.get(job).is_none()) {
+            return Err(EnqueueError::UnknownJob(unknown.clone()));
+        }
         let options = &request.options;
         let run_at = match (options.run_at, options.delay) {
             (Some(at), _) => at,
@@ -143,6 +146,7 @@ impl Jobs {
             trigger: request.trigger,
             unique_key: options.unique_key.clone(),
             exclusive: settings.unique,
+            then: request.then.clone(),
         })
     }
 
@@ -151,21 +155,6 @@ impl Jobs {
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
         let now = self.clock.now();
-        if let [request] = requests.as_slice()
-            && !request.then.is_empty()
-        {
-            return self
-                .start_chain(request, now)
-                .await
-                .map(|enqueued| vec![enqueued]);
-        }
-        if requests.iter().any(|r| !r.then.is_empty()) {
-            let mut out = Vec::with_capacity(requests.len());
-            for request in requests {
-                out.extend(Box::pin(self.store_tasks(vec![request])).await?);
-            }
-            return Ok(out);
-        }
         let tasks = requests
             .iter()
             .map(|r| self.task_for(r, now))
@@ -189,34 +178,6 @@ impl Jobs {
                 existing,
             })
             .collect())
-    }
-}
-
-impl Jobs {
-    /// Stores the first step of a chain started at run time.
-    async fn start_chain(
-        &self,
-        request: &EnqueueRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Enqueued, EnqueueError> {
-        for job in &request.then {
-            if self.plan.get(job).is_none() {
-                return Err(EnqueueError::UnknownJob(job.clone()));
-            }
-        }
-        let task = self.task_for(request, now)?;
-        let id = self
-            .store
-            .insert_chain_start(&task, &request.then, now)
-            .await
-            .map_err(|e| EnqueueError::Storage(Box::new(e)))?;
-        if task.run_at <= now {
-            self.wakers.wake(&task.job);
-        }
-        Ok(Enqueued {
-            id: TaskId::new(id.to_string()),
-            existing: false,
-        })
     }
 }
 

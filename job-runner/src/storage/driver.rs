@@ -67,9 +67,10 @@ pub trait Listener: Send {
 /// Storing tasks.
 #[async_trait]
 pub trait Inserts {
-    /// Stores tasks in one transaction; returns each task's id and whether it already
-    /// existed (a pending or running task of the same job with the same uniqueness key).
-    /// Jobs with a task due now are announced.
+    /// Stores tasks in one transaction, all or none; returns each task's id and whether it
+    /// already existed (a pending or running task of the same job with the same uniqueness
+    /// key). A task that starts a chain (`then`) is its chain's first step, and the chain's
+    /// id is its own. Jobs with a task due now are announced.
     async fn insert_tasks(
         &self,
         tasks: &[NewTask],
@@ -84,15 +85,6 @@ pub trait Inserts {
         runner: &str,
         now: DateTime<Utc>,
     ) -> Result<ClaimedTask, StoreError>;
-
-    /// Stores the first step of a chain started at run time: its task knows the steps that
-    /// follow (`rest`), and the chain's id is its own.
-    async fn insert_chain_start(
-        &self,
-        task: &NewTask,
-        rest: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError>;
 }
 
 /// Claiming due tasks.

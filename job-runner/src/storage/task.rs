@@ -80,6 +80,9 @@ pub struct NewTask {
     pub unique_key: Option<String>,
     /// Never run while another task of the same job is running.
     pub exclusive: bool,
+    /// The jobs that follow it, when it starts a chain at run time: each runs with the
+    /// previous one's output. Empty for a task that starts none.
+    pub then: Vec<String>,
 }
 
 /// A task claimed for one attempt.

@@ -64,6 +64,7 @@ fn store_raw_task(site: &Site, job: &str, args: &str) {
             trigger: job_core::Trigger::Enqueue,
             unique_key: None,
             exclusive: false,
+            then: Vec::new(),
         };
         store
             .insert_tasks(&[task], now)

@@ -98,14 +98,15 @@ async fn chain_steps_keep_their_chain_in_the_history_when_rescued_or_cancelled()
     each_backend(async |store, now| {
         let lease = Duration::from_secs(10);
         let rest = ["b".to_owned()];
-        let lost = store
-            .insert_chain_start(&task("a", now), &rest, now)
+        let chain = |run_at| NewTask {
+            then: rest.to_vec(),
+            ..task("a", run_at)
+        };
+        let ids = store
+            .insert_tasks(&[chain(now), chain(now + TimeDelta::hours(1))], now)
             .await
-            .expect("a chain");
-        let cancelled = store
-            .insert_chain_start(&task("a", now + TimeDelta::hours(1)), &rest, now)
-            .await
-            .expect("a chain");
+            .expect("two chains");
+        let (lost, cancelled) = (ids[0].0, ids[1].0);
         let row = store.task(lost).await.expect("read").expect("stored");
         assert_eq!((row.chain_id, row.chain_step), (Some(lost), Some(1)));
 

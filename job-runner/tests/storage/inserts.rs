@@ -68,3 +68,64 @@ async fn a_task_run_in_this_process_is_stored_already_claimed() {
     })
     .await;
 }
+
+/// Plain tasks, keyed tasks and the starts of chains go in together, in one transaction:
+/// all of them or none.
+#[tokio::test]
+async fn tasks_of_every_kind_are_stored_together_all_or_none() {
+    each_backend(async |store, now| {
+        let keyed = NewTask {
+            unique_key: Some("k".into()),
+            ..task("a", now)
+        };
+        let chain = NewTask {
+            then: vec!["b".into(), "c".into()],
+            ..task("a", now)
+        };
+        let ids = store
+            .insert_tasks(&[task("a", now), chain.clone(), keyed], now)
+            .await
+            .expect("insert");
+        assert_eq!(ids.len(), 3);
+        let start = store.task(ids[1].0).await.expect("read").expect("stored");
+        assert_eq!(
+            (start.chain_id, start.chain_step),
+            (Some(ids[1].0), Some(1))
+        );
+        let claimed = store.claim("a", "r1", now, 10, false).await.expect("claim");
+        let rest = claimed
+            .iter()
+            .find(|t| t.id == ids[1].0)
+            .and_then(|t| t.chain.clone())
+            .expect("the chain's start knows its chain")
+            .rest;
+        assert_eq!(rest, ["b", "c"]);
+
+        // PostgreSQL refuses a NUL character in text: the batch that holds one stores
+        // nothing, the chain's start included. (SQLite stores it.)
+        if store.backend() == Backend::Postgres {
+            let before = store
+                .tasks(&TaskFilter {
+                    limit: 100,
+                    ..TaskFilter::default()
+                })
+                .await
+                .expect("list");
+            let refused = task("a\0b", now);
+            assert!(store.insert_tasks(&[chain, refused], now).await.is_err());
+            let after = store
+                .tasks(&TaskFilter {
+                    limit: 100,
+                    ..TaskFilter::default()
+                })
+                .await
+                .expect("list");
+            assert_eq!(
+                after.len(),
+                before.len(),
+                "part of a refused batch was stored"
+            );
+        }
+    })
+    .await;
+}

@@ -42,6 +42,7 @@ fn task(job: &str, run_at: DateTime<Utc>) -> NewTask {
         trigger: Trigger::Enqueue,
         unique_key: None,
         exclusive: false,
+        then: Vec::new(),
     }
 }
 

@@ -140,6 +140,22 @@ pub(super) async fn insert_step(
     .doing(DOING)
 }
 
+/// Stores the first step of a chain started at run time inside the caller's transaction:
+/// its task knows the steps that follow, and the chain's id is its own.
+async fn start_chain(
+    connection: &mut PgConnection,
+    task: &NewTask,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let id = insert_step(&mut *connection, task, None, 1, &task.then, now).await?;
+    sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
+        .bind(id)
+        .execute(connection)
+        .await
+        .doing("storing the first step of a chain")?;
+    Ok(id)
+}
+
 #[async_trait]
 impl Inserts for Postgres {
     async fn insert_tasks(
@@ -157,9 +173,12 @@ impl Inserts for Postgres {
             .collect();
         due.sort_unstable();
         due.dedup();
-        // No uniqueness key: one statement (so one round trip, atomic by itself) stores the
-        // tasks and announces the due ones.
-        if tasks.iter().all(|t| t.unique_key.is_none()) {
+        // No uniqueness key, no chain: one statement (so one round trip, atomic by itself)
+        // stores the tasks and announces the due ones.
+        if tasks
+            .iter()
+            .all(|t| t.unique_key.is_none() && t.then.is_empty())
+        {
             let mut connection = self.pool.acquire().await.doing(DOING)?;
             let rows: Vec<&NewTask> = tasks.iter().collect();
             let ids = insert_plain(&mut connection, &rows, now, &due).await?;
@@ -170,7 +189,7 @@ impl Inserts for Postgres {
         // Tasks without a key go in with one statement; keyed ones one by one, since each
         // may resolve to an existing task.
         let plain: Vec<usize> = (0..tasks.len())
-            .filter(|&i| tasks[i].unique_key.is_none())
+            .filter(|&i| tasks[i].unique_key.is_none() && tasks[i].then.is_empty())
             .collect();
         if !plain.is_empty() {
             let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
@@ -184,6 +203,10 @@ impl Inserts for Postgres {
             }
         }
         for (i, task) in tasks.iter().enumerate() {
+            if !task.then.is_empty() {
+                ids[i] = Some((start_chain(&mut tx, task, now).await?, false));
+                continue;
+            }
             let Some(key) = &task.unique_key else {
                 continue;
             };
@@ -266,27 +289,5 @@ impl Inserts for Postgres {
         .try_get(0)
         .doing(DOING)?;
         Ok(ClaimedTask::first_attempt(id, task))
-    }
-
-    async fn insert_chain_start(
-        &self,
-        task: &NewTask,
-        rest: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        const DOING: &str = "storing the first step of a chain";
-        let mut tx = self.begin(DOING).await?;
-        let id = insert_step(&mut tx, task, None, 1, rest, now).await?;
-        // The chain's id is its first task's.
-        sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .doing(DOING)?;
-        if task.run_at <= now {
-            announce_task(&mut tx, &task.job).await?;
-        }
-        tx.commit().await.doing(DOING)?;
-        Ok(id)
     }
 }

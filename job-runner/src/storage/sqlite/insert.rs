@@ -122,6 +122,22 @@ pub(super) async fn insert_step(
     .doing(DOING)
 }
 
+/// Stores the first step of a chain started at run time inside the caller's transaction:
+/// its task knows the steps that follow, and the chain's id is its own.
+async fn start_chain(
+    connection: &mut SqliteConnection,
+    task: &NewTask,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let id = insert_step(&mut *connection, task, None, 1, &task.then, now).await?;
+    sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
+        .bind(id)
+        .execute(connection)
+        .await
+        .doing("storing the first step of a chain")?;
+    Ok(id)
+}
+
 #[async_trait]
 impl Inserts for Sqlite {
     async fn insert_tasks(
@@ -138,7 +154,7 @@ impl Inserts for Sqlite {
         // Tasks without a key go in with one statement; keyed ones one by one, since each
         // may resolve to an existing task.
         let plain: Vec<usize> = (0..tasks.len())
-            .filter(|&i| tasks[i].unique_key.is_none())
+            .filter(|&i| tasks[i].unique_key.is_none() && tasks[i].then.is_empty())
             .collect();
         if !plain.is_empty() {
             let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
@@ -148,6 +164,10 @@ impl Inserts for Sqlite {
             }
         }
         for (i, task) in tasks.iter().enumerate() {
+            if !task.then.is_empty() {
+                ids[i] = Some((start_chain(&mut tx, task, now).await?, false));
+                continue;
+            }
             let Some(key) = &task.unique_key else {
                 continue;
             };
@@ -229,25 +249,5 @@ impl Inserts for Sqlite {
         .try_get(0)
         .doing(DOING)?;
         Ok(ClaimedTask::first_attempt(id, task))
-    }
-
-    async fn insert_chain_start(
-        &self,
-        task: &NewTask,
-        rest: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
-        const DOING: &str = "storing the first step of a chain";
-        let _turn = self.write_turn().await;
-        let mut tx = self.begin(DOING).await?;
-        let id = insert_step(&mut tx, task, None, 1, rest, now).await?;
-        // The chain's id is its first task's.
-        sqlx::query("UPDATE jobs_tasks SET chain_id = id WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .doing(DOING)?;
-        tx.commit().await.doing(DOING)?;
-        Ok(id)
     }
 }
