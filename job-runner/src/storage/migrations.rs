@@ -25,20 +25,19 @@ pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS jobs_migration
 )";
 
 impl Migration {
-    /// The migrations of `all` after version `current`; an error when `current` is newer
-    /// than the newest known.
-    pub(crate) fn after(
+    /// The migrations of `all` not yet `applied`, in order; an error when a version newer
+    /// than any known was applied (a newer runner migrated this database).
+    pub(crate) fn pending<'a>(
         all: &'static [Migration],
-        current: i64,
-    ) -> Result<impl Iterator<Item = &'static Migration>, StoreError> {
+        applied: &'a [i64],
+    ) -> Result<impl Iterator<Item = &'static Migration> + 'a, StoreError> {
         let known = newest(all);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
+        if let Some(&found) = applied.iter().max()
+            && found > known
+        {
+            return Err(StoreError::SchemaTooNew { found, known });
         }
-        Ok(all.iter().filter(move |m| m.version > current))
+        Ok(all.iter().filter(move |m| !applied.contains(&m.version)))
     }
 
     /// Says that it was applied.
@@ -55,12 +54,12 @@ fn newest(all: &[Migration]) -> i64 {
     all.last().map_or(0, |m| m.version)
 }
 
-/// `Ok` when the schema at `current` is exactly the newest of `all`.
-pub(crate) fn check_version(current: i64, all: &[Migration]) -> Result<(), StoreError> {
+/// `Ok` when exactly the migrations of `all` are `applied`.
+pub(crate) fn check_versions(applied: &[i64], all: &[Migration]) -> Result<(), StoreError> {
     let known = newest(all);
-    match current {
-        c if c > known => Err(StoreError::SchemaTooNew { found: c, known }),
-        c if c < known => Err(StoreError::NotMigrated),
+    match applied.iter().max() {
+        Some(&found) if found > known => Err(StoreError::SchemaTooNew { found, known }),
+        _ if all.iter().any(|m| !applied.contains(&m.version)) => Err(StoreError::NotMigrated),
         _ => Ok(()),
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::Postgres;
-use crate::storage::migrations::{CREATE_TABLE, Migration, check_version};
+use crate::storage::migrations::{CREATE_TABLE, Migration, check_versions};
 use crate::storage::{Doing, Migrations, StoreError};
 
 /// Every migration, in order.
@@ -35,14 +35,11 @@ const MIGRATIONS: &[Migration] = &[
 /// The key of the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x006a_6f62_736d_6967;
 
-async fn version(executor: impl sqlx::PgExecutor<'_>) -> Result<i64, StoreError> {
-    const DOING: &str = "reading the schema version";
-    sqlx::query("SELECT COALESCE(MAX(version), 0) FROM jobs_migrations")
-        .fetch_one(executor)
+async fn versions(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<i64>, StoreError> {
+    sqlx::query_scalar("SELECT version FROM jobs_migrations ORDER BY version")
+        .fetch_all(executor)
         .await
-        .doing(DOING)?
-        .try_get(0)
-        .doing(DOING)
+        .doing("reading the schema version")
 }
 
 #[async_trait]
@@ -58,8 +55,8 @@ impl Migrations for Postgres {
             .execute(&mut *tx)
             .await
             .doing("creating the migrations table")?;
-        let current = version(&mut *tx).await?;
-        for migration in Migration::after(MIGRATIONS, current)? {
+        let applied = versions(&mut *tx).await?;
+        for migration in Migration::pending(MIGRATIONS, &applied)? {
             sqlx::raw_sql(migration.sql)
                 .execute(&mut *tx)
                 .await
@@ -93,6 +90,6 @@ impl Migrations for Postgres {
         if exists == 0 {
             return Err(StoreError::NotMigrated);
         }
-        check_version(version(&self.pool).await?, MIGRATIONS)
+        check_versions(&versions(&self.pool).await?, MIGRATIONS)
     }
 }

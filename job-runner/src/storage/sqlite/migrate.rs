@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::Sqlite;
-use crate::storage::migrations::{CREATE_TABLE, Migration, check_version};
+use crate::storage::migrations::{CREATE_TABLE, Migration, check_versions};
 use crate::storage::{Doing, Migrations, StoreError};
 
 /// Every migration, in order.
@@ -23,19 +23,27 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
+        name: "lighter indexes for succeeded tasks and attempts",
+        sql: include_str!("migrations/0003_lighter_indexes.sql"),
+    },
+    Migration {
+        version: 4,
         name: "events, chains",
-        sql: include_str!("migrations/0003_events_chains.sql"),
+        sql: include_str!("migrations/0004_events_chains.sql"),
     },
 ];
 
-async fn version(executor: impl sqlx::SqliteExecutor<'_>) -> Result<i64, StoreError> {
-    const DOING: &str = "reading the schema version";
-    sqlx::query("SELECT COALESCE(MAX(version), 0) FROM jobs_migrations")
-        .fetch_one(executor)
+/// Before one change had one number on every backend, SQLite numbered "events, chains" 3
+/// (PostgreSQL's 4): such a database is renumbered before migrating, and then gets the
+/// version 3 it never had.
+const RENUMBER: &str =
+    "UPDATE jobs_migrations SET version = 4 WHERE version = 3 AND name = 'events, chains'";
+
+async fn versions(executor: impl sqlx::SqliteExecutor<'_>) -> Result<Vec<i64>, StoreError> {
+    sqlx::query_scalar("SELECT version FROM jobs_migrations ORDER BY version")
+        .fetch_all(executor)
         .await
-        .doing(DOING)?
-        .try_get(0)
-        .doing(DOING)
+        .doing("reading the schema version")
 }
 
 #[async_trait]
@@ -46,8 +54,12 @@ impl Migrations for Sqlite {
             .execute(&mut *tx)
             .await
             .doing("creating the migrations table")?;
-        let current = version(&mut *tx).await?;
-        for migration in Migration::after(MIGRATIONS, current)? {
+        sqlx::query(RENUMBER)
+            .execute(&mut *tx)
+            .await
+            .doing("renumbering the migrations")?;
+        let applied = versions(&mut *tx).await?;
+        for migration in Migration::pending(MIGRATIONS, &applied)? {
             sqlx::raw_sql(migration.sql)
                 .execute(&mut *tx)
                 .await
@@ -80,6 +92,6 @@ impl Migrations for Sqlite {
         if exists == 0 {
             return Err(StoreError::NotMigrated);
         }
-        check_version(version(&self.pool).await?, MIGRATIONS)
+        check_versions(&versions(&self.pool).await?, MIGRATIONS)
     }
 }
