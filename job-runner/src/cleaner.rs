@@ -12,49 +12,61 @@ use crate::storage::{Pruned, Store};
 /// Rows deleted per statement, so that pruning never holds the database for long.
 const BATCH: u32 = 5000;
 
-/// Prunes once a while after start and then every `every`, until `stop`.
-pub(crate) async fn run(
-    store: Store,
-    clock: Clock,
-    retention: Duration,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut wait = Duration::from_secs(60).min(every);
-    loop {
-        tokio::select! {
-            _ = clock.sleep(wait) => {}
-            _ = stop.changed() => return,
-        }
-        wait = every;
-        let before = job_schedule::sub_saturating(clock.now(), retention);
-        let mut total = Pruned::default();
+/// Prunes what the retention period has passed.
+pub(crate) struct Cleaner {
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    /// How long history, finished tasks, ticks and events are kept.
+    pub(crate) retention: Duration,
+    /// How often to prune.
+    pub(crate) every: Duration,
+}
+
+impl Cleaner {
+    /// Prunes once a while after start and then every `every`, until `stop`.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        let Cleaner {
+            store,
+            clock,
+            retention,
+            every,
+        } = self;
+        let mut wait = Duration::from_secs(60).min(every);
         loop {
-            match store.prune(before, BATCH).await {
-                Ok(pruned) => {
-                    total.executions += pruned.executions;
-                    total.tasks += pruned.tasks;
-                    total.ticks += pruned.ticks;
-                    total.events += pruned.events;
-                    if !pruned.filled(BATCH) {
+            tokio::select! {
+                _ = clock.sleep(wait) => {}
+                _ = stop.changed() => return,
+            }
+            wait = every;
+            let before = job_schedule::sub_saturating(clock.now(), retention);
+            let mut total = Pruned::default();
+            loop {
+                match store.prune(before, BATCH).await {
+                    Ok(pruned) => {
+                        total.executions += pruned.executions;
+                        total.tasks += pruned.tasks;
+                        total.ticks += pruned.ticks;
+                        total.events += pruned.events;
+                        if !pruned.filled(BATCH) {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot prune old history");
                         break;
                     }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot prune old history");
-                    break;
-                }
             }
-        }
-        if total != Pruned::default() {
-            tracing::info!(
-                executions = total.executions,
-                tasks = total.tasks,
-                ticks = total.ticks,
-                events = total.events,
-                before = %before.to_rfc3339(),
-                "pruned old history"
-            );
+            if total != Pruned::default() {
+                tracing::info!(
+                    executions = total.executions,
+                    tasks = total.tasks,
+                    ticks = total.ticks,
+                    events = total.events,
+                    before = %before.to_rfc3339(),
+                    "pruned old history"
+                );
+            }
         }
     }
 }

@@ -6,54 +6,65 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, watch};
 
 use crate::client::Wakers;
 use crate::storage::{Announcement, Store};
 
-/// Listens until `stop`.
-pub(crate) async fn run(
-    store: Store,
-    wakers: Wakers,
-    schedules_changed: std::sync::Arc<tokio::sync::Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let retry = Duration::from_secs(1);
-    loop {
-        let mut listener = tokio::select! {
-            listener = store.listen() => match listener {
-                Ok(Some(listener)) => listener,
-                Ok(None) => return,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for new tasks; polling meanwhile");
-                    tokio::select! {
-                        _ = tokio::time::sleep(retry) => continue,
-                        _ = stop.changed() => return,
-                    }
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        // Tasks stored and schedules changed while not listening: let every worker and the
-        // scheduler look once.
-        wakers.wake_all();
-        schedules_changed.notify_one();
+/// Wakes this runner's workers and scheduler on announcements.
+pub(crate) struct Listener {
+    pub(crate) store: Store,
+    pub(crate) wakers: Wakers,
+    pub(crate) schedules_changed: Arc<Notify>,
+}
+
+impl Listener {
+    /// Listens until `stop`.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        let Listener {
+            store,
+            wakers,
+            schedules_changed,
+        } = self;
+        let retry = Duration::from_secs(1);
         loop {
-            tokio::select! {
-                announcement = listener.next() => match announcement {
-                    Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
-                    Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
-                    Ok(Announcement::Missed) => {
-                        tracing::warn!("lost the connection that listens for new tasks; reconnecting");
-                        wakers.wake_all();
-                        schedules_changed.notify_one();
-                    }
+            let mut listener = tokio::select! {
+                listener = store.listen() => match listener {
+                    Ok(Some(listener)) => listener,
+                    Ok(None) => return,
                     Err(error) => {
-                        tracing::warn!(%error, "listening for new tasks failed; reconnecting");
-                        break;
+                        tracing::warn!(%error, "cannot listen for new tasks; polling meanwhile");
+                        tokio::select! {
+                            _ = tokio::time::sleep(retry) => continue,
+                            _ = stop.changed() => return,
+                        }
                     }
                 },
                 _ = stop.changed() => return,
+            };
+            // Tasks stored and schedules changed while not listening: let every worker and the
+            // scheduler look once.
+            wakers.wake_all();
+            schedules_changed.notify_one();
+            loop {
+                tokio::select! {
+                    announcement = listener.next() => match announcement {
+                        Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
+                        Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
+                        Ok(Announcement::Missed) => {
+                            tracing::warn!("lost the connection that listens for new tasks; reconnecting");
+                            wakers.wake_all();
+                            schedules_changed.notify_one();
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "listening for new tasks failed; reconnecting");
+                            break;
+                        }
+                    },
+                    _ = stop.changed() => return,
+                }
             }
         }
     }

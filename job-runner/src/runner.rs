@@ -13,19 +13,22 @@ use job_core::{
 use tokio::sync::{Semaphore, watch};
 
 use crate::admin::{self, AdminConfig};
+use crate::cleaner::Cleaner;
 use crate::client::{Jobs, Wakers};
 use crate::config::{Config, ConfigError};
 use crate::control::Control;
 use crate::events::EventRouter;
 use crate::executor::{Executor, ExecutorParts};
 use crate::heartbeat::{Fence, Health, Heartbeat};
+use crate::listener::Listener;
 use crate::plan::{JobSettings, Plan};
 use crate::rescuer::Rescuer;
+use crate::scheduler::Scheduler;
 use crate::sources::SourceConfig;
 use crate::sources::folder::FolderSource;
 use crate::startup::{Overrides, Schema, Startup};
 use crate::storage::{RunnerRow, Store, StoreError};
-use crate::{cleaner, completer, listener, scheduler};
+use crate::{completer, scheduler};
 
 /// Most tasks one claim takes for one job.
 const CLAIM_BATCH: u32 = 256;
@@ -284,26 +287,32 @@ impl Runner {
                 }
                 .run(stopped.clone()),
             ),
-            tokio::spawn(listener::run(
-                self.store.clone(),
-                self.wakers.clone(),
-                schedules_changed.clone(),
-                stopped.clone(),
-            )),
-            tokio::spawn(cleaner::run(
-                self.store.clone(),
-                clock.clone(),
-                self.config.history_retention,
-                Duration::from_secs(3600),
-                stopped.clone(),
-            )),
-            tokio::spawn(scheduler::run(
-                self.jobs.clone(),
-                clock.clone(),
-                self.config.poll_interval,
-                schedules_changed.clone(),
-                stopped.clone(),
-            )),
+            tokio::spawn(
+                Listener {
+                    store: self.store.clone(),
+                    wakers: self.wakers.clone(),
+                    schedules_changed: schedules_changed.clone(),
+                }
+                .run(stopped.clone()),
+            ),
+            tokio::spawn(
+                Cleaner {
+                    store: self.store.clone(),
+                    clock: clock.clone(),
+                    retention: self.config.history_retention,
+                    every: Duration::from_secs(3600),
+                }
+                .run(stopped.clone()),
+            ),
+            tokio::spawn(
+                Scheduler {
+                    jobs: self.jobs.clone(),
+                    clock: clock.clone(),
+                    poll: self.config.poll_interval,
+                    changed: schedules_changed.clone(),
+                }
+                .run(stopped.clone()),
+            ),
         ];
         let (completer, completer_task) = completer::start(
             self.store.clone(),

@@ -137,76 +137,88 @@ pub(crate) async fn load(jobs: &Jobs) -> Result<Vec<Entry>, StoreError> {
     Ok(entries)
 }
 
-/// Follows the stored schedules from now until `stop`, reloading them when they change
-/// (checked every `poll`, or at once when `changed` is notified).
-pub(crate) async fn run(
-    jobs: Jobs,
-    clock: Clock,
-    poll: Duration,
-    changed: Arc<Notify>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let start = clock.now();
-    let mut entries: Vec<(Entry, Option<DateTime<Utc>>)> = Vec::new();
-    let mut fingerprint = None;
-    let mut first = true;
-    let mut failed = false;
-    loop {
-        match jobs.store().schedules_fingerprint().await {
-            Ok(current) if Some(current) != fingerprint => match load(&jobs).await {
-                Ok(loaded) => {
-                    let now = clock.now();
-                    if first {
-                        for entry in loaded.iter().filter(|e| e.catch_up == CatchUp::Once) {
-                            catch_up(&jobs, entry, start).await;
+/// The periodic-job enqueuer: follows the stored schedules and takes their ticks.
+pub(crate) struct Scheduler {
+    pub(crate) jobs: Jobs,
+    pub(crate) clock: Clock,
+    /// How often to look for changed schedules (at once when `changed` is notified).
+    pub(crate) poll: Duration,
+    pub(crate) changed: Arc<Notify>,
+}
+
+impl Scheduler {
+    /// Follows the stored schedules from now until `stop`, reloading them when they change.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        let Scheduler {
+            jobs,
+            clock,
+            poll,
+            changed,
+        } = self;
+        let start = clock.now();
+        let mut entries: Vec<(Entry, Option<DateTime<Utc>>)> = Vec::new();
+        let mut fingerprint = None;
+        let mut first = true;
+        let mut failed = false;
+        loop {
+            match jobs.store().schedules_fingerprint().await {
+                Ok(current) if Some(current) != fingerprint => match load(&jobs).await {
+                    Ok(loaded) => {
+                        let now = clock.now();
+                        if first {
+                            for entry in loaded.iter().filter(|e| e.catch_up == CatchUp::Once) {
+                                catch_up(&jobs, entry, start).await;
+                            }
+                            first = false;
                         }
-                        first = false;
+                        entries = follow(&entries, loaded, now.max(start));
+                        fingerprint = Some(current);
                     }
-                    entries = follow(&entries, loaded, now.max(start));
-                    fingerprint = Some(current);
-                }
-                Err(error) => tracing::warn!(%error, "cannot load the schedules; will try again"),
-            },
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "cannot read the schedules; will try again"),
-        }
-        let now = clock.now();
-        let wake_at = entries
-            .iter()
-            .filter_map(|(_, next)| *next)
-            .min()
-            .map_or(now, |t| t.min(job_schedule::add_saturating(now, poll)))
-            .max(now);
-        let wake_at = if entries.is_empty() {
-            job_schedule::add_saturating(now, poll)
-        } else {
-            wake_at
-        };
-        // After a failure, the ticks kept are tried again after a poll, not at once.
-        let wake_at = if failed {
-            wake_at.max(job_schedule::add_saturating(now, poll))
-        } else {
-            wake_at
-        };
-        tokio::select! {
-            _ = clock.sleep_until(wake_at) => {}
-            _ = changed.notified() => fingerprint = None,
-            _ = stop.changed() => return,
-        }
-        let now = clock.now();
-        failed = false;
-        for (entry, slot) in entries.iter_mut() {
-            while let Some(tick) = *slot {
-                if tick > now {
-                    break;
-                }
-                match take(&jobs, entry, tick, now).await {
-                    Ok(_) => *slot = entry.schedule.next_after(tick),
                     Err(error) => {
-                        // Keep the tick: the next pass tries it again.
-                        tracing::warn!(schedule = entry.id, tick = %tick.to_rfc3339(), %error, "cannot take a tick; will try again");
-                        failed = true;
+                        tracing::warn!(%error, "cannot load the schedules; will try again")
+                    }
+                },
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "cannot read the schedules; will try again"),
+            }
+            let now = clock.now();
+            let wake_at = entries
+                .iter()
+                .filter_map(|(_, next)| *next)
+                .min()
+                .map_or(now, |t| t.min(job_schedule::add_saturating(now, poll)))
+                .max(now);
+            let wake_at = if entries.is_empty() {
+                job_schedule::add_saturating(now, poll)
+            } else {
+                wake_at
+            };
+            // After a failure, the ticks kept are tried again after a poll, not at once.
+            let wake_at = if failed {
+                wake_at.max(job_schedule::add_saturating(now, poll))
+            } else {
+                wake_at
+            };
+            tokio::select! {
+                _ = clock.sleep_until(wake_at) => {}
+                _ = changed.notified() => fingerprint = None,
+                _ = stop.changed() => return,
+            }
+            let now = clock.now();
+            failed = false;
+            for (entry, slot) in entries.iter_mut() {
+                while let Some(tick) = *slot {
+                    if tick > now {
                         break;
+                    }
+                    match take(&jobs, entry, tick, now).await {
+                        Ok(_) => *slot = entry.schedule.next_after(tick),
+                        Err(error) => {
+                            // Keep the tick: the next pass tries it again.
+                            tracing::warn!(schedule = entry.id, tick = %tick.to_rfc3339(), %error, "cannot take a tick; will try again");
+                            failed = true;
+                            break;
+                        }
                     }
                 }
             }
