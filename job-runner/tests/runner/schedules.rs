@@ -6,13 +6,41 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::Test;
+use job_runner::storage::ScheduleRow;
+
 use crate::support::{Backend, Site, ticks_of, wait_until};
 
 /// This topic's tests.
 pub const TESTS: &[Test] = tests![
     a_schedule_added_at_run_time_ticks_once_across_runners_and_follows_changes,
     schedule_refusals_are_clear_and_store_nothing,
+    a_schedule_removed_from_the_code_stops_at_the_next_start,
+    a_stored_schedule_whose_arguments_no_longer_fit_is_skipped_and_reported,
 ];
+
+/// Stores `row` as it is, without the checks of `schedules add` (as a schedule that an
+/// older deploy stored, before the code changed).
+fn store_schedule_as_is(site: &Site, row: ScheduleRow) {
+    site.with_jobs(async |jobs| jobs.store().insert_schedule(&row).await)
+        .expect("store the schedule");
+}
+
+fn every_second(id: &str, job: &str, args: Value, in_code: bool) -> ScheduleRow {
+    let now = chrono::Utc::now();
+    ScheduleRow {
+        id: id.into(),
+        job: job.into(),
+        cron: Some("* * * * * *".into()),
+        every_ms: None,
+        timezone: "UTC".into(),
+        args,
+        enabled: true,
+        catch_up: "skip".into(),
+        in_code,
+        created_at: now,
+        updated_at: now,
+    }
+}
 
 fn schedules(site: &Site) -> Vec<Value> {
     serde_json::from_str(&site.ok(&["schedules", "list", "--json"])).expect("schedules as JSON")
@@ -287,4 +315,65 @@ fn schedule_refusals_are_clear_and_store_nothing(backend: Backend) {
             .any(|s| s["id"] == "every_second" && s["enabled"] == false)
     );
     site.ok(&["schedules", "resume", "every_second"]);
+}
+
+/// `#[job(cron = ...)]` deleted from a job: the schedule that an older deploy stored for it
+/// is removed at the next start (its history stays), and it fires no more.
+fn a_schedule_removed_from_the_code_stops_at_the_next_start(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    // `always_fails` has no schedule in this build; an older one had `* * * * * *`.
+    store_schedule_as_is(
+        &site,
+        every_second("always_fails", "always_fails", Value::Null, true),
+    );
+    let check = site.cli(&["check"]);
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "{report}");
+    assert!(report.contains("the code no longer defines it"), "{report}");
+    let runner = site.runner();
+    runner.wait_for_log("gone from the code", Duration::from_secs(5));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        schedules(&site).iter().all(|s| s["id"] != "always_fails"),
+        "{:#?}",
+        schedules(&site)
+    );
+    assert!(
+        site.history(&["--job", "always_fails"]).is_empty(),
+        "the removed schedule fired:\n{}",
+        runner.log()
+    );
+}
+
+/// A stored schedule's arguments no longer fit its job (its type changed in a deploy): its
+/// ticks are skipped with one warning, not retried in a loop, and `check` reports it.
+fn a_stored_schedule_whose_arguments_no_longer_fit_is_skipped_and_reported(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    store_schedule_as_is(
+        &site,
+        every_second(
+            "notes",
+            "echo",
+            serde_json::json!({"body": "was text"}),
+            false,
+        ),
+    );
+    let check = site.cli(&["check"]);
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "{report}");
+    assert!(
+        report.contains("schedule `notes` passes arguments that no longer fit"),
+        "{report}"
+    );
+    let runner = site.runner();
+    std::thread::sleep(Duration::from_secs(3));
+    let log = runner.log();
+    // A warning per reload of the schedules (at start, and on PostgreSQL once more when
+    // its listener connects), not one per pass.
+    let warnings = log.matches("arguments no longer fit").count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings:\n{log}");
+    assert!(!log.contains("cannot take a tick"), "{log}");
+    assert!(site.history(&["--job", "echo"]).is_empty());
 }

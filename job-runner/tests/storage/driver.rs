@@ -87,3 +87,28 @@ fn every_driver_method_is_tested() {
         "driver methods with no test in tests/storage: {untested:?}"
     );
 }
+
+/// Logs and panics show a store's URL: never its password.
+#[tokio::test]
+async fn a_store_never_shows_its_password() {
+    let Some(base) = backends::postgres_url() else {
+        return;
+    };
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return;
+    };
+    let Some((user, host)) = rest.split_once('@') else {
+        return;
+    };
+    let user = user.split(':').next().unwrap_or(user);
+    // The test server trusts local connections: the password is not checked.
+    let url = format!("{scheme}://{user}:hunter2-secret@{host}");
+    let store = Store::connect(&url, &Default::default())
+        .await
+        .expect("open");
+    for shown in [format!("{store:?}"), store.display_url()] {
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains(":***@"), "{shown}");
+    }
+    store.close().await;
+}
