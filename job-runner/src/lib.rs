@@ -17,6 +17,7 @@ mod heartbeat;
 mod listener;
 pub mod metrics;
 pub mod plan;
+mod process;
 mod rescuer;
 mod retry;
 mod runner;

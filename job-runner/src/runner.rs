@@ -1,8 +1,6 @@
 //! The runner: starts the services and the workers, and stops them gracefully.
 
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +20,7 @@ use crate::executor::{Executor, ExecutorParts};
 use crate::heartbeat::{Fence, Health, Heartbeat};
 use crate::listener::Listener;
 use crate::plan::{JobSettings, Plan};
+use crate::process::{host_name, runner_id, shutdown_signal};
 use crate::rescuer::Rescuer;
 use crate::scheduler::Scheduler;
 use crate::sources::SourceConfig;
@@ -570,43 +569,5 @@ impl Runner {
             }
             Err(error) => tracing::warn!(%error, "cannot check the stored tasks"),
         }
-    }
-}
-
-/// `host-pid-random`: unique per process, so a restarted runner never reuses a dead one's
-/// claims.
-pub(crate) fn runner_id() -> String {
-    let random = RandomState::new().build_hasher().finish() & 0xffff_ffff;
-    format!("{}-{}-{random:08x}", host_name(), std::process::id())
-}
-
-pub(crate) fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
-/// Completes on SIGINT or SIGTERM.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut terminate = signal(SignalKind::terminate())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        Ok(async move {
-            tokio::select! {
-                _ = terminate.recv() => tracing::info!("received SIGTERM"),
-                _ = interrupt.recv() => tracing::info!("received SIGINT"),
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
     }
 }

@@ -109,10 +109,10 @@ pub async fn run_once(
     let mut task = jobs.task_for(&request, now)?;
     // One attempt: the platform that started this process decides about retries.
     task.max_attempts = 1;
-    let runner = format!("exec-{}", crate::runner::runner_id());
+    let runner = format!("exec-{}", crate::process::runner_id());
     let row = RunnerRow {
         id: runner.clone(),
-        host: crate::runner::host_name(),
+        host: crate::process::host_name(),
         pid: i64::from(std::process::id()),
         queues: String::new(),
         started_at: now,

@@ -104,6 +104,7 @@ impl Global {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every enabled job until SIGINT or SIGTERM (the default command).
+    #[command(after_help = run::STOPS)]
     Run(run::RunArgs),
     /// List the registered jobs: queue, schedule, zone, next run, last run, paused.
     List(JsonFlag),

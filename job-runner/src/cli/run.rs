@@ -17,6 +17,20 @@ pub(super) struct RunArgs {
     admin_addr: Option<String>,
 }
 
+/// What `job-runner run --help` says about stopping a runner.
+pub(super) const STOPS: &str = "\
+Stopping, and deploying without running a job twice:
+  SIGTERM or SIGINT   claims nothing more; running attempts finish within shutdown_grace
+                      (30s), the runner's lease renewed meanwhile; attempts still running
+                      after it are interrupted and run again elsewhere, after their backoff.
+  SIGKILL or a crash  running attempts are lost; another runner runs them again once the
+                      lease (10s) has passed without a renewal.
+  cut off from the database
+                      the runner stops its own attempts before its lease ends, and claims
+                      nothing until it can renew the lease again.
+  Deploy: send SIGTERM, and wait at least shutdown_grace before SIGKILL. Set shutdown_grace
+  above the longest job; the lease need not be (it is renewed while an attempt runs).";
+
 /// Applies the flags of `run` over `config`, then runs the jobs.
 pub(super) async fn run(mut config: Config, args: RunArgs, setup: Setup) -> Result<(), CliError> {
     if let Some(queues) = args.queues {
