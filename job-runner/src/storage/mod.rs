@@ -6,7 +6,7 @@
 //! runs, even where the text matches the other backend's: a reader (or the author of a new
 //! backend) sees one backend whole, and the conformance suite (`tests/storage.rs`), which
 //! calls every driver method on every backend, keeps them in step. What is shared is what
-//! does not touch SQL: the types here, and the decoding of stored rows ([`rows`]).
+//! does not touch SQL: the types here, and the decoding of stored rows (`rows.rs`).
 //!
 //! apalis's own SQL storages are not used for the task table: they acknowledge each task
 //! in its own transaction, keep no per-attempt history, have no durable backoff and lose
