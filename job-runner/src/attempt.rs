@@ -56,6 +56,7 @@ impl Attempt<'_> {
         let args = serde_json::from_str(&task.args)
             .unwrap_or(serde_json::Value::String(task.args.clone()));
         let started_at = clock.now();
+        let epoch = self.fence.epoch();
         let run = AssertUnwindSafe(settings.descriptor.run(ctx, args)).catch_unwind();
         let timed = async {
             match settings.timeout {
@@ -66,7 +67,7 @@ impl Attempt<'_> {
         // Dropping the job's future stops it at its next await.
         let ended = tokio::select! {
             ended = timed => Ended::Ran(ended),
-            () = self.fence.raised() => Ended::Fenced,
+            () = self.fence.ended(epoch) => Ended::Fenced,
         };
         let finished_at = clock.now();
         let mut follow_up = None;
@@ -74,7 +75,7 @@ impl Attempt<'_> {
             Ended::Fenced => (
                 ExecutionStatus::Failed,
                 Some(format!(
-                    "stopped: runner {} could not renew its lease on the database, so it stopped the attempt before another runner could take the task over",
+                    "stopped: runner {} could not hold its lease on the database, so it stopped the attempt before another runner could take the task over",
                     self.runner_id
                 )),
                 None,

@@ -5,10 +5,11 @@
 //! once. An executor waits until its attempt's end is stored before taking another task:
 //! a crash loses at most the attempts in flight, which the rescuer recovers.
 //!
-//! One end that the database refuses never holds up the others: a refused batch is split
-//! until the refused end is alone, and that end is then recorded in a form that stores (see
-//! [`unstorable`]). While the database cannot be reached at all, the batch waits and is tried
-//! again.
+//! One end that the database refuses never holds up the others: a batch refused for a value
+//! is split until the refused end is alone, and that end is then recorded in a form that
+//! stores (see [`unstorable`]). Any other failure (the database out of reach, locked, shutting
+//! down) makes the ends wait and be tried again: an executor's slot is freed only once its
+//! attempt's end is stored.
 
 use std::time::Duration;
 
@@ -75,7 +76,12 @@ async fn run(
                     report(&metrics, &written);
                     break;
                 }
-                Err(Unwritten { error, remaining }) => {
+                Err(Unwritten {
+                    error,
+                    remaining,
+                    written,
+                }) => {
+                    report(&metrics, &written);
                     completions = remaining;
                     failures = failures.saturating_add(1);
                     let wait = Duration::from_millis(100 * u64::from(failures.min(50)));
@@ -109,12 +115,9 @@ fn report(metrics: &Metrics, written: &Written) {
 
 /// Where batches of ends are written: the store, or a test's stand-in.
 pub(crate) trait Sink {
-    /// Writes `batch` in one go; returns the ids of the tasks no longer held.
+    /// Writes `batch` in one go, all or nothing; returns the ids of the tasks no longer
+    /// held.
     async fn write(&self, batch: &[Completion]) -> Result<Vec<i64>, StoreError>;
-
-    /// Whether the database answers at all (a refused batch is then split; an unreachable
-    /// database is waited for).
-    async fn reachable(&self) -> bool;
 }
 
 struct StoreSink<'a> {
@@ -129,10 +132,6 @@ impl Sink for StoreSink<'_> {
             .complete(self.runner, batch, self.clock.now())
             .await
     }
-
-    async fn reachable(&self) -> bool {
-        self.store.ping().await.is_ok()
-    }
 }
 
 /// What a call of [`write_isolating`] stored.
@@ -144,16 +143,19 @@ pub(crate) struct Written {
     pub(crate) stale: Vec<i64>,
 }
 
-/// The database could not be reached: these ends were not written (the others were).
+/// The database failed otherwise than by refusing a value (it is out of reach, locked,
+/// shutting down): these ends were not written, to be tried again; `written` were.
 #[derive(Debug)]
 pub(crate) struct Unwritten {
     pub(crate) error: StoreError,
     pub(crate) remaining: Vec<Completion>,
+    pub(crate) written: Written,
 }
 
-/// Writes `completions`, so that one the database refuses cannot hold the others: a refused
-/// batch is halved until each refused end is alone, and that end is written as
-/// [`unstorable`] makes it.
+/// Writes `completions`, so that one the database refuses cannot hold the others: a batch
+/// refused for a value is halved until each refused end is alone, and that end is written
+/// as [`unstorable`] makes it. Any other failure leaves what is not written to be tried
+/// again: an end is never dropped.
 pub(crate) async fn write_isolating(
     sink: &impl Sink,
     completions: Vec<Completion>,
@@ -168,12 +170,17 @@ pub(crate) async fn write_isolating(
             }
             Err(error) => error,
         };
-        if !sink.reachable().await {
-            pending.push(batch);
-            return Err(Unwritten {
+        let retry_later = |error, batch, pending: Vec<Vec<Completion>>, written| {
+            let mut remaining: Vec<Completion> = pending.into_iter().flatten().collect();
+            remaining.extend(batch);
+            Unwritten {
                 error,
-                remaining: pending.into_iter().flatten().collect(),
-            });
+                remaining,
+                written,
+            }
+        };
+        if !error.is_refused_value() {
+            return Err(retry_later(error, batch, pending, written));
         }
         if batch.len() > 1 {
             let mut first = batch;
@@ -189,18 +196,7 @@ pub(crate) async fn write_isolating(
         let substitute = unstorable(&refused, &error);
         match sink.write(std::slice::from_ref(&substitute)).await {
             Ok(stale) => written.record(vec![substitute], stale),
-            Err(again) if !sink.reachable().await => {
-                pending.push(vec![refused]);
-                return Err(Unwritten {
-                    error: again,
-                    remaining: pending.into_iter().flatten().collect(),
-                });
-            }
-            // Refused even so: given up, so that the runner goes on. The task stays claimed
-            // by this runner until it stops; then another runner recovers it.
-            Err(again) => {
-                tracing::error!(task_id = refused.task_id, error = %again, "the database refused even the plain record of an attempt's end; the task will be recovered when this runner stops")
-            }
+            Err(again) => return Err(retry_later(again, vec![refused], pending, written)),
         }
     }
     Ok(written)
@@ -258,7 +254,10 @@ mod tests {
             let refused = batch.iter().any(|c| {
                 self.poisoned.contains(&c.task_id) && c.execution.records_processed.is_some()
             });
-            if self.down || refused {
+            if self.down {
+                return Err(StoreError::NotMigrated);
+            }
+            if refused {
                 return Err(StoreError::Corrupt {
                     doing: "recording finished attempts",
                     detail: "invalid byte sequence".into(),
@@ -268,10 +267,6 @@ mod tests {
                 .borrow_mut()
                 .push(batch.iter().map(|c| c.task_id).collect());
             Ok(Vec::new())
-        }
-
-        async fn reachable(&self) -> bool {
-            !self.down
         }
     }
 

@@ -230,6 +230,11 @@ impl Executor {
                 };
                 free.push((slot, queue_slot));
             }
+            // The fence may have risen while the slots freed up.
+            if parts.fence.is_raised() {
+                drop(free);
+                continue;
+            }
             let now = parts.clock.now();
             let claimed = parts
                 .store

@@ -67,16 +67,19 @@ impl Health {
 }
 
 /// Raised while this runner may not hold claims: its lease could not be renewed for most of
-/// its length. Attempts end, and nothing is claimed, while it is up.
+/// its length. Attempts end, and nothing is claimed, while it is up. Every raise opens a new
+/// epoch: an attempt ends when the epoch it started in is over, even if the fence is down
+/// again by the time it looks (see [`Fence::kick`]).
 #[derive(Clone)]
 pub(crate) struct Fence {
-    raised: Arc<watch::Sender<bool>>,
+    /// Whether it is up, and the current epoch.
+    state: Arc<watch::Sender<(bool, u64)>>,
 }
 
 impl Default for Fence {
     fn default() -> Fence {
         Fence {
-            raised: Arc::new(watch::Sender::new(false)),
+            state: Arc::new(watch::Sender::new((false, 0))),
         }
     }
 }
@@ -84,24 +87,44 @@ impl Default for Fence {
 impl Fence {
     /// Whether the fence is up now.
     pub(crate) fn is_raised(&self) -> bool {
-        *self.raised.borrow()
+        self.state.borrow().0
     }
 
-    /// Completes once the fence is up (at once if it is).
-    pub(crate) async fn raised(&self) {
-        let mut watch = self.raised.subscribe();
-        // The sender lives as long as `self`: the wait ends only when the fence rises.
-        let _ = watch.wait_for(|up| *up).await;
+    /// The current epoch: an attempt started now ends when it is over.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.state.borrow().1
+    }
+
+    /// Completes once `epoch` is over (at once if it is).
+    pub(crate) async fn ended(&self, epoch: u64) {
+        let mut watch = self.state.subscribe();
+        // The sender lives as long as `self`: the wait ends only when the epoch does.
+        let _ = watch.wait_for(|(_, now)| *now != epoch).await;
     }
 
     /// Completes once the fence is down (at once if it is).
     pub(crate) async fn lowered(&self) {
-        let mut watch = self.raised.subscribe();
-        let _ = watch.wait_for(|up| !*up).await;
+        let mut watch = self.state.subscribe();
+        let _ = watch.wait_for(|(up, _)| !*up).await;
     }
 
-    fn set(&self, up: bool) {
-        self.raised.send_replace(up);
+    /// Raises the fence: the running attempts end, and nothing is claimed.
+    fn raise(&self) {
+        self.state.send_modify(|(up, epoch)| {
+            *up = true;
+            *epoch += 1;
+        });
+    }
+
+    /// Lowers the fence: claiming goes on.
+    fn lower(&self) {
+        self.state.send_modify(|(up, _)| *up = false);
+    }
+
+    /// Ends the running attempts without stopping claims: the runner's claims were taken
+    /// over, but it holds its lease again.
+    fn kick(&self) {
+        self.state.send_modify(|(_, epoch)| *epoch += 1);
     }
 }
 
@@ -118,68 +141,118 @@ pub(crate) struct Heartbeat {
     pub(crate) fence: Fence,
 }
 
+/// How a renewal went.
+enum Renewal {
+    /// The lease is renewed.
+    Renewed,
+    /// The runner had been declared dead (its claims taken over) and is registered again.
+    Reinstated,
+    /// No renewal.
+    Failed,
+}
+
 impl Heartbeat {
     /// How long without a successful renewal raises the fence: two renewals short of the
-    /// lease, so that the attempts have one renewal's time to stop before the lease ends
-    /// (a renewal that hangs is given up after `every`).
+    /// lease, so that the attempts have that long to stop before the lease ends.
     pub(crate) fn fence_after(every: Duration, lease: Duration) -> Duration {
         lease.saturating_sub(every * 2).max(every)
     }
 
-    /// Renews the lease every `every` until `stop`; re-registers the runner if another
-    /// runner declared it dead (its claims were recovered meanwhile, and its late results
-    /// are not applied to tasks it no longer holds).
+    /// Renews the lease every `every` until `stop`, and raises the fence when no renewal
+    /// has succeeded for [`fence_after`](Heartbeat::fence_after), whatever the renewals
+    /// are doing (one may hang).
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let fence_after = Heartbeat::fence_after(self.every, self.lease);
-        let mut renewed = Instant::now();
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(self.every) => {}
-                _ = stop.changed() => return,
-            }
-            let sent = Instant::now();
-            if self.renew().await {
-                renewed = sent;
+        let (renewed, mut watched) = watch::channel(Instant::now());
+        let renewals = async {
+            let mut last = Instant::now();
+            loop {
+                tokio::time::sleep(self.every).await;
+                let sent = Instant::now();
+                match self.renew().await {
+                    Renewal::Failed => continue,
+                    Renewal::Reinstated => {
+                        tracing::warn!(
+                            runner = self.runner.id,
+                            "this runner's claims were taken over: stopping the attempts it was running"
+                        );
+                        self.fence.kick();
+                    }
+                    // Renewed after more than a lease without one (the process stalled):
+                    // its claims may have been taken over meanwhile.
+                    Renewal::Renewed if sent.duration_since(last) >= self.lease => {
+                        tracing::warn!(
+                            runner = self.runner.id,
+                            "no renewal for longer than the lease: stopping the attempts this runner was running, which others may have taken over"
+                        );
+                        self.fence.kick();
+                    }
+                    Renewal::Renewed => {}
+                }
+                last = sent;
+                renewed.send_replace(sent);
                 if self.fence.is_raised() {
                     tracing::warn!(
                         runner = self.runner.id,
                         "the lease is renewed again: claiming tasks again"
                     );
-                    self.fence.set(false);
+                    self.fence.lower();
                 }
-            } else if sent.duration_since(renewed) >= fence_after && !self.fence.is_raised() {
-                tracing::error!(
-                    runner = self.runner.id,
-                    without_renewal = %job_schedule::format_duration(sent.duration_since(renewed)),
-                    lease = %job_schedule::format_duration(self.lease),
-                    "cannot renew the lease: stopping this runner's running attempts before another runner takes them over, and claiming nothing until the database answers again"
-                );
-                self.fence.set(true);
             }
+        };
+        let watchdog = async {
+            loop {
+                let deadline = *watched.borrow_and_update() + fence_after;
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {
+                        if !self.fence.is_raised() {
+                            tracing::error!(
+                                runner = self.runner.id,
+                                without_renewal = %job_schedule::format_duration(fence_after),
+                                lease = %job_schedule::format_duration(self.lease),
+                                "cannot renew the lease: stopping this runner's running attempts before another runner takes them over, and claiming nothing until the database answers again"
+                            );
+                            self.fence.raise();
+                        }
+                        // Until the next renewal.
+                        if watched.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                    changed = watched.changed() => if changed.is_err() {
+                        return;
+                    },
+                }
+            }
+        };
+        tokio::select! {
+            () = renewals => {}
+            () = watchdog => {}
+            _ = stop.changed() => {}
         }
     }
 
-    /// One renewal, given up after `every`; `true` when the lease is renewed.
-    async fn renew(&self) -> bool {
+    /// One renewal, given up after `every`.
+    async fn renew(&self) -> Renewal {
         match tokio::time::timeout(self.every, self.renew_once()).await {
-            Ok(renewed) => renewed,
+            Ok(renewal) => renewal,
             Err(_) => {
                 self.health.failed();
                 tracing::warn!(
                     waited = %job_schedule::format_duration(self.every),
                     "the database did not answer the heartbeat in time"
                 );
-                false
+                Renewal::Failed
             }
         }
     }
 
-    async fn renew_once(&self) -> bool {
+    async fn renew_once(&self) -> Renewal {
         let now = self.clock.now();
         match self.store.heartbeat(&self.runner.id, now).await {
             Ok(true) => {
                 self.health.succeeded(now);
-                true
+                Renewal::Renewed
             }
             Ok(false) => {
                 self.health.succeeded(now);
@@ -190,17 +263,17 @@ impl Heartbeat {
                 let mut again = self.runner.clone();
                 again.heartbeat_at = self.clock.now();
                 match self.store.register_runner(&again).await {
-                    Ok(()) => true,
+                    Ok(()) => Renewal::Reinstated,
                     Err(error) => {
                         tracing::error!(%error, "cannot register the runner again");
-                        false
+                        Renewal::Failed
                     }
                 }
             }
             Err(error) => {
                 self.health.failed();
                 tracing::warn!(%error, "cannot renew the heartbeat");
-                false
+                Renewal::Failed
             }
         }
     }
@@ -222,21 +295,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_fence_wakes_whoever_waits_for_it() {
+    async fn an_attempt_ends_with_its_epoch_even_when_the_fence_is_down_again() {
         let fence = Fence::default();
         assert!(!fence.is_raised());
-        let waiter = tokio::spawn({
+        let epoch = fence.epoch();
+        let attempt = tokio::spawn({
             let fence = fence.clone();
-            async move { fence.raised().await }
+            async move { fence.ended(epoch).await }
         });
-        fence.set(true);
-        waiter.await.expect("woken");
-        assert!(fence.is_raised());
-        let waiter = tokio::spawn({
-            let fence = fence.clone();
-            async move { fence.lowered().await }
-        });
-        fence.set(false);
-        waiter.await.expect("woken");
+        fence.raise();
+        fence.lower();
+        attempt.await.expect("ended");
+        assert!(!fence.is_raised());
+        // A kick ends the attempts of its epoch, and leaves claiming alone.
+        let epoch = fence.epoch();
+        fence.kick();
+        fence.ended(epoch).await;
+        fence.lowered().await;
     }
 }

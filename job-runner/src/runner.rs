@@ -371,42 +371,47 @@ impl Runner {
         .await;
         // Past the grace period the attempts still running are dropped with the workers.
         abort.abort();
+        let interrupted = drained.is_err();
         match drained {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(error))) => tracing::error!(%error, "a worker stopped with an error"),
             Ok(Err(error)) => tracing::error!(%error, "the workers' task failed"),
-            Err(_) => {
-                tracing::warn!("grace period over: giving back the attempts still running");
-                match self
-                    .store
-                    .rescue(
-                        clock.now(),
-                        self.config.lease,
-                        &self.id,
-                        Some(&self.id),
-                        &*self.plan,
-                    )
-                    .await
-                {
-                    Ok(given_back) => tracing::warn!(
-                        tasks = given_back.len(),
-                        "attempts interrupted by the shutdown will run again"
-                    ),
-                    Err(error) => {
-                        tracing::error!(%error, "cannot give back running attempts; another runner will recover them after the lease")
-                    }
-                }
-            }
+            Err(_) => tracing::warn!("grace period over: interrupting the attempts still running"),
         }
-        // Every executor is gone (or aborted with the workers): the completer stores the
-        // last batch and stops.
-        if tokio::time::timeout(Duration::from_secs(10), completer_task)
+        // Every executor is gone (or going, with the workers): the completer stores the ends
+        // it was given, and stops.
+        let mut completer_task = completer_task;
+        if tokio::time::timeout(Duration::from_secs(10), &mut completer_task)
             .await
             .is_err()
         {
+            completer_task.abort();
             tracing::error!(
                 "could not store the last finished attempts within 10s; another runner will recover them after the lease"
             );
+        }
+        // Only then are the claims still held given back: an attempt that ended just before
+        // the grace ran out is recorded as it ended, not run again.
+        if interrupted {
+            match self
+                .store
+                .rescue(
+                    clock.now(),
+                    self.config.lease,
+                    &self.id,
+                    Some(&self.id),
+                    &*self.plan,
+                )
+                .await
+            {
+                Ok(given_back) => tracing::warn!(
+                    tasks = given_back.len(),
+                    "attempts interrupted by the shutdown will run again"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "cannot give back running attempts; another runner will recover them after the lease")
+                }
+            }
         }
         let _ = stop_heartbeat.send(true);
         for service in services

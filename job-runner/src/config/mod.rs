@@ -186,11 +186,11 @@ impl Config {
     }
 
     fn check_timing(&self, origin: &str) -> Result<(), ConfigError> {
-        if self.lease <= self.heartbeat {
+        if self.lease < self.heartbeat * 3 {
             return Err(ConfigError::Value {
                 origin: origin.to_owned(),
                 message: format!(
-                    "the lease ({}) must be longer than the heartbeat ({}), or runners would lose their claims while alive; a lease of 3 to 5 heartbeats is usual",
+                    "the lease ({}) must be at least 3 heartbeats ({}): a runner stops its attempts when no renewal has succeeded for two heartbeats short of the lease, and runners would lose their claims while alive; a lease of 3 to 5 heartbeats is usual",
                     job_schedule::format_duration(self.lease),
                     job_schedule::format_duration(self.heartbeat)
                 ),
@@ -283,13 +283,12 @@ pub(crate) mod tests {
             "invalid JOBS_HISTORY_RETENTION: the duration `100000000d` is too long: the longest accepted is \"36500d\" (about 100 years)"
         );
 
-        let error = Config::load(None, &env_of(&[("JOBS_LEASE", "1s")]))
+        // The default heartbeat is 2 s: a lease under 6 s leaves no time to stop attempts.
+        let error = Config::load(None, &env_of(&[("JOBS_LEASE", "5s")]))
             .unwrap_err()
             .to_string();
-        assert!(
-            error.contains("must be longer than the heartbeat"),
-            "{error}"
-        );
+        assert!(error.contains("must be at least 3 heartbeats"), "{error}");
+        assert!(Config::load(None, &env_of(&[("JOBS_LEASE", "6s")])).is_ok());
     }
 
     /// The error of a refused value, without its origin (which differs by design).

@@ -51,6 +51,37 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database refused a value it was given (a NUL in text, a value too long
+    /// or out of range, a constraint): the same statement would be refused again, so trying
+    /// again cannot help. Other failures (a lost connection, a lock or a statement that
+    /// timed out, a server shutting down) may pass when tried again.
+    pub fn is_refused_value(&self) -> bool {
+        let source = match self {
+            StoreError::Corrupt { .. } => return true,
+            StoreError::Query { source, .. } => source,
+            _ => return false,
+        };
+        match source {
+            sqlx::Error::Encode(_) => true,
+            sqlx::Error::Database(error) => {
+                if let Some(pg) = error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                    // SQLSTATE classes: data exception, integrity constraint violation,
+                    // program limit exceeded.
+                    return ["22", "23", "54"].iter().any(|c| pg.code().starts_with(c));
+                }
+                // SQLite's primary result codes: TOOBIG, CONSTRAINT, MISMATCH, RANGE.
+                let primary = error
+                    .code()
+                    .and_then(|code| code.parse::<i64>().ok())
+                    .map(|code| code & 0xff);
+                matches!(primary, Some(18 | 19 | 20 | 25))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Adds what was being done to a driver error: `.doing("claiming tasks")?`.
 pub(crate) trait Doing<T> {
     /// The error, with what was being done.

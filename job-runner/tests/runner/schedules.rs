@@ -370,10 +370,11 @@ fn a_stored_schedule_whose_arguments_no_longer_fit_is_skipped_and_reported(backe
     let runner = site.runner();
     std::thread::sleep(Duration::from_secs(3));
     let log = runner.log();
-    // A warning per reload of the schedules (at start, and on PostgreSQL once more when
-    // its listener connects), not one per pass.
+    // A warning per reload of the schedules (at start; on PostgreSQL also when its listener
+    // connects, and at every schedule change announced in the database, other tests' too),
+    // not one per pass of a loop that does not sleep (thousands in 3 s).
     let warnings = log.matches("arguments no longer fit").count();
-    assert!((1..=2).contains(&warnings), "{warnings} warnings:\n{log}");
+    assert!((1..=30).contains(&warnings), "{warnings} warnings:\n{log}");
     assert!(!log.contains("cannot take a tick"), "{log}");
     assert!(site.history(&["--job", "echo"]).is_empty());
 }

@@ -79,64 +79,63 @@ pub(super) async fn write_history(
     Ok(())
 }
 
-impl Postgres {
-    /// Writes the end of many attempts that are not steps of chains, and their history rows,
-    /// with one statement; returns the ids of the tasks `runner` no longer held.
-    async fn complete_batch(
-        &self,
-        runner: &str,
-        completions: &[&Completion],
-    ) -> Result<Vec<i64>, StoreError> {
-        const DOING: &str = "recording finished attempts";
-        if completions.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One statement, so one round trip: the tasks' updates and, for the tasks this
-        // runner still held, their history rows (an attempt whose claim was recovered
-        // meanwhile already has its history row, written by the rescue).
-        let n = completions.len();
-        let mut id = Vec::with_capacity(n);
-        let mut attempt = Vec::with_capacity(n);
-        let mut state = Vec::with_capacity(n);
-        let mut run_at = Vec::with_capacity(n);
-        let mut error = Vec::with_capacity(n);
-        let mut finished_at = Vec::with_capacity(n);
-        let mut job = Vec::with_capacity(n);
-        let mut trigger = Vec::with_capacity(n);
-        let mut scheduled_at = Vec::with_capacity(n);
-        let mut started_at = Vec::with_capacity(n);
-        let mut ended_at = Vec::with_capacity(n);
-        let mut duration_ms = Vec::with_capacity(n);
-        let mut status = Vec::with_capacity(n);
-        let mut records = Vec::with_capacity(n);
-        let mut runner_id = Vec::with_capacity(n);
-        let mut chain_id = Vec::with_capacity(n);
-        let mut chain_step = Vec::with_capacity(n);
-        for c in completions {
-            let e = &c.execution;
-            id.push(c.task_id);
-            attempt.push(i64::from(c.attempt));
-            state.push(c.next_state.as_str());
-            run_at.push(c.retry_at.map(millis));
-            error.push(e.error.as_deref());
-            finished_at.push(c.finishes().then(|| millis(e.finished_at)));
-            job.push(e.job.as_str());
-            trigger.push(e.trigger.as_str());
-            scheduled_at.push(millis(e.scheduled_at));
-            started_at.push(millis(e.started_at));
-            ended_at.push(millis(e.finished_at));
-            duration_ms.push(e.duration_ms());
-            status.push(e.status.as_str());
-            records.push(e.records());
-            runner_id.push(e.runner_id.as_str());
-            chain_id.push(e.chain_id);
-            chain_step.push(e.chain_step);
-        }
-        // The history rows come from the update's own output, so only the tasks
-        // that this runner still held get one, with no second look-up. One
-        // statement, one round trip, atomic.
-        let applied: HashSet<i64> = sqlx::query(
-            "WITH applied AS (\
+/// Writes the end of many attempts that are not steps of chains, and their history rows,
+/// with one statement; returns the ids of the tasks `runner` no longer held.
+async fn complete_batch(
+    connection: &mut PgConnection,
+    runner: &str,
+    completions: &[&Completion],
+) -> Result<Vec<i64>, StoreError> {
+    const DOING: &str = "recording finished attempts";
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One statement, so one round trip: the tasks' updates and, for the tasks this
+    // runner still held, their history rows (an attempt whose claim was recovered
+    // meanwhile already has its history row, written by the rescue).
+    let n = completions.len();
+    let mut id = Vec::with_capacity(n);
+    let mut attempt = Vec::with_capacity(n);
+    let mut state = Vec::with_capacity(n);
+    let mut run_at = Vec::with_capacity(n);
+    let mut error = Vec::with_capacity(n);
+    let mut finished_at = Vec::with_capacity(n);
+    let mut job = Vec::with_capacity(n);
+    let mut trigger = Vec::with_capacity(n);
+    let mut scheduled_at = Vec::with_capacity(n);
+    let mut started_at = Vec::with_capacity(n);
+    let mut ended_at = Vec::with_capacity(n);
+    let mut duration_ms = Vec::with_capacity(n);
+    let mut status = Vec::with_capacity(n);
+    let mut records = Vec::with_capacity(n);
+    let mut runner_id = Vec::with_capacity(n);
+    let mut chain_id = Vec::with_capacity(n);
+    let mut chain_step = Vec::with_capacity(n);
+    for c in completions {
+        let e = &c.execution;
+        id.push(c.task_id);
+        attempt.push(i64::from(c.attempt));
+        state.push(c.next_state.as_str());
+        run_at.push(c.retry_at.map(millis));
+        error.push(e.error.as_deref());
+        finished_at.push(c.finishes().then(|| millis(e.finished_at)));
+        job.push(e.job.as_str());
+        trigger.push(e.trigger.as_str());
+        scheduled_at.push(millis(e.scheduled_at));
+        started_at.push(millis(e.started_at));
+        ended_at.push(millis(e.finished_at));
+        duration_ms.push(e.duration_ms());
+        status.push(e.status.as_str());
+        records.push(e.records());
+        runner_id.push(e.runner_id.as_str());
+        chain_id.push(e.chain_id);
+        chain_step.push(e.chain_step);
+    }
+    // The history rows come from the update's own output, so only the tasks
+    // that this runner still held get one, with no second look-up. One
+    // statement, one round trip, atomic.
+    let applied: HashSet<i64> = sqlx::query(
+        "WITH applied AS (\
                  UPDATE jobs_tasks SET state = c.state, \
                      run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
                      last_error = c.error, finished_at = c.finished_at, \
@@ -161,91 +160,88 @@ impl Postgres {
                      duration_ms, status, error, records, runner_id, chain_id, chain_step \
                  FROM applied) \
              SELECT id FROM applied",
-        )
-        // Planned at each call with the batch in hand (an unnamed statement): a
-        // plan made once for any batch, on a table without statistics yet, can
-        // read the whole batch once per running task (a nested loop over UNNEST);
-        // planned with the batch's real size, the join is by hash or by id.
-        .persistent(false)
-        .bind(id)
-        .bind(attempt)
-        .bind(state)
-        .bind(run_at)
-        .bind(error)
-        .bind(finished_at)
-        .bind(job)
-        .bind(trigger)
-        .bind(scheduled_at)
-        .bind(started_at)
-        .bind(ended_at)
-        .bind(duration_ms)
-        .bind(status)
-        .bind(records)
-        .bind(runner_id)
-        .bind(runner)
-        .bind(chain_id)
-        .bind(chain_step)
-        .fetch_all(&self.pool)
-        .await
-        .doing(DOING)?
+    )
+    // Planned at each call with the batch in hand (an unnamed statement): a
+    // plan made once for any batch, on a table without statistics yet, can
+    // read the whole batch once per running task (a nested loop over UNNEST);
+    // planned with the batch's real size, the join is by hash or by id.
+    .persistent(false)
+    .bind(id)
+    .bind(attempt)
+    .bind(state)
+    .bind(run_at)
+    .bind(error)
+    .bind(finished_at)
+    .bind(job)
+    .bind(trigger)
+    .bind(scheduled_at)
+    .bind(started_at)
+    .bind(ended_at)
+    .bind(duration_ms)
+    .bind(status)
+    .bind(records)
+    .bind(runner_id)
+    .bind(runner)
+    .bind(chain_id)
+    .bind(chain_step)
+    .fetch_all(connection)
+    .await
+    .doing(DOING)?
+    .iter()
+    .map(|row| row.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()
+    .doing(DOING)?;
+
+    Ok(completions
         .iter()
-        .map(|row| row.try_get::<i64, _>(0))
-        .collect::<Result<_, _>>()
-        .doing(DOING)?;
+        .filter(|c| !applied.contains(&c.task_id))
+        .map(|c| c.task_id)
+        .collect())
+}
 
-        Ok(completions
-            .iter()
-            .filter(|c| !applied.contains(&c.task_id))
-            .map(|c| c.task_id)
-            .collect())
-    }
-
-    /// Writes the end of one step of a chain, its history row and the next step's task in
-    /// one transaction; `false` when `runner` no longer holds the task.
-    async fn complete_step(
-        &self,
-        runner: &str,
-        c: &Completion,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        const DOING: &str = "recording a step of a chain";
-        let e = &c.execution;
-        let mut tx = self.begin(DOING).await?;
-        let held = sqlx::query(
-            "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
+/// Writes the end of one step of a chain, its history row and the next step's task, inside
+/// the caller's transaction; `false` when `runner` no longer holds the task.
+async fn complete_step(
+    connection: &mut PgConnection,
+    runner: &str,
+    c: &Completion,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const DOING: &str = "recording a step of a chain";
+    let e = &c.execution;
+    let held = sqlx::query(
+        "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
                  finished_at = $7, locked_by = NULL, locked_at = NULL \
              WHERE id = $1 AND attempt = $2 AND state = 'running' AND locked_by = $3",
-        )
-        .bind(c.task_id)
-        .bind(i64::from(c.attempt))
-        .bind(runner)
-        .bind(c.next_state.as_str())
-        .bind(c.retry_at.map(millis))
-        .bind(e.error.as_deref())
-        .bind(c.finishes().then(|| millis(e.finished_at)))
-        .execute(&mut *tx)
-        .await
-        .doing(DOING)?;
-        if held.rows_affected() == 0 {
-            return Ok(false);
-        }
-        write_history(&mut tx, &[e]).await?;
-        if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
-            let link = &next.link;
-            insert::insert_step(
-                &mut tx,
-                &next.task,
-                Some(link.id),
-                link.step,
-                &link.rest,
-                now,
-            )
-            .await?;
-            announce_task(&mut tx, &next.task.job).await?;
-        }
-        tx.commit().await.doing(DOING)?;
-        Ok(true)
+    )
+    .bind(c.task_id)
+    .bind(i64::from(c.attempt))
+    .bind(runner)
+    .bind(c.next_state.as_str())
+    .bind(c.retry_at.map(millis))
+    .bind(e.error.as_deref())
+    .bind(c.finishes().then(|| millis(e.finished_at)))
+    .execute(&mut *connection)
+    .await
+    .doing(DOING)?;
+    if held.rows_affected() == 0 {
+        return Ok(false);
     }
+    write_history(&mut *connection, &[e]).await?;
+    if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
+        let link = &next.link;
+        insert::insert_step(
+            &mut *connection,
+            &next.task,
+            Some(link.id),
+            link.step,
+            &link.rest,
+            now,
+        )
+        .await?;
+        announce_task(connection, &next.task.job).await?;
+    }
+    Ok(true)
 }
 
 #[async_trait]
@@ -256,14 +252,24 @@ impl Completions for Postgres {
         completions: &[Completion],
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
+        const DOING: &str = "recording finished attempts";
         let (steps, plain): (Vec<&Completion>, Vec<&Completion>) =
             completions.iter().partition(|c| c.is_chain_step());
-        let mut stale = self.complete_batch(runner, &plain).await?;
+        // Without chain steps, one statement: atomic by itself, one round trip.
+        if steps.is_empty() {
+            let mut connection = self.pool.acquire().await.doing(DOING)?;
+            return complete_batch(&mut connection, runner, &plain).await;
+        }
+        // With them, one transaction, all or nothing: a failure leaves every end to be
+        // written again.
+        let mut tx = self.begin(DOING).await?;
+        let mut stale = complete_batch(&mut tx, runner, &plain).await?;
         for step in steps {
-            if !self.complete_step(runner, step, now).await? {
+            if !complete_step(&mut tx, runner, step, now).await? {
                 stale.push(step.task_id);
             }
         }
+        tx.commit().await.doing(DOING)?;
         Ok(stale)
     }
 }

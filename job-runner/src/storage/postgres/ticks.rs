@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Postgres, announce_task, insert};
+use super::{Postgres, SERVER_NOW, announce_task, insert};
 use crate::storage::rows::{instant, millis};
 use crate::storage::{
     ClaimedTask, Doing, NewTask, StoreError, TakenTick, TickOutcome, TickTask, Ticks,
@@ -103,11 +103,11 @@ impl Ticks for Postgres {
         }
         let tasks: Vec<&NewTask> = taken.iter().map(|t| &t.task).collect();
         let ids = insert::insert_plain(&mut tx, &tasks, taken[0].tick_at, &[]).await?;
-        sqlx::query(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs_tasks SET created_at = run_at, state = 'running', attempt = 1, \
-                 locked_by = $1, locked_at = run_at \
-             WHERE id = ANY($2)",
-        )
+                 locked_by = $1, locked_at = {SERVER_NOW} \
+             WHERE id = ANY($2)"
+        )))
         .bind(runner)
         .bind(&ids)
         .execute(&mut *tx)

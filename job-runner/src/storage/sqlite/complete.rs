@@ -88,38 +88,35 @@ pub(super) async fn write_history(
     Ok(())
 }
 
-impl Sqlite {
-    /// Writes the end of many attempts that are not steps of chains, and their history rows,
-    /// in one transaction; returns the ids of the tasks `runner` no longer held.
-    async fn complete_batch(
-        &self,
-        runner: &str,
-        completions: &[&Completion],
-    ) -> Result<Vec<i64>, StoreError> {
-        const DOING: &str = "recording finished attempts";
-        if completions.is_empty() {
-            return Ok(Vec::new());
-        }
-        let updates: Vec<JsonCompletion<'_>> = completions
-            .iter()
-            .map(|c| JsonCompletion {
-                id: c.task_id,
-                attempt: c.attempt,
-                state: c.next_state.as_str(),
-                run_at: c.retry_at.map(millis),
-                error: c.execution.error.as_deref(),
-                finished_at: c.finishes().then(|| millis(c.execution.finished_at)),
-            })
-            .collect();
-        let updates = json_batch(&updates, DOING)?;
-        let _turn = self.write_turn().await;
-        let mut tx = self.begin(DOING).await?;
-        // `jsonb_each` parses the array once; each element is then read in place. The unary
-        // `+` keeps SQLite from reaching the tasks through the index of running tasks, which
-        // would read the whole array once per running task: each element finds its task by
-        // id instead.
-        let applied: HashSet<i64> = sqlx::query(
-            "UPDATE jobs_tasks SET state = c.state, \
+/// Writes the end of many attempts that are not steps of chains, and their history rows,
+/// inside the caller's transaction; returns the ids of the tasks `runner` no longer held.
+async fn complete_batch(
+    connection: &mut SqliteConnection,
+    runner: &str,
+    completions: &[&Completion],
+) -> Result<Vec<i64>, StoreError> {
+    const DOING: &str = "recording finished attempts";
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let updates: Vec<JsonCompletion<'_>> = completions
+        .iter()
+        .map(|c| JsonCompletion {
+            id: c.task_id,
+            attempt: c.attempt,
+            state: c.next_state.as_str(),
+            run_at: c.retry_at.map(millis),
+            error: c.execution.error.as_deref(),
+            finished_at: c.finishes().then(|| millis(c.execution.finished_at)),
+        })
+        .collect();
+    let updates = json_batch(&updates, DOING)?;
+    // `jsonb_each` parses the array once; each element is then read in place. The unary
+    // `+` keeps SQLite from reaching the tasks through the index of running tasks, which
+    // would read the whole array once per running task: each element finds its task by
+    // id instead.
+    let applied: HashSet<i64> = sqlx::query(
+        "UPDATE jobs_tasks SET state = c.state, \
                  run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
                  last_error = c.error, finished_at = c.finished_at, \
                  locked_by = NULL, locked_at = NULL \
@@ -130,78 +127,73 @@ impl Sqlite {
              WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
                AND +jobs_tasks.state = 'running' AND +jobs_tasks.locked_by = $2 \
              RETURNING jobs_tasks.id",
-        )
-        .bind(updates)
-        .bind(runner)
-        .fetch_all(&mut *tx)
-        .await
-        .doing(DOING)?
+    )
+    .bind(updates)
+    .bind(runner)
+    .fetch_all(&mut *connection)
+    .await
+    .doing(DOING)?
+    .iter()
+    .map(|row| row.try_get::<i64, _>(0))
+    .collect::<Result<_, _>>()
+    .doing(DOING)?;
+    // An attempt whose claim was recovered meanwhile already has its history row
+    // (written by the rescue); its late end is not recorded a second time.
+    let recorded: Vec<&NewExecution> = completions
         .iter()
-        .map(|row| row.try_get::<i64, _>(0))
-        .collect::<Result<_, _>>()
-        .doing(DOING)?;
-        // An attempt whose claim was recovered meanwhile already has its history row
-        // (written by the rescue); its late end is not recorded a second time.
-        let recorded: Vec<&NewExecution> = completions
-            .iter()
-            .map(|c| &c.execution)
-            .filter(|e| applied.contains(&e.task_id))
-            .collect();
-        write_history(&mut tx, &recorded).await?;
-        tx.commit().await.doing(DOING)?;
-        Ok(completions
-            .iter()
-            .filter(|c| !applied.contains(&c.task_id))
-            .map(|c| c.task_id)
-            .collect())
-    }
+        .map(|c| &c.execution)
+        .filter(|e| applied.contains(&e.task_id))
+        .collect();
+    write_history(connection, &recorded).await?;
+    Ok(completions
+        .iter()
+        .filter(|c| !applied.contains(&c.task_id))
+        .map(|c| c.task_id)
+        .collect())
+}
 
-    /// Writes the end of one step of a chain, its history row and the next step's task in
-    /// one transaction; `false` when `runner` no longer holds the task.
-    async fn complete_step(
-        &self,
-        runner: &str,
-        c: &Completion,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        const DOING: &str = "recording a step of a chain";
-        let e = &c.execution;
-        let _turn = self.write_turn().await;
-        let mut tx = self.begin(DOING).await?;
-        let held = sqlx::query(
-            "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
+/// Writes the end of one step of a chain, its history row and the next step's task, inside
+/// the caller's transaction; `false` when `runner` no longer holds the task.
+async fn complete_step(
+    connection: &mut SqliteConnection,
+    runner: &str,
+    c: &Completion,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const DOING: &str = "recording a step of a chain";
+    let e = &c.execution;
+    let held = sqlx::query(
+        "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
                  finished_at = $7, locked_by = NULL, locked_at = NULL \
              WHERE id = $1 AND attempt = $2 AND state = 'running' AND locked_by = $3",
-        )
-        .bind(c.task_id)
-        .bind(i64::from(c.attempt))
-        .bind(runner)
-        .bind(c.next_state.as_str())
-        .bind(c.retry_at.map(millis))
-        .bind(e.error.as_deref())
-        .bind(c.finishes().then(|| millis(e.finished_at)))
-        .execute(&mut *tx)
-        .await
-        .doing(DOING)?;
-        if held.rows_affected() == 0 {
-            return Ok(false);
-        }
-        write_history(&mut tx, &[e]).await?;
-        if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
-            let link = &next.link;
-            insert::insert_step(
-                &mut tx,
-                &next.task,
-                Some(link.id),
-                link.step,
-                &link.rest,
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await.doing(DOING)?;
-        Ok(true)
+    )
+    .bind(c.task_id)
+    .bind(i64::from(c.attempt))
+    .bind(runner)
+    .bind(c.next_state.as_str())
+    .bind(c.retry_at.map(millis))
+    .bind(e.error.as_deref())
+    .bind(c.finishes().then(|| millis(e.finished_at)))
+    .execute(&mut *connection)
+    .await
+    .doing(DOING)?;
+    if held.rows_affected() == 0 {
+        return Ok(false);
     }
+    write_history(&mut *connection, &[e]).await?;
+    if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
+        let link = &next.link;
+        insert::insert_step(
+            connection,
+            &next.task,
+            Some(link.id),
+            link.step,
+            &link.rest,
+            now,
+        )
+        .await?;
+    }
+    Ok(true)
 }
 
 #[async_trait]
@@ -212,14 +204,19 @@ impl Completions for Sqlite {
         completions: &[Completion],
         now: DateTime<Utc>,
     ) -> Result<Vec<i64>, StoreError> {
+        const DOING: &str = "recording finished attempts";
         let (steps, plain): (Vec<&Completion>, Vec<&Completion>) =
             completions.iter().partition(|c| c.is_chain_step());
-        let mut stale = self.complete_batch(runner, &plain).await?;
+        // One transaction, all or nothing: a failure leaves every end to be written again.
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        let mut stale = complete_batch(&mut tx, runner, &plain).await?;
         for step in steps {
-            if !self.complete_step(runner, step, now).await? {
+            if !complete_step(&mut tx, runner, step, now).await? {
                 stale.push(step.task_id);
             }
         }
+        tx.commit().await.doing(DOING)?;
         Ok(stale)
     }
 }

@@ -17,6 +17,7 @@ use crate::storage::{
 impl Runners for Sqlite {
     async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError> {
         const DOING: &str = "registering the runner";
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO jobs_runners (id, host, pid, queues, started_at, heartbeat_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -36,6 +37,9 @@ impl Runners for Sqlite {
 
     async fn heartbeat(&self, runner: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         const DOING: &str = "renewing the heartbeat";
+        // In turn with this process's other writes, which follow each other at once, rather
+        // than in SQLite's busy handler, which sleeps up to 100 ms between tries.
+        let _turn = self.write_turn().await;
         let done = sqlx::query("UPDATE jobs_runners SET heartbeat_at = $2 WHERE id = $1")
             .bind(runner)
             .bind(millis(now))
