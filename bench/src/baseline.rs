@@ -1,7 +1,7 @@
 //! The baseline: raw apalis 1.0 on its own SQLite and PostgreSQL storage, with no SDK
 //! layer, at the same pool size, concurrency and durability as the SDK.
 //!
-//! Set-up as `APALIS-NOTES.md` recommends: an explicit queue, a 100 ms poll interval plus
+//! Set up as apalis 1.0 works best: an explicit queue, a 100 ms poll interval plus
 //! apalis's own wake-ups (the SQLite update hook, PostgreSQL LISTEN/NOTIFY), a fetch batch
 //! as large as the SDK's claim batch (up to the concurrency, at most 256).
 

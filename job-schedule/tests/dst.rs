@@ -1,5 +1,5 @@
 //! Daylight-saving cases, as a table, beyond the ones in `src/schedule.rs` (which hold the
-//! three America/New_York examples of DESIGN.md): the start instant right at a change,
+//! three America/New_York examples of the daylight-saving rule): the start instant right at a change,
 //! 6-field jobs, the fall-back rule for several hours, Europe/London, the Southern
 //! hemisphere (Sydney, Lord Howe's 30-minute shift, Chatham's +12:45), changes at midnight
 //! (Sao Paulo) and the day Samoa skipped (Pacific/Apia, 2011-12-30).
