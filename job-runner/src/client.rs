@@ -145,6 +145,8 @@ impl Jobs {
             max_attempts: settings.max_attempts(),
             trigger: request.trigger,
             unique_key: options.unique_key.clone(),
+            unique_for: std::time::Duration::ZERO,
+            partition_key: None,
             exclusive: settings.unique,
             then: request.then.clone(),
         })

@@ -21,8 +21,9 @@ use job_core::Event;
 
 use super::{
     Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
-    ExecutionFilter, NewTask, Pruned, QueueStats, RescuedTask, RetryPolicy, RunnerRow, ScheduleRow,
-    StoreError, TakenTick, TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
+    ExecutionFilter, FlowState, LimitOverride, Limits, NewTask, Pruned, QueueStats, RescuedTask,
+    RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskFilter, TaskRow, TickOutcome,
+    TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -39,6 +40,7 @@ pub trait Driver:
     + Schedules
     + Runners
     + Migrations
+    + Flow
     + Send
     + Sync
     + 'static
@@ -108,6 +110,43 @@ pub trait Claims {
 
     /// The earliest `run_at` among all pending tasks.
     async fn next_due_any(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Flow control: claims within limits, and the limits set at run time.
+#[async_trait]
+pub trait Flow {
+    /// Claims like [`Claims::claim`], within `limits`: no more attempts at once than the
+    /// concurrency limit allows, no more starts within the rate's window than the rate
+    /// allows (each counted per key when the job has keys), and, when it has keys, keys in
+    /// turn: the first due task of each key, then the second of each, and so on. Claims of
+    /// one job are serialized, so the limits hold across runners.
+    async fn claim_within(
+        &self,
+        job: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        limits: &Limits,
+    ) -> Result<Vec<ClaimedTask>, StoreError>;
+
+    /// The limits set on jobs at run time.
+    async fn limit_overrides(&self) -> Result<Vec<LimitOverride>, StoreError>;
+
+    /// Sets a job's limits at run time (replacing any set before).
+    async fn set_limit_override(&self, row: &LimitOverride) -> Result<(), StoreError>;
+
+    /// Clears a job's run-time limits (its own apply again); `false` when none were set.
+    async fn clear_limit_override(&self, job: &str) -> Result<bool, StoreError>;
+
+    /// What `job`'s `limits` hold back at `now`, with the `top` keys that have the most due
+    /// tasks.
+    async fn flow_state(
+        &self,
+        job: &str,
+        now: DateTime<Utc>,
+        limits: &Limits,
+        top: u32,
+    ) -> Result<FlowState, StoreError>;
 }
 
 /// Recording the ends of attempts.

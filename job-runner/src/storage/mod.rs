@@ -37,6 +37,7 @@ pub mod driver;
 mod error;
 mod event;
 mod execution;
+mod flow;
 mod migrations;
 mod postgres;
 pub(crate) mod rows;
@@ -48,13 +49,14 @@ pub mod text;
 mod tick;
 
 pub use driver::{
-    Claims, Completions, Controls, Driver, Events, Inserts, Listener, Migrations, Reads, Retention,
-    Runners, Schedules, Ticks,
+    Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations, Reads,
+    Retention, Runners, Schedules, Ticks,
 };
 pub(crate) use error::Doing;
 pub use error::StoreError;
 pub use event::{EventOutcome, EventRow};
 pub use execution::{AttemptOf, Execution, ExecutionFilter, ExecutionStatus, NewExecution};
+pub use flow::{FlowState, KeyState, LimitOverride, Limits};
 pub use runner::{RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{

@@ -6,8 +6,8 @@ use job_core::Trigger;
 use sqlx::Row;
 
 use super::{
-    ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, RunnerRow, ScheduleRow,
-    StoreError, TaskRow, TaskState,
+    ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, LimitOverride, RunnerRow,
+    ScheduleRow, StoreError, TaskRow, TaskState,
 };
 
 /// Unix milliseconds of an instant, as stored.
@@ -241,5 +241,22 @@ pub(crate) fn event(row: &impl Columns) -> Result<EventRow, StoreError> {
         task_id: row.opt_int("task_id", DOING)?,
         error: row.opt_text("error", DOING)?,
         received_at: instant(row.int("received_at", DOING)?),
+    })
+}
+
+/// A job's run-time limits, from `job, concurrency, rate_count, rate_window_ms, updated_at`.
+pub(crate) fn limit_override(row: &impl Columns) -> Result<LimitOverride, StoreError> {
+    const DOING: &str = "listing run-time limits";
+    let count = |column: &str| -> Result<Option<u32>, StoreError> {
+        Ok(row
+            .opt_int(column, DOING)?
+            .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)))
+    };
+    Ok(LimitOverride {
+        job: row.text("job", DOING)?,
+        concurrency: count("concurrency")?,
+        rate_count: count("rate_count")?,
+        rate_window_ms: row.opt_int("rate_window_ms", DOING)?,
+        updated_at: instant(row.int("updated_at", DOING)?),
     })
 }

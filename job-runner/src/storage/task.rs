@@ -1,6 +1,7 @@
 //! Tasks as the storage knows them: what is stored, claimed, completed and listed.
 
 use std::fmt;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use job_core::Trigger;
@@ -76,8 +77,14 @@ pub struct NewTask {
     pub max_attempts: u32,
     /// Why it exists.
     pub trigger: Trigger,
-    /// At most one pending or running task of the job with this key.
+    /// At most one task of the job with this key is pending or running (or succeeded
+    /// within `unique_for`): enqueueing another returns that one.
     pub unique_key: Option<String>,
+    /// How long after its success a task keeps its uniqueness key (zero: not at all).
+    pub unique_for: Duration,
+    /// Its key, when its job has `per` fields: limits and rates apply per key, and claims
+    /// take keys in turn.
+    pub partition_key: Option<String>,
     /// Never run while another task of the same job is running.
     pub exclusive: bool,
     /// The jobs that follow it, when it starts a chain at run time: each runs with the

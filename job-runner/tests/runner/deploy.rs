@@ -63,6 +63,8 @@ fn store_raw_task(site: &Site, job: &str, args: &str) {
             max_attempts: 1,
             trigger: job_core::Trigger::Enqueue,
             unique_key: None,
+            unique_for: std::time::Duration::ZERO,
+            partition_key: None,
             exclusive: false,
             then: Vec::new(),
         };

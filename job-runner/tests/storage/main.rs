@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{Event, Trigger};
 use job_runner::storage::{
     Announcement, Backend, Completion, EventOutcome, Execution, ExecutionFilter, ExecutionStatus,
-    FailedAttempt, Listener, NewExecution, NewTask, RetryPolicy, RunnerRow, ScheduleRow, Store,
-    TakenTick, TaskFilter, TaskState, TickOutcome, TickTask, Transition,
+    FailedAttempt, LimitOverride, Limits, Listener, NewExecution, NewTask, RetryPolicy, RunnerRow,
+    ScheduleRow, Store, TakenTick, TaskFilter, TaskState, TickOutcome, TickTask, Transition,
 };
 
 #[path = "../backends/mod.rs"]
@@ -22,6 +22,7 @@ mod completions;
 mod controls;
 mod driver;
 mod events;
+mod flow;
 mod inserts;
 mod migrations;
 mod reads;
@@ -41,6 +42,8 @@ fn task(job: &str, run_at: DateTime<Utc>) -> NewTask {
         max_attempts: 3,
         trigger: Trigger::Enqueue,
         unique_key: None,
+        unique_for: std::time::Duration::ZERO,
+        partition_key: None,
         exclusive: false,
         then: Vec::new(),
     }

@@ -10,6 +10,30 @@ use super::{Postgres, announce_task, insert};
 use crate::storage::rows::millis;
 use crate::storage::{Completion, Completions, Doing, NewExecution, StoreError, TaskState};
 
+/// Frees the uniqueness keys held by the tasks `ids` that are finished: for their job's
+/// period after a success, at once after a death or a cancellation. Inside the caller's
+/// transaction, after the tasks' own update.
+pub(super) async fn release_keys(
+    connection: &mut PgConnection,
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE jobs_unique SET until = CASE WHEN t.state = 'succeeded' AND jobs_unique.period_ms > 0 \
+             THEN t.finished_at + jobs_unique.period_ms ELSE 0 END \
+         FROM jobs_tasks t \
+         WHERE jobs_unique.task_id = t.id AND t.id = ANY($1) \
+           AND t.state IN ('succeeded', 'dead', 'cancelled')",
+    )
+    .bind(ids)
+    .execute(connection)
+    .await
+    .doing("freeing uniqueness keys")?;
+    Ok(())
+}
+
 /// Writes history rows inside the caller's transaction, with one statement: one array per
 /// column, read with `UNNEST`.
 pub(super) async fn write_history(
@@ -151,7 +175,13 @@ async fn complete_batch(
                    AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $16 \
                  RETURNING jobs_tasks.id, c.job, c.attempt, c.trigger, c.scheduled_at, \
                      c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
-                     c.records, c.runner_id, c.chain_id, c.chain_step), \
+                     c.records, c.runner_id, c.chain_id, c.chain_step, \
+                     jobs_tasks.state AS done, jobs_tasks.finished_at AS done_at), \
+             released AS (\
+                 UPDATE jobs_unique SET until = CASE WHEN a.done = 'succeeded' AND jobs_unique.period_ms > 0 \
+                     THEN a.done_at + jobs_unique.period_ms ELSE 0 END \
+                 FROM applied a \
+                 WHERE jobs_unique.task_id = a.id AND a.done IN ('succeeded', 'dead')), \
              history AS (\
                  INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
                      started_at, finished_at, duration_ms, status, error, \

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
-use super::{Postgres, announce_task, complete::write_history};
+use super::complete::{release_keys, write_history};
+use super::{Postgres, announce_task};
 use crate::storage::rows::{self, TASK_COLUMNS, millis};
 use crate::storage::{Controls, Doing, NewExecution, StoreError, Transition};
 
@@ -33,6 +34,7 @@ impl Controls for Postgres {
             return found(&mut tx, id).await;
         };
         write_history(&mut tx, &[&NewExecution::cancelled(&updated, runner, now)]).await?;
+        release_keys(&mut tx, &[updated.id]).await?;
         tx.commit().await.doing(DOING)?;
         Ok(Transition::Applied(updated))
     }

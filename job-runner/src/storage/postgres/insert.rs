@@ -35,6 +35,7 @@ pub(super) async fn insert_plain(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    let mut partition_key = Vec::with_capacity(n);
     for t in tasks {
         job.push(t.job.as_str());
         queue.push(t.queue.as_str());
@@ -45,6 +46,7 @@ pub(super) async fn insert_plain(
         max_attempts.push(i64::from(t.max_attempts));
         trigger.push(t.trigger.as_str());
         exclusive.push(i64::from(t.exclusive));
+        partition_key.push(t.partition_key.as_deref());
     }
     // Arrays, bound in binary: nothing to parse. UNNEST yields the rows in the arrays'
     // order. The announcements of due jobs go with the insert, in the same statement
@@ -52,13 +54,13 @@ pub(super) async fn insert_plain(
     let mut ids: Vec<i64> = sqlx::query(
         "WITH inserted AS (\
              INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                 attempt, max_attempts, trigger, exclusive, created_at) \
+                 attempt, max_attempts, trigger, exclusive, created_at, partition_key) \
              SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
-                 max_attempts, trigger, exclusive, $10 \
+                 max_attempts, trigger, exclusive, $10, partition_key \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], \
-                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[]) \
+                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $13::text[]) \
              AS t(job, queue, args, priority, run_at, scheduled_at, max_attempts, trigger, \
-                 exclusive) \
+                 exclusive, partition_key) \
              RETURNING id) \
          SELECT inserted.id FROM inserted \
          CROSS JOIN (SELECT COUNT(pg_notify($11, j)) FROM UNNEST($12::text[]) AS j) AS announced",
@@ -75,6 +77,7 @@ pub(super) async fn insert_plain(
     .bind(millis(now))
     .bind(TASKS_CHANNEL)
     .bind(announce)
+    .bind(partition_key)
     .fetch_all(connection)
     .await
     .doing(DOING)?
@@ -102,6 +105,71 @@ pub(super) async fn insert_one(
     })
 }
 
+/// Takes uniqueness key `key` of `task`'s job for a task about to be stored, inside the
+/// caller's transaction: `None` when it was free (it is held from now on), or the task that
+/// holds it. The key's row is the lock: of two enqueues at once, one takes it, and the other
+/// waits for its commit and finds the key held.
+async fn take_key(
+    connection: &mut PgConnection,
+    task: &NewTask,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    const DOING: &str = "taking a uniqueness key";
+    let taken = sqlx::query(
+        "INSERT INTO jobs_unique (job, key, task_id, until, period_ms) VALUES ($1, $2, NULL, $3, $4) \
+         ON CONFLICT (job, key) DO UPDATE SET task_id = NULL, until = excluded.until, \
+             period_ms = excluded.period_ms \
+         WHERE jobs_unique.until <= $5",
+    )
+    .bind(&task.job)
+    .bind(key)
+    .bind(i64::MAX)
+    .bind(i64::try_from(task.unique_for.as_millis()).unwrap_or(i64::MAX))
+    .bind(millis(now))
+    .execute(&mut *connection)
+    .await
+    .doing(DOING)?;
+    if taken.rows_affected() > 0 {
+        return Ok(None);
+    }
+    let holder: Option<i64> =
+        sqlx::query_scalar("SELECT task_id FROM jobs_unique WHERE job = $1 AND key = $2")
+            .bind(&task.job)
+            .bind(key)
+            .fetch_one(connection)
+            .await
+            .doing(DOING)?;
+    holder.map(Some).ok_or_else(|| StoreError::Corrupt {
+        doing: DOING,
+        detail: format!(
+            "uniqueness key `{key}` of job `{}` is held by no task",
+            task.job
+        ),
+    })
+}
+
+/// Records that task `id` holds the key taken for it, and the key on the task.
+async fn hold_key(
+    connection: &mut PgConnection,
+    task: &NewTask,
+    key: &str,
+    id: i64,
+) -> Result<(), StoreError> {
+    const DOING: &str = "holding a uniqueness key";
+    sqlx::query(
+        "WITH held AS (UPDATE jobs_unique SET task_id = $3 WHERE job = $1 AND key = $2) \
+         UPDATE jobs_tasks SET unique_key = $2 WHERE id = $3",
+    )
+    .bind(&task.job)
+    .bind(key)
+    .bind(id)
+    .execute(connection)
+    .await
+    .doing(DOING)?;
+    Ok(())
+}
+
 /// Stores one step of a chain inside the caller's transaction and returns its task's id;
 /// `rest` are the steps after it. The caller announces it.
 pub(super) async fn insert_step(
@@ -116,8 +184,8 @@ pub(super) async fn insert_step(
     sqlx::query(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
              attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, \
-             chain_rest) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13) \
+             chain_rest, partition_key) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14) \
          RETURNING id",
     )
     .bind(&task.job)
@@ -133,6 +201,7 @@ pub(super) async fn insert_step(
     .bind(chain_id)
     .bind(i64::from(step))
     .bind(chain_rest(rest))
+    .bind(task.partition_key.as_deref())
     .fetch_one(connection)
     .await
     .doing(DOING)?
@@ -210,41 +279,12 @@ impl Inserts for Postgres {
             let Some(key) = &task.unique_key else {
                 continue;
             };
-            let inserted = sqlx::query(
-                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                     attempt, max_attempts, trigger, unique_key, exclusive, created_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11) \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(&task.job)
-            .bind(&task.queue)
-            .bind(&task.args)
-            .bind(i64::from(task.priority))
-            .bind(millis(task.run_at))
-            .bind(millis(task.scheduled_at))
-            .bind(i64::from(task.max_attempts))
-            .bind(task.trigger.as_str())
-            .bind(key)
-            .bind(i64::from(task.exclusive))
-            .bind(millis(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .doing(DOING)?;
-            ids[i] = Some(match inserted {
-                Some(row) => (row.try_get(0).doing(DOING)?, false),
+            ids[i] = Some(match take_key(&mut tx, task, key, now).await? {
+                Some(existing) => (existing, true),
                 None => {
-                    let existing: i64 = sqlx::query(
-                        "SELECT id FROM jobs_tasks WHERE job = $1 AND unique_key = $2 \
-                         AND state IN ('pending', 'running')",
-                    )
-                    .bind(&task.job)
-                    .bind(key)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .doing(DOING)?
-                    .try_get(0)
-                    .doing(DOING)?;
-                    (existing, true)
+                    let id = insert_one(&mut tx, task, now).await?;
+                    hold_key(&mut tx, task, key, id).await?;
+                    (id, false)
                 }
             });
         }
@@ -268,8 +308,10 @@ impl Inserts for Postgres {
         const DOING: &str = "storing a task to run now";
         let id: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                 attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at) \
-             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, {SERVER_NOW}, $11) \
+                 attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at, \
+                 partition_key) \
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, {SERVER_NOW}, $11, \
+                 $12) \
              RETURNING id"
         )))
         .bind(&task.job)
@@ -283,6 +325,7 @@ impl Inserts for Postgres {
         .bind(i64::from(task.exclusive))
         .bind(runner)
         .bind(millis(now))
+        .bind(task.partition_key.as_deref())
         .fetch_one(&self.pool)
         .await
         .doing(DOING)?

@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "events, chains",
         sql: include_str!("migrations/0004_events_chains.sql"),
     },
+    Migration {
+        version: 5,
+        name: "flow control",
+        sql: include_str!("migrations/0005_flow_control.sql"),
+    },
 ];
 
 /// The key of the advisory lock that serializes migrations.

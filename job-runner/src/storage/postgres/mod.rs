@@ -19,6 +19,7 @@ mod claim;
 mod complete;
 mod control;
 mod events;
+mod flow;
 mod insert;
 mod listen;
 mod migrate;

@@ -55,6 +55,16 @@ impl Retention for Postgres {
         .await
         .doing(DOING)?
         .rows_affected();
+        // Uniqueness keys that no task holds any more.
+        sqlx::query(
+            "DELETE FROM jobs_unique WHERE (job, key) IN \
+             (SELECT job, key FROM jobs_unique WHERE until < $1 LIMIT $2)",
+        )
+        .bind(millis(before))
+        .bind(i64::from(batch))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
         Ok(Pruned {
             executions,
             tasks,

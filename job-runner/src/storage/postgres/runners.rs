@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Postgres, SERVER_NOW, announce_task, complete::write_history};
+use super::complete::{release_keys, write_history};
+use super::{Postgres, SERVER_NOW, announce_task};
 use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
 use crate::storage::runner::{LOST_CLAIM_COLUMNS, LostClaim, Recovery};
 use crate::storage::{
@@ -125,6 +126,12 @@ impl Runners for Postgres {
         }
         let history: Vec<&NewExecution> = recovered.iter().map(|r| &r.execution).collect();
         write_history(&mut tx, &history).await?;
+        let dead: Vec<i64> = recovered
+            .iter()
+            .filter(|r| r.retry_at.is_none())
+            .map(|r| r.task_id)
+            .collect();
+        release_keys(&mut tx, &dead).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM jobs_runners WHERE heartbeat_at < {SERVER_NOW} - $1 AND id <> $2"
         )))

@@ -41,6 +41,30 @@ struct JsonExecution<'a> {
     chain_step: Option<i64>,
 }
 
+/// Frees the uniqueness keys held by the tasks `ids` that are finished: for their job's
+/// period after a success, at once after a death or a cancellation. Inside the caller's
+/// transaction, after the tasks' own update.
+pub(super) async fn release_keys(
+    connection: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE jobs_unique SET until = CASE WHEN t.state = 'succeeded' AND jobs_unique.period_ms > 0 \
+             THEN t.finished_at + jobs_unique.period_ms ELSE 0 END \
+         FROM jobs_tasks t \
+         WHERE jobs_unique.task_id = t.id AND t.id IN (SELECT value FROM json_each($1)) \
+           AND t.state IN ('succeeded', 'dead', 'cancelled')",
+    )
+    .bind(json_batch(ids, "freeing uniqueness keys")?)
+    .execute(connection)
+    .await
+    .doing("freeing uniqueness keys")?;
+    Ok(())
+}
+
 /// Writes history rows inside the caller's transaction, with one statement.
 pub(super) async fn write_history(
     connection: &mut SqliteConnection,
@@ -144,7 +168,13 @@ async fn complete_batch(
         .map(|c| &c.execution)
         .filter(|e| applied.contains(&e.task_id))
         .collect();
-    write_history(connection, &recorded).await?;
+    write_history(&mut *connection, &recorded).await?;
+    let finished: Vec<i64> = completions
+        .iter()
+        .filter(|c| c.finishes() && applied.contains(&c.task_id))
+        .map(|c| c.task_id)
+        .collect();
+    release_keys(connection, &finished).await?;
     Ok(completions
         .iter()
         .filter(|c| !applied.contains(&c.task_id))

@@ -23,6 +23,7 @@ struct JsonTask<'a> {
     max_attempts: u32,
     trigger: &'static str,
     exclusive: i64,
+    partition_key: Option<&'a str>,
 }
 
 /// Inserts tasks (their uniqueness keys, if any, are not stored) with one statement, inside
@@ -44,14 +45,15 @@ pub(super) async fn insert_plain(
             max_attempts: t.max_attempts,
             trigger: t.trigger.as_str(),
             exclusive: i64::from(t.exclusive),
+            partition_key: t.partition_key.as_deref(),
         })
         .collect();
     let mut ids: Vec<i64> = sqlx::query(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-             attempt, max_attempts, trigger, exclusive, created_at) \
+             attempt, max_attempts, trigger, exclusive, created_at, partition_key) \
          SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
              value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
-             value->>'trigger', value->>'exclusive', $2 \
+             value->>'trigger', value->>'exclusive', $2, value->>'partition_key' \
          FROM jsonb_each($1) ORDER BY key \
          RETURNING id",
     )
@@ -84,6 +86,73 @@ pub(super) async fn insert_one(
     })
 }
 
+/// Takes uniqueness key `key` of `task`'s job for a task about to be stored, inside the
+/// caller's transaction: `None` when it was free (it is held from now on), or the task that
+/// holds it. The key's row is the lock: of two enqueues at once, one takes it.
+async fn take_key(
+    connection: &mut SqliteConnection,
+    task: &NewTask,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    const DOING: &str = "taking a uniqueness key";
+    let taken = sqlx::query(
+        "INSERT INTO jobs_unique (job, key, task_id, until, period_ms) VALUES ($1, $2, NULL, $3, $4) \
+         ON CONFLICT (job, key) DO UPDATE SET task_id = NULL, until = excluded.until, \
+             period_ms = excluded.period_ms \
+         WHERE jobs_unique.until <= $5",
+    )
+    .bind(&task.job)
+    .bind(key)
+    .bind(i64::MAX)
+    .bind(i64::try_from(task.unique_for.as_millis()).unwrap_or(i64::MAX))
+    .bind(millis(now))
+    .execute(&mut *connection)
+    .await
+    .doing(DOING)?;
+    if taken.rows_affected() > 0 {
+        return Ok(None);
+    }
+    let holder: Option<i64> =
+        sqlx::query_scalar("SELECT task_id FROM jobs_unique WHERE job = $1 AND key = $2")
+            .bind(&task.job)
+            .bind(key)
+            .fetch_one(connection)
+            .await
+            .doing(DOING)?;
+    holder.map(Some).ok_or_else(|| StoreError::Corrupt {
+        doing: DOING,
+        detail: format!(
+            "uniqueness key `{key}` of job `{}` is held by no task",
+            task.job
+        ),
+    })
+}
+
+/// Records that task `id` holds the key taken for it, and the key on the task.
+async fn hold_key(
+    connection: &mut SqliteConnection,
+    task: &NewTask,
+    key: &str,
+    id: i64,
+) -> Result<(), StoreError> {
+    const DOING: &str = "holding a uniqueness key";
+    sqlx::query("UPDATE jobs_unique SET task_id = $3 WHERE job = $1 AND key = $2")
+        .bind(&task.job)
+        .bind(key)
+        .bind(id)
+        .execute(&mut *connection)
+        .await
+        .doing(DOING)?;
+    sqlx::query("UPDATE jobs_tasks SET unique_key = $2 WHERE id = $1")
+        .bind(id)
+        .bind(key)
+        .execute(connection)
+        .await
+        .doing(DOING)?;
+    Ok(())
+}
+
 /// Stores one step of a chain inside the caller's transaction and returns its task's id;
 /// `rest` are the steps after it.
 pub(super) async fn insert_step(
@@ -98,8 +167,8 @@ pub(super) async fn insert_step(
     sqlx::query(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
              attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, \
-             chain_rest) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13) \
+             chain_rest, partition_key) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14) \
          RETURNING id",
     )
     .bind(&task.job)
@@ -115,6 +184,7 @@ pub(super) async fn insert_step(
     .bind(chain_id)
     .bind(i64::from(step))
     .bind(chain_rest(rest))
+    .bind(task.partition_key.as_deref())
     .fetch_one(connection)
     .await
     .doing(DOING)?
@@ -171,41 +241,12 @@ impl Inserts for Sqlite {
             let Some(key) = &task.unique_key else {
                 continue;
             };
-            let inserted = sqlx::query(
-                "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                     attempt, max_attempts, trigger, unique_key, exclusive, created_at) \
-                 VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11) \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(&task.job)
-            .bind(&task.queue)
-            .bind(&task.args)
-            .bind(i64::from(task.priority))
-            .bind(millis(task.run_at))
-            .bind(millis(task.scheduled_at))
-            .bind(i64::from(task.max_attempts))
-            .bind(task.trigger.as_str())
-            .bind(key)
-            .bind(i64::from(task.exclusive))
-            .bind(millis(now))
-            .fetch_optional(&mut *tx)
-            .await
-            .doing(DOING)?;
-            ids[i] = Some(match inserted {
-                Some(row) => (row.try_get(0).doing(DOING)?, false),
+            ids[i] = Some(match take_key(&mut tx, task, key, now).await? {
+                Some(existing) => (existing, true),
                 None => {
-                    let existing: i64 = sqlx::query(
-                        "SELECT id FROM jobs_tasks WHERE job = $1 AND unique_key = $2 \
-                         AND state IN ('pending', 'running')",
-                    )
-                    .bind(&task.job)
-                    .bind(key)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .doing(DOING)?
-                    .try_get(0)
-                    .doing(DOING)?;
-                    (existing, true)
+                    let id = insert_one(&mut tx, task, now).await?;
+                    hold_key(&mut tx, task, key, id).await?;
+                    (id, false)
                 }
             });
         }
@@ -229,8 +270,10 @@ impl Inserts for Sqlite {
         const DOING: &str = "storing a task to run now";
         let id: i64 = sqlx::query(
             "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                 attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at) \
-             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11) RETURNING id",
+                 attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at, \
+                 partition_key) \
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11, $12) \
+             RETURNING id",
         )
         .bind(&task.job)
         .bind(&task.queue)
@@ -243,6 +286,7 @@ impl Inserts for Sqlite {
         .bind(i64::from(task.exclusive))
         .bind(runner)
         .bind(millis(now))
+        .bind(task.partition_key.as_deref())
         .fetch_one(&self.pool)
         .await
         .doing(DOING)?

@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "events, chains",
         sql: include_str!("migrations/0004_events_chains.sql"),
     },
+    Migration {
+        version: 5,
+        name: "flow control",
+        sql: include_str!("migrations/0005_flow_control.sql"),
+    },
 ];
 
 /// Before one change had one number on every backend, SQLite numbered "events, chains" 3

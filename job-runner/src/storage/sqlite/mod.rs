@@ -17,6 +17,7 @@ mod claim;
 mod complete;
 mod control;
 mod events;
+mod flow;
 mod insert;
 mod migrate;
 mod read;

@@ -1,0 +1,258 @@
+//! Flow control on SQLite: claims within limits (serialized by SQLite's one writer), and the
+//! limits set at run time.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqliteConnection};
+
+use super::{Sqlite, json_batch};
+use crate::storage::rows::{self, CLAIMED_COLUMNS, millis};
+use crate::storage::{
+    ClaimedTask, Doing, Flow, FlowState, KeyState, LimitOverride, Limits, StoreError,
+};
+
+const DOING: &str = "claiming tasks within limits";
+
+/// The unix milliseconds from which starts count against `limits`' rate at `now`.
+fn window_start(limits: &Limits, now: DateTime<Utc>) -> Option<i64> {
+    limits.rate_window().map(|(_, window)| {
+        millis(now).saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX))
+    })
+}
+
+/// How many more attempts of `job` the job-wide limits let start now (keys apart).
+async fn room(
+    connection: &mut SqliteConnection,
+    job: &str,
+    limits: &Limits,
+    since: Option<i64>,
+) -> Result<i64, StoreError> {
+    let mut room = i64::MAX;
+    if limits.per_key {
+        return Ok(room);
+    }
+    if let Some(limit) = limits.concurrency {
+        let running: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs_tasks WHERE job = $1 AND state = 'running'",
+        )
+        .bind(job)
+        .fetch_one(&mut *connection)
+        .await
+        .doing(DOING)?;
+        room = room.min(i64::from(limit) - running);
+    }
+    if let (Some((count, _)), Some(since)) = (limits.rate_window(), since) {
+        let started: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(n), 0) FROM jobs_rate \
+             WHERE job = $1 AND key = '' AND started_at > $2",
+        )
+        .bind(job)
+        .bind(since)
+        .fetch_one(connection)
+        .await
+        .doing(DOING)?;
+        room = room.min(i64::from(count) - started);
+    }
+    Ok(room)
+}
+
+#[async_trait]
+impl Flow for Sqlite {
+    async fn claim_within(
+        &self,
+        job: &str,
+        runner: &str,
+        now: DateTime<Utc>,
+        limit: u32,
+        limits: &Limits,
+    ) -> Result<Vec<ClaimedTask>, StoreError> {
+        let since = window_start(limits, now);
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin(DOING).await?;
+        let take = room(&mut tx, job, limits, since)
+            .await?
+            .min(i64::from(limit.max(1)));
+        if take <= 0 {
+            return Ok(Vec::new());
+        }
+        // Keys in turn: the first due task of each key, then the second of each...; a key
+        // takes no more than its running attempts and its starts in the window leave.
+        let picked = sqlx::query(
+            "WITH running AS (\
+                 SELECT COALESCE(partition_key, '') AS k, COUNT(*) AS n FROM jobs_tasks \
+                 WHERE job = $1 AND state = 'running' GROUP BY 1), \
+             started AS (\
+                 SELECT key AS k, SUM(n) AS n FROM jobs_rate \
+                 WHERE job = $1 AND $5 IS NOT NULL AND started_at > $5 GROUP BY key), \
+             ranked AS (\
+                 SELECT id, COALESCE(partition_key, '') AS k, priority, run_at, \
+                     ROW_NUMBER() OVER (PARTITION BY COALESCE(partition_key, '') \
+                         ORDER BY priority DESC, run_at, id) AS rn \
+                 FROM jobs_tasks WHERE job = $1 AND state = 'pending' AND run_at <= $2) \
+             SELECT r.id, r.k FROM ranked r \
+                 LEFT JOIN running u ON u.k = r.k LEFT JOIN started w ON w.k = r.k \
+             WHERE NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
+               AND ($6 = 0 OR $3 IS NULL OR r.rn <= $3 - COALESCE(u.n, 0)) \
+               AND ($6 = 0 OR $4 IS NULL OR r.rn <= $4 - COALESCE(w.n, 0)) \
+             ORDER BY CASE WHEN $6 = 0 THEN 0 ELSE r.rn END, r.priority DESC, r.run_at, r.id \
+             LIMIT $7",
+        )
+        .bind(job)
+        .bind(millis(now))
+        .bind(limits.concurrency.map(i64::from))
+        .bind(limits.rate_window().map(|(count, _)| i64::from(count)))
+        .bind(since)
+        .bind(i64::from(limits.per_key))
+        .bind(take)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?;
+        if picked.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::with_capacity(picked.len());
+        let mut per_key: BTreeMap<String, i64> = BTreeMap::new();
+        for row in &picked {
+            ids.push(row.try_get::<i64, _>(0).doing(DOING)?);
+            let key: String = row.try_get(1).doing(DOING)?;
+            *per_key
+                .entry(if limits.per_key { key } else { String::new() })
+                .or_default() += 1;
+        }
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
+                 locked_by = $1, locked_at = $2 \
+             WHERE state = 'pending' AND id IN (SELECT value FROM json_each($3)) \
+             RETURNING {CLAIMED_COLUMNS}"
+        )))
+        .bind(runner)
+        .bind(millis(now))
+        .bind(json_batch(&ids, DOING)?)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?;
+        if let Some(since) = since {
+            let counts: Vec<(&String, &i64)> = per_key.iter().collect();
+            sqlx::query(
+                "INSERT INTO jobs_rate (job, key, started_at, n) \
+                 SELECT $1, value->>0, $2, value->>1 FROM jsonb_each($3)",
+            )
+            .bind(job)
+            .bind(millis(now))
+            .bind(json_batch(&counts, DOING)?)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+            sqlx::query("DELETE FROM jobs_rate WHERE job = $1 AND started_at <= $2")
+                .bind(job)
+                .bind(since)
+                .execute(&mut *tx)
+                .await
+                .doing(DOING)?;
+        }
+        tx.commit().await.doing(DOING)?;
+        let claimed = claimed
+            .iter()
+            .map(rows::claimed)
+            .collect::<Result<_, _>>()?;
+        Ok(rows::in_claiming_order(claimed))
+    }
+
+    async fn limit_overrides(&self) -> Result<Vec<LimitOverride>, StoreError> {
+        const DOING: &str = "listing run-time limits";
+        let rows = sqlx::query(
+            "SELECT job, concurrency, rate_count, rate_window_ms, updated_at FROM jobs_limits \
+             ORDER BY job",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::limit_override).collect()
+    }
+
+    async fn set_limit_override(&self, row: &LimitOverride) -> Result<(), StoreError> {
+        const DOING: &str = "setting run-time limits";
+        sqlx::query(
+            "INSERT INTO jobs_limits (job, concurrency, rate_count, rate_window_ms, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (job) DO UPDATE SET concurrency = excluded.concurrency, \
+                 rate_count = excluded.rate_count, rate_window_ms = excluded.rate_window_ms, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(&row.job)
+        .bind(row.concurrency.map(i64::from))
+        .bind(row.rate_count.map(i64::from))
+        .bind(row.rate_window_ms)
+        .bind(millis(row.updated_at))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
+        Ok(())
+    }
+
+    async fn clear_limit_override(&self, job: &str) -> Result<bool, StoreError> {
+        const DOING: &str = "clearing run-time limits";
+        let done = sqlx::query("DELETE FROM jobs_limits WHERE job = $1")
+            .bind(job)
+            .execute(&self.pool)
+            .await
+            .doing(DOING)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn flow_state(
+        &self,
+        job: &str,
+        now: DateTime<Utc>,
+        limits: &Limits,
+        top: u32,
+    ) -> Result<FlowState, StoreError> {
+        const DOING: &str = "reading what limits hold back";
+        let since = window_start(limits, now);
+        let row = sqlx::query(
+            "SELECT \
+                 (SELECT COUNT(*) FROM jobs_tasks WHERE job = $1 AND state = 'running'), \
+                 (SELECT COALESCE(SUM(n), 0) FROM jobs_rate \
+                  WHERE job = $1 AND $3 IS NOT NULL AND started_at > $3), \
+                 (SELECT COUNT(*) FROM jobs_tasks \
+                  WHERE job = $1 AND state = 'pending' AND run_at <= $2)",
+        )
+        .bind(job)
+        .bind(millis(now))
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await
+        .doing(DOING)?;
+        let keys = sqlx::query(
+            "SELECT COALESCE(partition_key, '') AS k, \
+                 SUM(CASE WHEN state = 'pending' AND run_at <= $2 THEN 1 ELSE 0 END) AS waiting, \
+                 SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running \
+             FROM jobs_tasks WHERE job = $1 AND state IN ('pending', 'running') \
+             GROUP BY 1 HAVING SUM(CASE WHEN state = 'pending' AND run_at <= $2 THEN 1 ELSE 0 END) > 0 \
+             ORDER BY waiting DESC, k LIMIT $3",
+        )
+        .bind(job)
+        .bind(millis(now))
+        .bind(i64::from(top))
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        Ok(FlowState {
+            running: row.try_get(0).doing(DOING)?,
+            started_in_window: row.try_get(1).doing(DOING)?,
+            waiting: row.try_get(2).doing(DOING)?,
+            keys: keys
+                .iter()
+                .map(|row| {
+                    Ok(KeyState {
+                        key: row.try_get(0).doing(DOING)?,
+                        waiting: row.try_get(1).doing(DOING)?,
+                        running: row.try_get(2).doing(DOING)?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+}
