@@ -29,19 +29,29 @@ pub struct Request {
     pub test_args: Vec<OsString>,
 }
 
-/// Sets up, then runs the checks and the suite from the workspace's root.
+/// Sets up, then runs the checks and the suite from the workspace's root; ends with how long
+/// each step took, passed or not.
 pub fn run(request: &Request, cwd: &Path) -> anyhow::Result<()> {
     let workspace = Workspace::find(cwd)?;
-    let root = &workspace.root;
-    let started = Instant::now();
-    set_up(&postgres::url())?;
+    let mut steps = Steps::new();
+    let result = run_steps(request, &workspace.root, &mut steps);
+    eprintln!(
+        "xtask test: {} in {} ({})",
+        if result.is_ok() { "passed" } else { "FAILED" },
+        minutes(steps.started.elapsed()),
+        steps.summary()
+    );
+    result
+}
+
+/// The set-up, then fmt and clippy (on a whole run), the tests, and the bench's quick run
+/// (on a whole run), stopping at the first failure.
+fn run_steps(request: &Request, root: &Path, steps: &mut Steps) -> anyhow::Result<()> {
+    steps.run("set-up", || set_up(&postgres::url()))?;
     let whole = !request.quick && request.test_args.is_empty();
-    let mut took = Vec::new();
     if whole {
-        took.push(timed("fmt", || {
-            cargo(root, ["fmt", "--all", "--", "--check"])
-        })?);
-        took.push(timed("clippy", || {
+        steps.run("fmt", || cargo(root, ["fmt", "--all", "--", "--check"]))?;
+        steps.run("clippy", || {
             cargo(
                 root,
                 [
@@ -53,15 +63,13 @@ pub fn run(request: &Request, cwd: &Path) -> anyhow::Result<()> {
                     "warnings",
                 ],
             )
-        })?);
+        })?;
     }
-    took.push(timed("tests", || {
-        cargo(root, test_command(&request.test_args))
-    })?);
+    steps.run("tests", || cargo(root, test_command(&request.test_args)))?;
     if whole {
         // The bench in quick mode, as a smoke test: it checks that every task ran exactly
         // once and asserts no timing.
-        took.push(timed("bench --quick", || {
+        steps.run("bench --quick", || {
             crate::bench::run(
                 &crate::bench::Request {
                     backend: "all".into(),
@@ -70,18 +78,49 @@ pub fn run(request: &Request, cwd: &Path) -> anyhow::Result<()> {
                 },
                 root,
             )
-        })?);
+        })?;
     }
-    let steps: Vec<String> = took
-        .iter()
-        .map(|(name, duration)| format!("{name} {}", minutes(*duration)))
-        .collect();
-    eprintln!(
-        "xtask test: all passed in {} ({})",
-        minutes(started.elapsed()),
-        steps.join(", ")
-    );
     Ok(())
+}
+
+/// The steps run so far, with how long each took.
+struct Steps {
+    started: Instant,
+    took: Vec<(&'static str, Duration, bool)>,
+}
+
+impl Steps {
+    fn new() -> Steps {
+        Steps {
+            started: Instant::now(),
+            took: Vec::new(),
+        }
+    }
+
+    /// Runs `step`, keeping its name, how long it took and whether it passed.
+    fn run(
+        &mut self,
+        name: &'static str,
+        step: impl FnOnce() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        eprintln!("xtask test: {name}...");
+        let start = Instant::now();
+        let result = step();
+        self.took.push((name, start.elapsed(), result.is_ok()));
+        result
+    }
+
+    /// `set-up 0s, fmt 2s, clippy 5m 38s, tests 9m 47s (failed)`.
+    fn summary(&self) -> String {
+        self.took
+            .iter()
+            .map(|(name, took, passed)| {
+                let failed = if *passed { "" } else { " (failed)" };
+                format!("{name} {}{failed}", minutes(*took))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Makes sure PostgreSQL and Chromium are there. What cannot be provided is listed with how
@@ -120,17 +159,6 @@ fn test_command(args: &[OsString]) -> Vec<OsString> {
     }
     command.extend(args.iter().cloned());
     command
-}
-
-/// Runs `step`, returning its name and how long it took.
-fn timed(
-    name: &'static str,
-    step: impl FnOnce() -> anyhow::Result<()>,
-) -> anyhow::Result<(&'static str, Duration)> {
-    eprintln!("xtask test: {name}...");
-    let start = Instant::now();
-    step()?;
-    Ok((name, start.elapsed()))
 }
 
 /// A duration as `9m 47s`, or `12s` under a minute.
