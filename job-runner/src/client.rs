@@ -145,7 +145,7 @@ impl Jobs {
             max_attempts: settings.max_attempts(),
             trigger: request.trigger,
             unique_key: options.unique_key.clone(),
-            exclusive: settings.unique,
+            exclusive: settings.exclusive,
             then: request.then.clone(),
         })
     }
