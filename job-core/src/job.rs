@@ -5,6 +5,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::key::canonical_json;
 use crate::{BoxFuture, Enqueue, JobClient, JobContext, JobError, JobOptions, Outcome};
 
 /// A background job. `#[job]` implements it on a unit struct named after the function in
@@ -62,7 +63,12 @@ pub struct JobDescriptor {
     location: SourceLocation,
     run: RunFn,
     check_args: fn(&serde_json::Value) -> Result<(), serde_json::Error>,
+    key_fields: KeyFieldsFn,
 }
+
+/// Decodes arguments into the job's argument type and returns the listed fields' values, as
+/// JSON, in a JSON array (or, for no field, the whole decoded arguments).
+type KeyFieldsFn = fn(&serde_json::Value, &[&str]) -> Result<serde_json::Value, serde_json::Error>;
 
 impl JobDescriptor {
     #[doc(hidden)]
@@ -75,6 +81,7 @@ impl JobDescriptor {
         location: SourceLocation,
         run: RunFn,
         check_args: fn(&serde_json::Value) -> Result<(), serde_json::Error>,
+        key_fields: fn(&serde_json::Value, &[&str]) -> Result<serde_json::Value, serde_json::Error>,
     ) -> JobDescriptor {
         JobDescriptor {
             name,
@@ -84,6 +91,7 @@ impl JobDescriptor {
             location,
             run,
             check_args,
+            key_fields,
         }
     }
 
@@ -124,19 +132,77 @@ impl JobDescriptor {
     /// Checks that `args` decode into the job's argument type, with an error that names the
     /// type and what is wrong.
     pub fn check_args(&self, args: &serde_json::Value) -> Result<(), InvalidArgs> {
-        let reason = if !self.takes_args && !args.is_null() {
-            "it takes no arguments; leave them out (or pass null)".to_owned()
-        } else {
-            match (self.check_args)(args) {
-                Ok(()) => return Ok(()),
-                Err(error) => error.to_string(),
-            }
-        };
-        Err(InvalidArgs {
+        self.refuse_args_of_a_job_without(args)?;
+        (self.check_args)(args).map_err(|error| self.invalid_args(error.to_string()))
+    }
+
+    /// The uniqueness key of a task with arguments `args`: `None` when the job has no
+    /// [`unique`](JobOptions::unique) option. The key is canonical JSON text (no spaces,
+    /// object keys sorted by their UTF-8 bytes at every depth): a JSON array of the values
+    /// of the fields listed in `by`, in the order listed, or, when `by` is empty, the whole
+    /// arguments. The values are those of the Rust fields once `args` are decoded into the
+    /// argument type and encoded again, so that a field's `#[serde(rename)]`, defaults, and
+    /// the order of the keys in `args` make no difference.
+    ///
+    /// ```
+    /// use job_core::prelude::*;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Invoice { customer_id: u64, month: String, note: Option<String> }
+    ///
+    /// #[job(unique(by = [customer_id, month], for = "1d"))]
+    /// async fn send_invoice(invoice: Invoice) -> JobResult {
+    ///     Ok(Outcome::none())
+    /// }
+    ///
+    /// let args = serde_json::json!({"month": "2026-03", "customer_id": 7, "note": "late"});
+    /// let key = SendInvoice::descriptor().unique_key(&args)?;
+    /// assert_eq!(key.as_deref(), Some(r#"[7,"2026-03"]"#));
+    /// # Ok::<(), job_core::InvalidArgs>(())
+    /// ```
+    pub fn unique_key(&self, args: &serde_json::Value) -> Result<Option<String>, InvalidArgs> {
+        match &self.options.unique {
+            None => Ok(None),
+            Some(unique) => self.key(args, unique.by).map(Some),
+        }
+    }
+
+    /// The key of a task with arguments `args` that [`limit`](JobOptions::limit) and
+    /// [`rate`](JobOptions::rate) apply to and that claims take in turn: `None` when the
+    /// job has no [`per`](JobOptions::per) option; otherwise a JSON array of the values of
+    /// the `per` fields, in the order listed, in the canonical form of
+    /// [`unique_key`](JobDescriptor::unique_key).
+    pub fn partition_key(&self, args: &serde_json::Value) -> Result<Option<String>, InvalidArgs> {
+        if self.options.per.is_empty() {
+            return Ok(None);
+        }
+        self.key(args, self.options.per).map(Some)
+    }
+
+    /// The canonical text of `fields` of `args` (all of `args` for no field).
+    fn key(&self, args: &serde_json::Value, fields: &[&str]) -> Result<String, InvalidArgs> {
+        self.refuse_args_of_a_job_without(args)?;
+        (self.key_fields)(args, fields)
+            .map(|value| canonical_json(&value))
+            .map_err(|error| self.invalid_args(error.to_string()))
+    }
+
+    /// A job that takes no arguments is given `null` (or nothing).
+    fn refuse_args_of_a_job_without(&self, args: &serde_json::Value) -> Result<(), InvalidArgs> {
+        if !self.takes_args && !args.is_null() {
+            return Err(self
+                .invalid_args("it takes no arguments; leave them out (or pass null)".to_owned()));
+        }
+        Ok(())
+    }
+
+    fn invalid_args(&self, reason: String) -> InvalidArgs {
+        InvalidArgs {
             job: self.name.to_owned(),
             expected: self.args_type().to_owned(),
             reason,
-        })
+        }
     }
 }
 

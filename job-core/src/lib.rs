@@ -38,6 +38,7 @@ mod context;
 mod error;
 mod event;
 mod job;
+mod key;
 mod options;
 mod outcome;
 mod registry;
@@ -56,12 +57,13 @@ pub use crate::context::{ContextBuilder, JobContext, TaskId, Trigger};
 pub use crate::error::JobError;
 pub use crate::event::{Event, EventError, EventSink, EventSource};
 pub use crate::job::{InvalidArgs, Job, JobDescriptor, RunFn, SourceLocation};
-pub use crate::options::{Backoff, CatchUp, JobOptions};
+pub use crate::options::{Backoff, CatchUp, JobOptions, Overlap, Unique};
 pub use crate::outcome::{IntoOutcome, JobResult, Outcome};
 pub use crate::registry::{DuplicateJobs, Registry};
 pub use crate::state::{MissingData, State};
 pub use job_macros::job;
 pub use job_schedule as schedule;
+pub use job_schedule::Rate;
 
 /// A boxed future that can move between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

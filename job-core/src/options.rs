@@ -1,8 +1,9 @@
-//! A job's options: queue, retries and backoff, timeout, concurrency, priority, schedule.
+//! A job's options: queue, retries and backoff, timeout, concurrency, priority, schedule,
+//! and flow control (overlap, uniqueness, limits, rates, keys).
 
 use std::time::Duration;
 
-use job_schedule::{Schedule, ScheduleError};
+use job_schedule::{Rate, Schedule, ScheduleError};
 
 /// How long to wait before each retry: exponential from `initial`, doubling per attempt,
 /// capped at `max`, with ±10% jitter so that many failing tasks do not retry in lockstep.
@@ -82,6 +83,48 @@ impl CatchUp {
     }
 }
 
+/// What a tick of a scheduled job does while the job's previous run is still pending or
+/// running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlap {
+    /// The tick enqueues a run anyway: runs may overlap (the default).
+    #[default]
+    Allow,
+    /// The tick is skipped: the job never runs twice at once from its schedule.
+    Skip,
+}
+
+impl Overlap {
+    /// The policy named `allow` or `skip`.
+    pub fn from_name(name: &str) -> Option<Overlap> {
+        match name {
+            "allow" => Some(Overlap::Allow),
+            "skip" => Some(Overlap::Skip),
+            _ => None,
+        }
+    }
+
+    /// `allow` or `skip`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overlap::Allow => "allow",
+            Overlap::Skip => "skip",
+        }
+    }
+}
+
+/// Which tasks of a job count as one: those whose key is equal, the key being made of the
+/// argument fields in `by` (see [`JobDescriptor::unique_key`](crate::JobDescriptor::unique_key)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unique {
+    /// The argument fields (their Rust names) that make the key, in order; empty: the whole
+    /// arguments.
+    pub by: &'static [&'static str],
+    /// [`Duration::ZERO`]: a task counts while it is pending or running. Otherwise it also
+    /// counts once it has succeeded, for this long after.
+    pub period: Duration,
+}
+
 /// A job's options, as written in `#[job(...)]` (and possibly overridden by configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOptions {
@@ -103,9 +146,21 @@ pub struct JobOptions {
     pub concurrency: u32,
     /// Higher runs first among due tasks of the same queue.
     pub priority: i32,
-    /// For a cron job: never two runs at once (a tick that finds the previous run still
-    /// going is skipped).
-    pub unique: bool,
+    /// For a scheduled job: what a tick does while the previous run is still pending or
+    /// running.
+    pub overlap: Overlap,
+    /// Tasks whose key is equal count as one: enqueueing another returns the existing task.
+    pub unique: Option<Unique>,
+    /// At most this many attempts of the job run at once across all runners (per key of
+    /// [`per`](JobOptions::per) when it is set).
+    pub limit: Option<u32>,
+    /// At most `count` attempts of the job start in any window of `per` across all runners
+    /// (per key of [`per`](JobOptions::per) when it is set).
+    pub rate: Option<Rate>,
+    /// The argument fields (their Rust names) that make a task's key
+    /// ([`JobDescriptor::partition_key`](crate::JobDescriptor::partition_key)): `limit` and
+    /// `rate` apply per key, and claims take keys in turn. Empty: no key.
+    pub per: &'static [&'static str],
     /// For a cron job: what to do about ticks missed while no runner ran.
     pub catch_up: CatchUp,
     /// The job that follows this one when it succeeds, taking its output as arguments.
@@ -116,7 +171,8 @@ pub struct JobOptions {
 
 impl JobOptions {
     /// The defaults: queue `default`, 10 retries, backoff from 1 s to 1 h, no timeout,
-    /// concurrency 10, priority 0, not scheduled.
+    /// concurrency 10, priority 0, not scheduled, overlap allowed, no uniqueness, limit, rate
+    /// or key.
     pub const DEFAULT: JobOptions = JobOptions {
         cron: None,
         every: None,
@@ -127,7 +183,11 @@ impl JobOptions {
         timeout: None,
         concurrency: 10,
         priority: 0,
-        unique: false,
+        overlap: Overlap::Allow,
+        unique: None,
+        limit: None,
+        rate: None,
+        per: &[],
         catch_up: CatchUp::Skip,
         then: None,
         on: None,

@@ -27,6 +27,47 @@ pub fn check_args<A: DeserializeOwned>(args: &serde_json::Value) -> Result<(), s
     A::deserialize(args).map(drop)
 }
 
+/// Decodes `args` into `A` and returns the value of each of `fields`, in order, in a JSON
+/// array; for no field, the whole decoded arguments. `field` reads one field of the decoded
+/// arguments by its Rust name (`None`: no such field in the job's keys).
+pub fn key_fields<A: DeserializeOwned + serde::Serialize>(
+    args: &serde_json::Value,
+    fields: &[&str],
+    field: impl Fn(&A, &str) -> Option<Result<serde_json::Value, serde_json::Error>>,
+) -> Result<serde_json::Value, serde_json::Error> {
+    let args = A::deserialize(args)?;
+    if fields.is_empty() {
+        return serde_json::to_value(&args);
+    }
+    fields
+        .iter()
+        .map(|name| {
+            field(&args, name).unwrap_or_else(|| {
+                Err(serde::ser::Error::custom(format!(
+                    "`{}` has no field `{name}` among the fields of its keys",
+                    std::any::type_name::<A>()
+                )))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(serde_json::Value::Array)
+}
+
+/// One field's value in a key, as JSON (taken by reference, as the generated code reads it).
+pub fn key_field<T: serde::Serialize + ?Sized>(
+    value: &T,
+) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(value)
+}
+
+/// [`key_fields`] for a job whose keys name no field: only the whole arguments.
+pub fn whole_key<A: DeserializeOwned + serde::Serialize>(
+    args: &serde_json::Value,
+    fields: &[&str],
+) -> Result<serde_json::Value, serde_json::Error> {
+    key_fields::<A>(args, fields, |_, _| None)
+}
+
 /// The name of type `A`.
 pub fn type_name<A>() -> &'static str {
     std::any::type_name::<A>()

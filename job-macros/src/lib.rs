@@ -7,6 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, parse_macro_input};
 
+mod flow;
 mod options;
 mod signature;
 
@@ -45,11 +46,35 @@ use options::Options;
 /// | `timeout = "30s"` | longest time one attempt may run | none |
 /// | `concurrency = 4` | tasks of this job one runner runs at once | `10` |
 /// | `priority = 10` | higher runs first among due tasks | `0` |
-/// | `unique` | a cron job never runs twice at once | off |
+/// | `overlap = "skip"` | a tick of a scheduled job is skipped while the previous run is still pending or running (`"allow"`: runs may overlap) | `"allow"` |
+/// | `unique(by = [customer_id], for = "1h")` | tasks whose listed argument fields are equal count as one while one is pending or running, and, with `for`, for that long after one succeeded; `by = args` (or no `by`) compares the whole arguments | none |
+/// | `limit = 5` | at most this many attempts of the job run at once across all runners (per key with `per`) | none |
+/// | `rate = "100/1m"` | at most 100 attempts of the job start in any minute across all runners (per key with `per`) | none |
+/// | `per = customer_id` | the argument fields (`per = [a, b]`) that make a task's key: `limit` and `rate` apply per key, and claims take keys in turn, so one busy key does not starve the others | no key |
 /// | `then = "index_document"` | on success, run `index_document` with this job's output as its arguments (checked at compile time) | none |
 /// | `on = "uploads"` | events of the source `uploads` start the job, their fields as its arguments | none |
 /// | `catch_up = "once"` | a cron job runs once at start-up for ticks missed while no runner ran (`"skip"`: forget them) | `"skip"` |
 /// | `name = "send_email"` | the job's name in storage, the CLI and the API | the function's name |
+///
+/// # Flow control
+///
+/// `overlap`, `unique`, `limit`, `rate` and `per` are stored in the job's `JobOptions`. The
+/// fields named in `by` and `per` are the Rust names of fields of the argument type (a
+/// misspelt one is a compile error at that name), and keys are made of their values as the
+/// job decodes them, so `#[serde(rename)]` does not change them (see
+/// `JobDescriptor::unique_key` and `JobDescriptor::partition_key`). The rules:
+///
+/// * `unique(...)` needs `by` or `for`: `unique(by = [a, b])`, `unique(by = args)`,
+///   `unique(for = "1h")` (the whole arguments), `unique(by = [a], for = "1h")`. `for`
+///   is a positive duration. A job without arguments may use `unique(for = ...)` or
+///   `unique(by = args)`: all its tasks share one key.
+/// * `per` alone, with neither `limit` nor `rate`, is allowed: claims still take keys in
+///   turn (fairness between customers, say).
+/// * `by` and `per` need a job with arguments, and so do not apply to scheduled jobs;
+///   `overlap` applies only to scheduled jobs; `unique` on the whole arguments, `limit` and
+///   `rate` apply to every job, the tasks of a schedule's ticks included.
+/// * The former flag `unique` (`unique`, `unique = true`) is refused with what to write
+///   now: `overlap = "skip"` for a scheduled job.
 ///
 /// # The function
 ///
@@ -118,6 +143,7 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
     };
 
     let option_fields = option_fields(options);
+    let key_fields = key_fields(options, fn_ident, &signature.args, &args_ty)?;
     // What the job returns on success: the `T` of `Result<T, E>` or `JobResult<T>`.
     let ok_type = ok_type(&function.sig.output);
     let output_ty = match &ok_type {
@@ -209,6 +235,7 @@ fn expand(options: &Options, function: &ItemFn) -> syn::Result<TokenStream2> {
                 },
                 #run_ident,
                 ::job_core::__private::check_args::<#args_ty>,
+                #key_fields,
             );
 
             ::job_core::__private::inventory::submit! {
@@ -268,8 +295,29 @@ fn option_fields(options: &Options) -> Vec<TokenStream2> {
     if let Some(priority) = options.priority {
         fields.push(quote!(priority: #priority));
     }
-    if let Some((_, unique)) = options.unique {
-        fields.push(quote!(unique: #unique));
+    if let Some((_, skip)) = options.overlap {
+        let policy = if skip { quote!(Skip) } else { quote!(Allow) };
+        fields.push(quote!(overlap: ::job_core::Overlap::#policy));
+    }
+    if let Some(unique) = &options.unique {
+        let by = field_names(unique.by.as_ref());
+        let period = duration(unique.period);
+        fields.push(quote!(unique: ::core::option::Option::Some(
+            ::job_core::Unique { by: &[#(#by),*], period: #period }
+        )));
+    }
+    if let Some(limit) = options.limit {
+        fields.push(quote!(limit: ::core::option::Option::Some(#limit)));
+    }
+    if let Some(rate) = options.rate {
+        let (count, per) = (rate.count, duration(rate.per));
+        fields.push(quote!(rate: ::core::option::Option::Some(
+            ::job_core::Rate { count: #count, per: #per }
+        )));
+    }
+    if let Some(per) = &options.per {
+        let names = field_names(Some(per));
+        fields.push(quote!(per: &[#(#names),*]));
     }
     if let Some(then) = &options.then {
         let then = then.value();
@@ -283,6 +331,87 @@ fn option_fields(options: &Options) -> Vec<TokenStream2> {
         fields.push(quote!(catch_up: ::job_core::CatchUp::#policy));
     }
     fields
+}
+
+/// The names of the fields of a list, as stored in `JobOptions`.
+fn field_names(list: Option<&flow::FieldList>) -> Vec<String> {
+    list.map(|list| list.fields.iter().map(flow::field_name).collect())
+        .unwrap_or_default()
+}
+
+/// The function that reads the fields of the job's keys (`unique(by = ...)`, `per`) from its
+/// arguments. Each field is read as `args.field` with the span of the name as written, so
+/// that a field the argument type lacks is reported at that name by rustc.
+fn key_fields(
+    options: &Options,
+    fn_ident: &Ident,
+    args: &Option<syn::Type>,
+    args_ty: &TokenStream2,
+) -> syn::Result<TokenStream2> {
+    let lists = [
+        options
+            .unique
+            .as_ref()
+            .and_then(|u| u.by.as_ref())
+            .map(|l| ("by", l)),
+        options.per.as_ref().map(|l| ("per", l)),
+    ];
+    let lists: Vec<(&str, &flow::FieldList)> = lists.into_iter().flatten().collect();
+    if args.is_none()
+        && let Some((key, list)) = lists.first()
+    {
+        let hint = if *key == "by" {
+            "write `unique(for = \"...\")` or `unique(by = args)` (a job without arguments has one key)"
+        } else {
+            "remove `per`"
+        };
+        return Err(syn::Error::new(
+            list.key,
+            format!(
+                "`{key}` names fields of the job's arguments, and `{fn_ident}` takes none: {hint}"
+            ),
+        ));
+    }
+    if lists.is_empty() {
+        return Ok(quote!(::job_core::__private::whole_key::<#args_ty>));
+    }
+    // One arm per name; a name in both lists is read once, and checked at both.
+    let mut arms = Vec::new();
+    let mut checks = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    for field in lists.iter().flat_map(|(_, list)| &list.fields) {
+        let name = flow::field_name(field);
+        if names.contains(&name) {
+            checks.push(quote_spanned!(field.span()=> let _ = &(*args).#field;));
+            continue;
+        }
+        arms.push(quote_spanned!(field.span()=>
+            #name => ::core::option::Option::Some(
+                ::job_core::__private::key_field(&(*args).#field)
+            )
+        ));
+        names.push(name);
+    }
+    let keys_ident = format_ident!("__key_fields_{}", fn_ident);
+    Ok(quote!({
+        #[allow(non_snake_case)]
+        fn #keys_ident(
+            args: &::job_core::__private::serde_json::Value,
+            fields: &[&str],
+        ) -> ::core::result::Result<
+            ::job_core::__private::serde_json::Value,
+            ::job_core::__private::serde_json::Error,
+        > {
+            ::job_core::__private::key_fields::<#args_ty>(args, fields, |args: &#args_ty, field: &str| {
+                #(#checks)*
+                match field {
+                    #(#arms,)*
+                    _ => ::core::option::Option::None,
+                }
+            })
+        }
+        #keys_ident
+    }))
 }
 
 /// The `T` of a return type written `Result<T, E>` or `JobResult<T>`; `None` for

@@ -8,6 +8,8 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, LitStr, Meta, Token, UnOp};
 
+use crate::flow::{self, FieldList, UniqueOption};
+
 /// Every option, for the "expected one of" message and suggestions.
 const KNOWN: &[&str] = &[
     "cron",
@@ -19,7 +21,11 @@ const KNOWN: &[&str] = &[
     "timeout",
     "concurrency",
     "priority",
+    "overlap",
     "unique",
+    "limit",
+    "rate",
+    "per",
     "catch_up",
     "then",
     "on",
@@ -38,7 +44,12 @@ pub(crate) struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) concurrency: Option<u32>,
     pub(crate) priority: Option<i32>,
-    pub(crate) unique: Option<(Span, bool)>,
+    /// `overlap`: its key's span, and whether a tick is skipped.
+    pub(crate) overlap: Option<(Span, bool)>,
+    pub(crate) unique: Option<UniqueOption>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) rate: Option<job_schedule::Rate>,
+    pub(crate) per: Option<FieldList>,
     pub(crate) name: Option<String>,
     pub(crate) catch_up: Option<(proc_macro2::Span, bool)>,
     /// The job that follows on success, as written.
@@ -47,6 +58,9 @@ pub(crate) struct Options {
     pub(crate) on: Option<String>,
     /// The span of the `timezone` key, for "timezone without cron".
     timezone_key: Option<Span>,
+    /// The former flag `unique` (or `unique = true`/`false`) as written, and whether it was
+    /// `false`: refused once the schedule is known, with what to write now.
+    former_unique: Option<(proc_macro2::TokenStream, bool)>,
 }
 
 impl Parse for Options {
@@ -97,27 +111,17 @@ impl Options {
         seen.push(key.clone());
 
         if key == "unique" {
-            let value = match meta {
-                Meta::Path(_) => true,
-                Meta::NameValue(nv) => match &nv.value {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Bool(b), ..
-                    }) => b.value,
-                    other => {
-                        return Err(syn::Error::new_spanned(
-                            other,
-                            "`unique` is a flag: write `unique` or `unique = true`",
-                        ));
-                    }
-                },
-                Meta::List(_) => {
-                    return Err(syn::Error::new_spanned(
-                        meta,
-                        "`unique` is a flag: write `unique` or `unique = true`",
-                    ));
+            match meta {
+                Meta::List(list) => self.unique = Some(flow::unique(list)?),
+                Meta::Path(_) => self.former_unique = Some((quote::quote!(#meta), false)),
+                Meta::NameValue(nv) => {
+                    let off = matches!(
+                        &nv.value,
+                        Expr::Lit(ExprLit { lit: Lit::Bool(b), .. }) if !b.value
+                    );
+                    self.former_unique = Some((quote::quote!(#meta), off));
                 }
-            };
-            self.unique = Some((path.span(), value));
+            }
             return Ok(());
         }
 
@@ -198,6 +202,30 @@ impl Options {
             "retries" => self.retries = Some(whole_number(value, &key, 0, 1000)?),
             "concurrency" => self.concurrency = Some(whole_number(value, &key, 1, 10_000)?),
             "priority" => self.priority = Some(priority(value)?),
+            "limit" => self.limit = Some(whole_number(value, &key, 1, 1_000_000)?),
+            "rate" => {
+                let lit = string(value, &key)?;
+                let rate = job_schedule::Rate::parse(&lit.value())
+                    .map_err(|e| syn::Error::new_spanned(&lit, e.to_string()))?;
+                self.rate = Some(rate);
+            }
+            "per" => self.per = Some(flow::per(value, path.span())?),
+            "overlap" => {
+                let lit = string(value, &key)?;
+                let skip = match lit.value().as_str() {
+                    "allow" => false,
+                    "skip" => true,
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            &lit,
+                            format!(
+                                "unknown overlap policy `{other}`: use \"skip\" (a tick is skipped while the previous run is still pending or running) or \"allow\" (runs may overlap, the default)"
+                            ),
+                        ));
+                    }
+                };
+                self.overlap = Some((path.span(), skip));
+            }
             "timeout" => {
                 let lit = string(value, &key)?;
                 let timeout = duration(&lit)?;
@@ -249,11 +277,22 @@ impl Options {
             };
             return Err(syn::Error::new(span, hint));
         }
-        if self.cron.is_none() && self.every.is_none() {
-            if let Some((span, _)) = self.unique {
+        let scheduled = self.cron.is_some() || self.every.is_some();
+        if let Some((meta, off)) = &self.former_unique {
+            let message = if *off {
+                "`unique = false` is the default, and `unique` is no longer a flag: remove it"
+            } else if scheduled {
+                "`unique` is no longer a flag: for a scheduled job whose tick is skipped while its previous run is still pending or running, write `overlap = \"skip\"`; `unique(...)` now means that tasks with equal keys count as one, such as `unique(for = \"1h\")` (a task pending, running or succeeded within the hour)"
+            } else {
+                "`unique` is no longer a flag: write `unique(by = [customer_id])` for tasks whose listed argument fields are equal to count as one while one is pending or running, `unique(by = args)` to compare the whole arguments, and add `for = \"1h\"` to count a task that succeeded within the hour too"
+            };
+            return Err(syn::Error::new_spanned(meta, message));
+        }
+        if !scheduled {
+            if let Some((span, _)) = self.overlap {
                 return Err(syn::Error::new(
                     span,
-                    "`unique` only applies to scheduled jobs (`cron` or `every`): for an on-demand job pass a key when enqueueing, with `.unique_key(...)`",
+                    "`overlap` only applies to scheduled jobs (`cron` or `every`): it says what a tick does while the previous run is still pending or running; for an on-demand job, `unique(...)` makes tasks with equal arguments count as one",
                 ));
             }
             if let Some((span, _)) = self.catch_up {
@@ -294,6 +333,11 @@ fn example(key: &str) -> &'static str {
         "timeout" => "`timeout = \"30s\"`",
         "concurrency" => "`concurrency = 4`",
         "priority" => "`priority = 10`",
+        "overlap" => "`overlap = \"skip\"`",
+        "limit" => "`limit = 5`",
+        "rate" => "`rate = \"100/1m\"`",
+        "per" => "`per = customer_id` or `per = [customer_id, region]`",
+        "unique" => "`unique(by = [customer_id])` or `unique(for = \"1h\")`",
         "catch_up" => "`catch_up = \"once\"`",
         "then" => "`then = \"index_document\"`",
         "on" => "`on = \"uploads\"`",

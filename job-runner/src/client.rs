@@ -135,6 +135,18 @@ impl Jobs {
                 "the uniqueness key is empty; leave it out or give it a value".into(),
             ));
         }
+        // A key given at enqueue replaces the job's own (`#[job(unique(...))]`); either is
+        // held for the job's period after a success.
+        let descriptor = settings.descriptor;
+        let unique_key = match &options.unique_key {
+            Some(key) => Some(key.clone()),
+            None => descriptor.unique_key(&request.args)?,
+        };
+        let unique_for = descriptor
+            .options()
+            .unique
+            .as_ref()
+            .map_or(std::time::Duration::ZERO, |unique| unique.period);
         Ok(NewTask {
             job: request.job.clone(),
             queue: settings.queue.clone(),
@@ -144,10 +156,10 @@ impl Jobs {
             scheduled_at: run_at,
             max_attempts: settings.max_attempts(),
             trigger: request.trigger,
-            unique_key: options.unique_key.clone(),
-            unique_for: std::time::Duration::ZERO,
-            partition_key: None,
-            exclusive: settings.unique,
+            unique_key,
+            unique_for,
+            partition_key: descriptor.partition_key(&request.args)?,
+            exclusive: settings.exclusive,
             then: request.then.clone(),
         })
     }

@@ -243,7 +243,7 @@ impl Executor {
                     &parts.runner_id,
                     now,
                     free.len() as u32,
-                    parts.settings.unique,
+                    parts.settings.exclusive,
                 )
                 .await;
             let wait = match claimed {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use job_core::{Backoff, CatchUp, JobDescriptor, Registry};
+use job_core::{Backoff, CatchUp, JobDescriptor, Overlap, Registry};
 use job_schedule::{Every, Recurrence, Schedule};
 
 use crate::config::{Config, ConfigError, JobOverride};
@@ -28,8 +28,9 @@ pub struct JobSettings {
     pub concurrency: u32,
     /// Default priority of its tasks.
     pub priority: i32,
-    /// A cron job that never runs twice at once.
-    pub unique: bool,
+    /// A scheduled job whose ticks are skipped while its previous run is still pending or
+    /// running (`overlap = "skip"`): its tasks are claimed one at a time.
+    pub exclusive: bool,
     /// What a cron job does about ticks missed while no runner ran.
     pub catch_up: CatchUp,
     /// `false`: no worker and no schedule.
@@ -181,7 +182,7 @@ fn settings(
         timeout: options.timeout,
         concurrency: overrides.concurrency.unwrap_or(options.concurrency).max(1),
         priority: options.priority,
-        unique: options.unique,
+        exclusive: options.overlap == Overlap::Skip,
         catch_up,
         enabled: overrides.enabled.unwrap_or(true),
     })

@@ -314,7 +314,7 @@ pub(crate) async fn take(
             tracing::debug!(job = entry.job, tick = %tick.to_rfc3339(), "job paused: tick skipped")
         }
         TickOutcome::StillRunning => {
-            tracing::info!(job = entry.job, tick = %tick.to_rfc3339(), "previous run still going: tick skipped (unique job)")
+            tracing::info!(job = entry.job, tick = %tick.to_rfc3339(), "previous run still going: tick skipped (overlap = \"skip\")")
         }
     }
     Ok(outcome)

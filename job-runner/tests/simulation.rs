@@ -108,7 +108,7 @@ async fn tally(n: u32) -> JobResult {
     Ok(Outcome::processed(u64::from(n)))
 }
 
-#[job(cron = "*/3 * * * *", unique)]
+#[job(cron = "*/3 * * * *", overlap = "skip")]
 async fn sweep() -> JobResult {
     Ok(Outcome::none())
 }

@@ -7,6 +7,7 @@
 //! * [`parse_zone`] and [`parse_duration`]: time zone names and durations such as `"30s"`
 //!   (at most [`MAX_DURATION`]); [`add_saturating`] and [`sub_saturating`] move an instant
 //!   by a duration without overflowing.
+//! * [`Rate`]: a throughput limit such as `"100/1m"` (at most 100 starts in any minute).
 //! * [`check_name`] and [`job_type_name`]: the names of jobs, queues and schedules.
 //!
 //! ```
@@ -24,6 +25,7 @@ mod field;
 mod name;
 mod rate;
 mod schedule;
+mod throughput;
 mod zone;
 
 pub use crate::cron::{Cron, CronError};
@@ -34,5 +36,6 @@ pub use crate::field::Field;
 pub use crate::name::{NAME_MAX, NameError, check_name, job_type_name};
 pub use crate::rate::{Every, RateError, Recurrence};
 pub use crate::schedule::{Schedule, ScheduleError};
+pub use crate::throughput::{Rate, ThroughputError};
 pub use crate::zone::{ZoneError, parse_zone};
 pub use chrono_tz::Tz;

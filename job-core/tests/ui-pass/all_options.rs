@@ -16,7 +16,10 @@ struct Email {
     timeout = "1h30m",
     concurrency = 1,
     priority = -5,
-    unique,
+    overlap = "skip",
+    limit = 1,
+    rate = "10/1h",
+    unique(for = "30m"),
     catch_up = "once",
     name = "reports.nightly"
 )]
@@ -25,12 +28,12 @@ async fn nightly_report(ctx: JobContext) -> JobResult {
     Ok(Outcome::processed(3_u8))
 }
 
-#[job(every = "15m", unique, catch_up = "skip")]
+#[job(every = "15m", overlap = "skip", catch_up = "skip")]
 async fn quarter_hourly() -> JobResult {
     Ok(Outcome::none())
 }
 
-#[job(cron = "@hourly", unique = false)]
+#[job(cron = "@hourly", overlap = "allow")]
 async fn hourly() -> Result<(), std::io::Error> {
     Ok(())
 }
@@ -38,6 +41,30 @@ async fn hourly() -> Result<(), std::io::Error> {
 #[job(backoff = "5s", priority = 10)]
 async fn send_email(email: Email) -> Result<Outcome, String> {
     Ok(Outcome::processed(email.to.len()))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Invoice {
+    customer_id: u64,
+    r#type: String,
+    month: String,
+}
+
+#[job(unique(by = [customer_id, r#type], for = "1d"), limit = 2, rate = "100/1m", per = customer_id)]
+async fn send_invoice(invoice: Invoice) -> JobResult {
+    let _ = (invoice.customer_id, invoice.r#type, invoice.month);
+    Ok(Outcome::none())
+}
+
+#[job(unique(by = args), per = [month, customer_id])]
+async fn archive_invoice(invoice: Invoice) -> JobResult {
+    let _ = invoice;
+    Ok(Outcome::none())
+}
+
+#[job(unique(for = "1h"), limit = 1)]
+async fn rebuild_index() -> JobResult {
+    Ok(Outcome::none())
 }
 
 #[job]
@@ -62,7 +89,28 @@ fn main() {
     let nightly = registry.get("reports.nightly").unwrap();
     assert_eq!(nightly.options().queue, "reports");
     assert_eq!(nightly.options().priority, -5);
-    assert!(nightly.options().unique);
+    assert_eq!(nightly.options().overlap, job_core::Overlap::Skip);
+    assert_eq!(
+        nightly.options().unique,
+        Some(job_core::Unique { by: &[], period: std::time::Duration::from_secs(1800) })
+    );
+    assert_eq!(nightly.options().limit, Some(1));
+    assert_eq!(nightly.options().rate.unwrap().to_string(), "10/1h");
+    assert_eq!(registry.get("hourly").unwrap().options().overlap, job_core::Overlap::Allow);
+    let invoice = registry.get("send_invoice").unwrap().options();
+    assert_eq!(invoice.unique.unwrap().by, ["customer_id", "type"]);
+    assert_eq!(invoice.unique.unwrap().period, std::time::Duration::from_secs(86_400));
+    assert_eq!(invoice.per, ["customer_id"]);
+    assert_eq!(
+        invoice.rate,
+        Some(job_core::Rate { count: 100, per: std::time::Duration::from_secs(60) })
+    );
+    let archive = registry.get("archive_invoice").unwrap().options();
+    assert_eq!(archive.unique.unwrap().by, [] as [&str; 0]);
+    assert_eq!(archive.unique.unwrap().period, std::time::Duration::ZERO);
+    assert_eq!(archive.per, ["month", "customer_id"]);
+    assert_eq!(archive.limit, None);
+    assert_eq!(registry.get("rebuild_index").unwrap().options().limit, Some(1));
     assert_eq!(nightly.options().catch_up, job_core::CatchUp::Once);
     assert_eq!(nightly.options().timeout, Some(std::time::Duration::from_secs(5400)));
     assert_eq!(registry.get("send_email").unwrap().options().backoff.initial.as_secs(), 5);

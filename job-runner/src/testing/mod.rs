@@ -296,7 +296,7 @@ impl Simulation {
             })
             .await?;
         self.crashed = true;
-        let exclusive = self.plan.get(job).is_some_and(|s| s.unique);
+        let exclusive = self.plan.get(job).is_some_and(|s| s.exclusive);
         let claimed = store.claim(job, runner, now, 1, exclusive).await?;
         Ok(claimed.first().map(|t| t.id))
     }
@@ -354,7 +354,7 @@ impl Simulation {
                             RUNNER_ID,
                             self.now(),
                             CLAIM_LIMIT,
-                            settings.unique,
+                            settings.exclusive,
                         )
                         .await?;
                     for task in claimed {

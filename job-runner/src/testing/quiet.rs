@@ -193,7 +193,7 @@ impl Simulation {
                 .rev()
                 .take_while(|t| t.at == tick.at && t.job == tick.job)
                 .count();
-            if jobs[tick.job].unique || claimed_together >= CLAIM_LIMIT as usize {
+            if jobs[tick.job].exclusive || claimed_together >= CLAIM_LIMIT as usize {
                 // Left to one tick at a time, whole.
                 while let Some(last) = batch.last()
                     && last.at == tick.at

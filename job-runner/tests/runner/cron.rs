@@ -1,6 +1,6 @@
 //! Ticks of the schedules written in code: each runs once however many runners share the
-//! database (one of them killed too), unique jobs never overlap, missed ticks follow their
-//! policy, rates stay on the epoch's grid.
+//! database (one of them killed too), jobs with `overlap = "skip"` never overlap, missed
+//! ticks follow their policy, rates stay on the epoch's grid.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

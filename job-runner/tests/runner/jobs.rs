@@ -116,7 +116,7 @@ async fn every_second() -> JobResult {
 }
 
 /// Every second, but each run takes 2.5 s and runs never overlap.
-#[job(cron = "* * * * * *", unique)]
+#[job(cron = "* * * * * *", overlap = "skip")]
 async fn unique_every_second() -> JobResult {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     Ok(Outcome::none())

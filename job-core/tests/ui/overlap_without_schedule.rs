@@ -1,6 +1,6 @@
 use job_core::prelude::*;
 
-#[job(unique)]
+#[job(overlap = "skip")]
 async fn send_report() -> JobResult {
     Ok(Outcome::none())
 }
