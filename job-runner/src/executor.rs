@@ -24,6 +24,7 @@ use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::completer::CompleterHandle;
 use crate::heartbeat::Fence;
+use crate::limits::{self, LiveLimits};
 use crate::plan::JobSettings;
 use crate::storage::{ClaimedTask, Completion, Store};
 
@@ -140,6 +141,8 @@ pub(crate) struct ExecutorParts {
     pub(crate) claim_batch: u32,
     /// Raised while this runner cannot renew its lease: no claims, attempts stop.
     pub(crate) fence: Fence,
+    /// The limits set at run time, as this runner last read them.
+    pub(crate) limits: LiveLimits,
 }
 
 /// Runs attempts of one job.
@@ -236,16 +239,16 @@ impl Executor {
                 continue;
             }
             let now = parts.clock.now();
-            let claimed = parts
-                .store
-                .claim(
-                    job,
-                    &parts.runner_id,
-                    now,
-                    free.len() as u32,
-                    parts.settings.exclusive,
-                )
-                .await;
+            let limits = parts.limits.of(&parts.settings);
+            let claimed = limits::claim(
+                &parts.store,
+                &parts.settings,
+                &limits,
+                &parts.runner_id,
+                now,
+                free.len() as u32,
+            )
+            .await;
             let wait = match claimed {
                 Ok(tasks) if !tasks.is_empty() => {
                     failures = 0;

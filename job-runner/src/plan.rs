@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use job_core::{Backoff, CatchUp, JobDescriptor, Overlap, Registry};
+use job_core::{Backoff, CatchUp, JobDescriptor, Overlap, Rate, Registry};
 use job_schedule::{Every, Recurrence, Schedule};
 
 use crate::config::{Config, ConfigError, JobOverride};
+use crate::storage::Limits;
 
 /// One job's effective settings.
 #[derive(Debug, Clone)]
@@ -35,6 +36,13 @@ pub struct JobSettings {
     pub catch_up: CatchUp,
     /// `false`: no worker and no schedule.
     pub enabled: bool,
+    /// At most this many attempts at once across all runners (per key when `per_key`).
+    pub limit: Option<u32>,
+    /// At most this many attempts start in any window (per key when `per_key`).
+    pub rate: Option<Rate>,
+    /// Whether its tasks have keys (`per`): limits and rates apply per key, and claims take
+    /// keys in turn.
+    pub per_key: bool,
 }
 
 impl JobSettings {
@@ -46,6 +54,15 @@ impl JobSettings {
     /// Attempts a task of this job may have in all.
     pub fn max_attempts(&self) -> u32 {
         self.retries.saturating_add(1)
+    }
+
+    /// The limits its claims obey, as written in code and configuration.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            concurrency: self.limit,
+            rate: self.rate.map(|rate| (rate.count, rate.per)),
+            per_key: self.per_key,
+        }
     }
 }
 
@@ -173,6 +190,19 @@ fn settings(
         }
         (None, None) => None,
     };
+    let rate = match &overrides.rate {
+        None => options.rate,
+        Some(text) => Some(
+            Rate::parse(text)
+                .map_err(|e| fail(format!("job `{}`: invalid rate: {e}", descriptor.name())))?,
+        ),
+    };
+    if overrides.limit == Some(0) {
+        return Err(fail(format!(
+            "job `{}`: a limit of 0 would never run it; use `enabled = false` to stop a job",
+            descriptor.name()
+        )));
+    }
     Ok(JobSettings {
         descriptor,
         queue: options.queue.to_owned(),
@@ -185,5 +215,8 @@ fn settings(
         exclusive: options.overlap == Overlap::Skip,
         catch_up,
         enabled: overrides.enabled.unwrap_or(true),
+        limit: overrides.limit.or(options.limit),
+        rate,
+        per_key: !options.per.is_empty(),
     })
 }

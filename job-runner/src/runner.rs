@@ -18,6 +18,7 @@ use crate::control::Control;
 use crate::events::EventRouter;
 use crate::executor::{Executor, ExecutorParts};
 use crate::heartbeat::{Fence, Health, Heartbeat};
+use crate::limits::{LimitsWatcher, LiveLimits};
 use crate::listener::Listener;
 use crate::plan::{JobSettings, Plan};
 use crate::process::{host_name, runner_id, shutdown_signal};
@@ -272,7 +273,16 @@ impl Runner {
             }
             .run(heartbeat_stopped),
         );
+        let live_limits = LiveLimits::default();
         let services = vec![
+            tokio::spawn(
+                LimitsWatcher {
+                    store: self.store.clone(),
+                    live: live_limits.clone(),
+                    every: self.config.poll_interval,
+                }
+                .run(stopped.clone()),
+            ),
             tokio::spawn(
                 Rescuer {
                     store: self.store.clone(),
@@ -346,6 +356,7 @@ impl Runner {
                 poll_interval: self.config.poll_interval,
                 claim_batch: CLAIM_BATCH,
                 fence: fence.clone(),
+                limits: live_limits.clone(),
             });
             let (fetcher, source) = executor.start(stopped.clone());
             fetchers.push(fetcher);

@@ -606,3 +606,46 @@ async fn a_task_that_falls_due_during_a_long_run_joins_the_pass_as_one_tick_at_a
     );
     assert_eq!(batched, one_by_one);
 }
+
+/// Calls a partner's API, which allows 100 calls a minute.
+#[job(rate = "100/1m")]
+async fn call_partner(n: u32) -> JobResult {
+    Ok(Outcome::processed(u64::from(n)))
+}
+
+/// A rate holds on the virtual clock too: 1,000 tasks at 100 a minute take ten minutes (and
+/// the rate's second of margin per window), never more than 100 starts in any minute.
+#[tokio::test]
+async fn a_rate_of_100_a_minute_spreads_1000_tasks_over_ten_minutes() {
+    let start = at("2026-06-01T00:00:00Z");
+    let mut sim = Simulation::builder(start)
+        .jobs([CallPartner::descriptor()])
+        .start()
+        .await
+        .expect("a simulation");
+    for n in 0..1000 {
+        CallPartner::enqueue(sim.jobs(), n).await.expect("enqueue");
+    }
+    sim.run_until(start + TimeDelta::minutes(15))
+        .await
+        .expect("run");
+    let runs = history(&sim, Some("call_partner")).await;
+    assert_eq!(runs.len(), 1000);
+    assert!(runs.iter().all(|r| r.status == ExecutionStatus::Succeeded));
+    let last = runs.iter().map(|r| r.started_at).max().expect("runs") - start;
+    assert!(
+        last >= TimeDelta::minutes(9) && last < TimeDelta::minutes(10),
+        "the last started {last} after the first"
+    );
+    let starts: Vec<DateTime<Utc>> = runs.iter().map(|r| r.started_at).collect();
+    for (i, first) in starts.iter().enumerate() {
+        let in_window = starts[i..]
+            .iter()
+            .take_while(|s| **s - *first < TimeDelta::minutes(1))
+            .count();
+        assert!(
+            in_window <= 100,
+            "{in_window} starts in the minute from {first}"
+        );
+    }
+}

@@ -101,6 +101,15 @@ impl Config {
                 entry.catch_up = Some(value);
                 touched = true;
             }
+            if let Some(value) = env(&var("LIMIT")) {
+                let n = number(&value, &var("LIMIT"))?;
+                entry.limit = Some(positive(n, &var("LIMIT"))?);
+                touched = true;
+            }
+            if let Some(value) = env(&var("RATE")) {
+                entry.rate = Some(value);
+                touched = true;
+            }
             if touched {
                 self.job_origins
                     .insert(name.to_owned(), format!("{prefix}* environment variables"));

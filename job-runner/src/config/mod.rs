@@ -84,6 +84,11 @@ pub struct JobOverride {
     pub concurrency: Option<u32>,
     /// Replaces the catch-up policy of a cron job: `skip` or `once`.
     pub catch_up: Option<String>,
+    /// Replaces how many attempts of the job run at once across all runners (per key when
+    /// the job has `per`).
+    pub limit: Option<u32>,
+    /// Replaces the job's rate, written `"100/1m"` (per key when the job has `per`).
+    pub rate: Option<String>,
 }
 
 /// The runner's configuration.

@@ -51,6 +51,7 @@ use crate::client::Jobs;
 use crate::config::Config;
 use crate::control::{Control, ControlError};
 use crate::heartbeat::Fence;
+use crate::limits;
 use crate::plan::{JobSettings, Plan};
 use crate::runner::RunnerError;
 use crate::scheduler::{self, Entry};
@@ -148,6 +149,7 @@ impl SimulationBuilder {
             batch: FIRST_BATCH,
             schedules: Vec::new(),
             lease: self.config.lease,
+            poll_interval: self.config.poll_interval,
             crashed: false,
             fence: Fence::default(),
             dir,
@@ -177,6 +179,8 @@ pub struct Simulation {
     batch: usize,
     schedules: Vec<(Entry, Option<DateTime<Utc>>)>,
     lease: Duration,
+    /// How often a job held back by its rate looks again.
+    poll_interval: Duration,
     /// Whether a runner crashed mid-job, so that the rescue has work.
     crashed: bool,
     dir: std::path::PathBuf,
@@ -348,15 +352,15 @@ impl Simulation {
             }
             if store.next_due_any().await?.is_some_and(|due| due <= now) {
                 for settings in jobs.iter().skip(pass_after.map_or(0, |job| job + 1)) {
-                    let claimed = store
-                        .claim(
-                            settings.name(),
-                            RUNNER_ID,
-                            self.now(),
-                            CLAIM_LIMIT,
-                            settings.exclusive,
-                        )
-                        .await?;
+                    let claimed = limits::claim(
+                        &store,
+                        settings,
+                        &settings.limits(),
+                        RUNNER_ID,
+                        self.now(),
+                        CLAIM_LIMIT,
+                    )
+                    .await?;
                     for task in claimed {
                         progressed = true;
                         let completion = self.attempt(settings).run(&task).await;
@@ -393,6 +397,20 @@ impl Simulation {
             }
         }
         let now = self.now();
+        // A job held back by its rate looks again a poll later, as a runner does.
+        for settings in self
+            .running_order
+            .iter()
+            .filter(|s| s.limits().rate.is_some())
+        {
+            if store
+                .next_due(settings.name())
+                .await?
+                .is_some_and(|due| due <= now)
+            {
+                next.push(job_schedule::add_saturating(now, self.poll_interval));
+            }
+        }
         Ok(next.into_iter().filter(|t| *t > now).min())
     }
 }

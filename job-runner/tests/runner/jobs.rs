@@ -133,6 +133,41 @@ pub struct Nap {
     pub millis: u64,
 }
 
+/// A customer's share of work.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Share {
+    pub customer: String,
+    pub millis: u64,
+}
+
+/// Never more than 5 at once, across every runner.
+#[job(limit = 5, concurrency = 10)]
+async fn limited(nap: Nap) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(nap.millis)).await;
+    Ok(Outcome::none())
+}
+
+/// Never more than 2 at once for one customer; customers do not wait for each other.
+#[job(limit = 2, per = customer, concurrency = 10)]
+async fn per_customer(share: Share) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(share.millis)).await;
+    Ok(Outcome::none())
+}
+
+/// At most 10 starts in any 2 seconds, across every runner.
+#[job(rate = "10/2s", concurrency = 10)]
+async fn rated(nap: Nap) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(nap.millis)).await;
+    Ok(Outcome::none())
+}
+
+/// Customers in turn: one customer's backlog does not keep the others waiting.
+#[job(per = customer, concurrency = 10)]
+async fn fair(share: Share) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(share.millis)).await;
+    Ok(Outcome::none())
+}
+
 /// Sleeps, in the `narrow` queue.
 #[job(queue = "narrow", concurrency = 10)]
 async fn narrow_a(nap: Nap) -> JobResult {

@@ -46,6 +46,7 @@ mod cron;
 mod deploy;
 mod events;
 mod examples;
+mod flow;
 mod recovery;
 mod retries;
 mod running;
@@ -64,6 +65,7 @@ const TOPICS: &[&[Test]] = &[
     examples::TESTS,
     admin::TESTS,
     schedules::TESTS,
+    flow::TESTS,
     events::TESTS,
     chains::TESTS,
 ];

@@ -1,0 +1,172 @@
+//! Flow control across runner processes, checked from the history's start and end times:
+//! a job's limit, a per-key limit, a rate, and keys taken in turn.
+
+use std::time::Duration;
+
+use chrono::DateTime;
+use serde_json::{Value, json};
+
+use crate::Test;
+use crate::support::{Backend, Site, wait_until};
+
+/// This topic's tests.
+pub const TESTS: &[Test] = tests![
+    a_limit_of_5_holds_across_three_runners,
+    a_per_key_limit_holds_per_key_while_other_keys_proceed,
+    a_rate_holds_across_runners_in_every_window,
+    one_keys_backlog_does_not_keep_the_other_keys_waiting,
+];
+
+/// The (start, end) of each attempt of `job`, in unix milliseconds, with its arguments.
+fn spans(site: &Site, job: &str) -> Vec<(i64, i64, Value)> {
+    let mut spans: Vec<(i64, i64, Value)> = site
+        .history(&["--job", job])
+        .iter()
+        .map(|row| {
+            let at = |field: &str| {
+                DateTime::parse_from_rfc3339(row[field].as_str().expect("a time"))
+                    .expect("RFC 3339")
+                    .timestamp_millis()
+            };
+            (at("started_at"), at("finished_at"), row["task_id"].clone())
+        })
+        .collect();
+    spans.sort_by_key(|s| s.0);
+    spans
+}
+
+/// The most spans running at one instant.
+fn most_at_once(spans: &[(i64, i64)]) -> usize {
+    let mut edges: Vec<(i64, i32)> = spans.iter().flat_map(|&(s, e)| [(s, 1), (e, -1)]).collect();
+    // An end and a start at the same millisecond do not overlap.
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, step) in edges {
+        now += step;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+fn finished(site: &Site, job: &str, count: usize, limit: Duration) -> bool {
+    wait_until(limit, || site.history(&["--job", job]).len() >= count)
+}
+
+fn a_limit_of_5_holds_across_three_runners(backend: Backend) {
+    let site = Site::new(backend);
+    site.enqueue_many("limited", (0..40).map(|_| json!({"millis": 150})).collect());
+    let runners = [site.runner(), site.runner(), site.runner()];
+    assert!(
+        finished(&site, "limited", 40, Duration::from_secs(60)),
+        "{}",
+        runners[0].log()
+    );
+    let spans: Vec<(i64, i64)> = spans(&site, "limited").iter().map(|s| (s.0, s.1)).collect();
+    let most = most_at_once(&spans);
+    assert!(most <= 5, "{most} attempts ran at once");
+    assert!(
+        most >= 2,
+        "the runners shared the limit: {most} at most at once"
+    );
+}
+
+fn a_per_key_limit_holds_per_key_while_other_keys_proceed(backend: Backend) {
+    let site = Site::new(backend);
+    let shares = ["acme", "globex", "initech"]
+        .iter()
+        .flat_map(|c| (0..8).map(move |_| json!({"customer": c, "millis": 150})))
+        .collect();
+    site.enqueue_many("per_customer", shares);
+    let runners = [site.runner(), site.runner()];
+    assert!(
+        finished(&site, "per_customer", 24, Duration::from_secs(60)),
+        "{}",
+        runners[0].log()
+    );
+    let tasks: Vec<Value> = serde_json::from_str(&site.ok(&[
+        "tasks",
+        "--job",
+        "per_customer",
+        "--json",
+        "--limit",
+        "100",
+    ]))
+    .expect("tasks");
+    let customer_of = |task_id: &Value| {
+        tasks
+            .iter()
+            .find(|t| &t["id"] == task_id)
+            .map(|t| {
+                t["args"]["customer"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .expect("a task")
+    };
+    let spans = spans(&site, "per_customer");
+    for customer in ["acme", "globex", "initech"] {
+        let mine: Vec<(i64, i64)> = spans
+            .iter()
+            .filter(|s| customer_of(&s.2) == customer)
+            .map(|s| (s.0, s.1))
+            .collect();
+        let most = most_at_once(&mine);
+        assert!(most <= 2, "{most} attempts for {customer} at once");
+    }
+    let all: Vec<(i64, i64)> = spans.iter().map(|s| (s.0, s.1)).collect();
+    assert!(most_at_once(&all) > 2, "other customers did not proceed");
+}
+
+fn a_rate_holds_across_runners_in_every_window(backend: Backend) {
+    let site = Site::new(backend);
+    site.enqueue_many("rated", (0..30).map(|_| json!({"millis": 10})).collect());
+    let runners = [site.runner(), site.runner(), site.runner()];
+    assert!(
+        finished(&site, "rated", 30, Duration::from_secs(30)),
+        "{}",
+        runners[0].log()
+    );
+    let starts: Vec<i64> = spans(&site, "rated").iter().map(|s| s.0).collect();
+    for (i, first) in starts.iter().enumerate() {
+        let in_window = starts[i..]
+            .iter()
+            .take_while(|s| **s - first < 2000)
+            .count();
+        assert!(in_window <= 10, "{in_window} starts within 2 s of {first}");
+    }
+}
+
+/// 2,000 tasks of one customer, then 20 for each of 10 others: taken in turn, the others'
+/// tasks are done long before the big backlog (first in, first out would do them last).
+fn one_keys_backlog_does_not_keep_the_other_keys_waiting(backend: Backend) {
+    let site = Site::new(backend);
+    site.enqueue_many(
+        "fair",
+        (0..2000)
+            .map(|_| json!({"customer": "big", "millis": 0}))
+            .collect(),
+    );
+    let small: Vec<Value> = (0..10)
+        .flat_map(|c| (0..20).map(move |_| json!({"customer": format!("small{c}"), "millis": 0})))
+        .collect();
+    let small_ids = site.enqueue_many("fair", small);
+    let runner = site.runner();
+    assert!(
+        finished(&site, "fair", 2200, Duration::from_secs(120)),
+        "{}",
+        runner.log()
+    );
+    // The history's rows in the order they were written: the completion order.
+    let mut rows = site.history(&["--job", "fair"]);
+    rows.sort_by_key(|r| r["id"].as_i64().unwrap_or_default());
+    let last_small = rows
+        .iter()
+        .rposition(|r| small_ids.contains(&r["task_id"].as_i64().unwrap_or_default()))
+        .expect("small tasks ran");
+    // 11 customers in turn: the 200 small tasks are done within about the first 220 ends.
+    assert!(
+        last_small < 400,
+        "the last small task ended {last_small}th of 2,200"
+    );
+}
