@@ -9,7 +9,7 @@ use job_schedule::Recurrence;
 use serde::Serialize;
 
 use crate::client::Jobs;
-use crate::plan::Plan;
+use crate::plan::{JobSettings, Plan};
 use crate::storage::{
     Execution, ExecutionFilter, Store, StoreError, TaskFilter, TaskRow, TaskState, Transition,
 };
@@ -61,16 +61,23 @@ impl Control {
         &self.jobs
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         self.jobs.store()
     }
 
-    fn plan(&self) -> &Plan {
+    pub(crate) fn plan(&self) -> &Plan {
         self.jobs.plan()
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.jobs.clock().now()
+    }
+
+    /// The settings of job `name`, or why there are none.
+    pub(crate) fn settings(&self, name: &str) -> Result<&JobSettings, ControlError> {
+        self.plan()
+            .get(name)
+            .ok_or_else(|| ControlError::UnknownJob(name.to_owned()))
     }
 
     fn known(&self, name: &str) -> Result<(), ControlError> {
@@ -218,7 +225,8 @@ impl Control {
     pub async fn metrics(&self) -> Result<String, ControlError> {
         let queues = self.store().queue_stats(self.now()).await?;
         let dead = self.store().dead_counts().await?;
-        Ok(self.jobs.metrics().render(&queues, &dead))
+        let limited = self.limits().await?;
+        Ok(self.jobs.metrics().render(&queues, &dead, &limited))
     }
 }
 
@@ -275,6 +283,9 @@ pub enum ControlError {
     /// The arguments do not fit the job.
     #[error(transparent)]
     InvalidArgs(#[from] job_core::InvalidArgs),
+    /// A value given to a control makes no sense; the message says why and what to do.
+    #[error("{0}")]
+    Invalid(String),
     /// The task could not be enqueued.
     #[error("{0}")]
     Enqueue(String),

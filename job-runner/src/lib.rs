@@ -14,6 +14,7 @@ pub mod control;
 pub mod events;
 mod executor;
 mod heartbeat;
+pub mod limit_control;
 pub mod limits;
 mod listener;
 pub mod metrics;

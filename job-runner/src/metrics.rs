@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::limit_control::JobLimits;
 use crate::storage::{ExecutionStatus, QueueStats};
 
 /// Upper bounds (seconds) of the attempt duration histogram.
@@ -57,7 +58,12 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of the counters and of `queues` and `dead`.
-    pub fn render(&self, queues: &[QueueStats], dead: &[(String, i64)]) -> String {
+    pub fn render(
+        &self,
+        queues: &[QueueStats],
+        dead: &[(String, i64)],
+        limited: &[JobLimits],
+    ) -> String {
         let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = String::new();
         out.push_str(
@@ -128,6 +134,28 @@ impl Metrics {
         out.push_str("# TYPE jobs_dead_tasks gauge\n");
         for (job, n) in dead {
             let _ = writeln!(out, "jobs_dead_tasks{{job=\"{}\"}} {n}", label(job));
+        }
+        out.push_str(
+            "# HELP jobs_limit_running Attempts running now of jobs with limits, by job.\n",
+        );
+        out.push_str("# TYPE jobs_limit_running gauge\n");
+        for job in limited {
+            let _ = writeln!(
+                out,
+                "jobs_limit_running{{job=\"{}\"}} {}",
+                label(&job.job),
+                job.running
+            );
+        }
+        out.push_str("# HELP jobs_limit_waiting Due tasks of jobs with limits, waiting for room under the limits, by job.\n");
+        out.push_str("# TYPE jobs_limit_waiting gauge\n");
+        for job in limited {
+            let _ = writeln!(
+                out,
+                "jobs_limit_waiting{{job=\"{}\"}} {}",
+                label(&job.job),
+                job.waiting
+            );
         }
         out
     }

@@ -273,7 +273,9 @@ impl Runner {
             }
             .run(heartbeat_stopped),
         );
+        // The limits set at run time, read before the first claim.
         let live_limits = LiveLimits::default();
+        live_limits.replace(self.store.limit_overrides().await?);
         let services = vec![
             tokio::spawn(
                 LimitsWatcher {

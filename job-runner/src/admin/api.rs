@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::require_api_auth;
 use super::error::ApiError;
+use super::limits;
 use crate::control::JobStatus;
 use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
 
@@ -42,6 +43,13 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/api/schedules/{id}/pause", post(pause_schedule))
         .route("/api/schedules/{id}/resume", post(resume_schedule))
+        .route("/api/limits", get(limits::list_limits))
+        .route(
+            "/api/jobs/{name}/limits",
+            get(limits::get_limits)
+                .put(limits::set_limits)
+                .delete(limits::clear_limits),
+        )
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state, require_api_auth));
@@ -326,7 +334,7 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
 }
 
 /// A JSON body, or a 400 that says what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
     example: &str,
 ) -> Result<T, ApiError> {

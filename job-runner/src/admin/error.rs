@@ -61,7 +61,7 @@ impl From<ControlError> for ApiError {
         let status = match &error {
             ControlError::UnknownTask(_) | ControlError::UnknownJob(_) => StatusCode::NOT_FOUND,
             ControlError::WrongState { .. } => StatusCode::CONFLICT,
-            ControlError::InvalidArgs(_) => StatusCode::BAD_REQUEST,
+            ControlError::InvalidArgs(_) | ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
             ControlError::Enqueue(_) | ControlError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {

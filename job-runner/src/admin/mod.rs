@@ -20,6 +20,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod hooks;
+mod limits;
 mod login;
 pub mod openapi;
 mod sessions;

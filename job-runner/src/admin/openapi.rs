@@ -73,7 +73,7 @@ mod tests {
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, operation) in item.as_object().expect("a path item") {
                 assert!(
-                    ["get", "post", "patch", "delete"].contains(&method.as_str()),
+                    ["get", "post", "put", "patch", "delete"].contains(&method.as_str()),
                     "{method} {path}"
                 );
                 assert!(

@@ -27,6 +27,7 @@ mod error;
 mod events;
 mod exec;
 mod jobs;
+mod limits;
 mod migrate;
 mod run;
 mod schedules;
@@ -136,6 +137,9 @@ enum Command {
     /// Add, change, list, pause, resume and remove schedules, without a rebuild.
     #[command(subcommand)]
     Schedules(schedules::SchedulesCommand),
+    /// List jobs' limits and what they hold back; set or clear limits at run time.
+    #[command(subcommand)]
+    Limits(limits::LimitsCommand),
     /// Run one job once in this process, record its history row, and exit with its outcome
     /// (0: succeeded, 1: failed).
     #[command(after_help = exec::EXAMPLES)]
@@ -225,6 +229,7 @@ impl Cli {
             Command::Schedules(command) => {
                 schedules::schedules(&global.control().await?, command).await
             }
+            Command::Limits(command) => limits::limits(&global.control().await?, command).await,
         }
     }
 }

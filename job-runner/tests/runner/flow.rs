@@ -15,6 +15,7 @@ pub const TESTS: &[Test] = tests![
     a_per_key_limit_holds_per_key_while_other_keys_proceed,
     a_rate_holds_across_runners_in_every_window,
     one_keys_backlog_does_not_keep_the_other_keys_waiting,
+    limits_set_at_run_time_apply_to_running_runners_and_show_what_they_hold,
 ];
 
 /// The (start, end) of each attempt of `job`, in unix milliseconds, with its arguments.
@@ -169,4 +170,83 @@ fn one_keys_backlog_does_not_keep_the_other_keys_waiting(backend: Backend) {
         last_small < 400,
         "the last small task ended {last_small}th of 2,200"
     );
+}
+
+/// `limits set` changes a job's limit without a restart, `limits list` and the API show
+/// what the limits hold back, and `limits clear` gives the job its own limit back.
+fn limits_set_at_run_time_apply_to_running_runners_and_show_what_they_hold(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.env("JOBS_ADMIN_ADDR", "127.0.0.1:0");
+    site.env("JOBS_ADMIN_TOKEN", crate::support::TOKEN);
+    site.ok(&["migrate"]);
+    let out = site.ok(&["limits", "set", "limited", "--limit", "1"]);
+    assert!(out.contains("run time"), "{out}");
+    site.enqueue_many("limited", (0..6).map(|_| json!({"millis": 300})).collect());
+    let runner = site.runner();
+    let url = runner.admin_url();
+    // While they run one at a time, the waiting ones show.
+    let shown: Vec<Value> =
+        serde_json::from_str(&site.ok(&["limits", "list", "--json"])).expect("JSON");
+    let limited = shown
+        .iter()
+        .find(|l| l["job"] == "limited")
+        .expect("the job");
+    assert_eq!(
+        (limited["limit"].as_i64(), limited["source"].as_str()),
+        (Some(1), Some("run time"))
+    );
+    let api = crate::http::request(
+        "GET",
+        &url,
+        "/api/jobs/limited/limits",
+        &[(
+            "Authorization",
+            &format!("Bearer {}", crate::support::TOKEN),
+        )],
+        b"",
+    );
+    assert_eq!(api.status, 200, "{}", api.text());
+    let metrics = crate::http::request(
+        "GET",
+        &url,
+        "/metrics",
+        &[(
+            "Authorization",
+            &format!("Bearer {}", crate::support::TOKEN),
+        )],
+        b"",
+    );
+    assert!(
+        metrics
+            .text()
+            .contains("jobs_limit_waiting{job=\"limited\"}"),
+        "{}",
+        metrics.text()
+    );
+    assert!(
+        finished(&site, "limited", 6, Duration::from_secs(30)),
+        "{}",
+        runner.log()
+    );
+    let spans: Vec<(i64, i64)> = spans(&site, "limited").iter().map(|s| (s.0, s.1)).collect();
+    assert_eq!(
+        most_at_once(&spans),
+        1,
+        "the run-time limit of 1 was not obeyed"
+    );
+    let out = site.ok(&["limits", "clear", "limited"]);
+    assert!(out.contains("its own apply again"), "{out}");
+    let shown: Vec<Value> =
+        serde_json::from_str(&site.ok(&["limits", "list", "--json"])).expect("JSON");
+    let limited = shown
+        .iter()
+        .find(|l| l["job"] == "limited")
+        .expect("the job");
+    assert_eq!(
+        (limited["limit"].as_i64(), limited["source"].as_str()),
+        (Some(5), Some("code"))
+    );
+    let refused = site.cli(&["limits", "set", "limited", "--rate", "ten a minute"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--rate"));
 }

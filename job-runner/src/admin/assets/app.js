@@ -124,6 +124,27 @@ function renderExecutions(page) {
   }
 }
 
+function renderLimits(limits) {
+  const body = document.querySelector("#limits tbody");
+  body.replaceChildren();
+  document.getElementById("no-limits").hidden = limits.length > 0;
+  for (const l of limits) {
+    const row = document.createElement("tr");
+    row.dataset.job = l.job;
+    if (l.waiting > 0 && l.rate_remaining === 0) row.className = "held";
+    cell(row, l.job);
+    cell(row, l.limit);
+    cell(row, l.rate === null ? null : l.rate + (l.rate_remaining === null ? "" : " (" + l.rate_remaining + " left)"));
+    cell(row, l.per.join(", "));
+    cell(row, l.source);
+    cell(row, l.running);
+    cell(row, l.started_in_window);
+    cell(row, l.waiting);
+    cell(row, l.keys.slice(0, 3).map((k) => (k.key || "(none)") + ": " + k.waiting + " waiting, " + k.running + " running").join("; "));
+    body.appendChild(row);
+  }
+}
+
 function renderDead(page) {
   const body = document.querySelector("#dead tbody");
   body.replaceChildren();
@@ -149,12 +170,14 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
-    const [jobs, executions, dead] = await Promise.all([
+    const [jobs, limits, executions, dead] = await Promise.all([
       api("GET", "/api/jobs"),
+      api("GET", "/api/limits"),
       api("GET", "/api/executions?limit=30"),
       api("GET", "/api/tasks?state=dead&limit=50"),
     ]);
     renderJobs(jobs);
+    renderLimits(limits);
     renderExecutions(executions);
     renderDead(dead);
     document.getElementById("updated").textContent = "Updated " + new Date().toLocaleTimeString();
