@@ -16,6 +16,7 @@ pub const TESTS: &[Test] = tests![
     a_rate_holds_across_runners_in_every_window,
     one_keys_backlog_does_not_keep_the_other_keys_waiting,
     limits_set_at_run_time_apply_to_running_runners_and_show_what_they_hold,
+    concurrent_enqueues_of_one_key_from_several_processes_store_one_task,
 ];
 
 /// The (start, end) of each attempt of `job`, in unix milliseconds, with its arguments.
@@ -249,4 +250,43 @@ fn limits_set_at_run_time_apply_to_running_runners_and_show_what_they_hold(backe
     let refused = site.cli(&["limits", "set", "limited", "--rate", "ten a minute"]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--rate"));
+}
+
+/// Six processes trigger the same customer's report at once: one task is stored, and every
+/// process is told which.
+fn concurrent_enqueues_of_one_key_from_several_processes_store_one_task(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    let args = r#"{"customer":"acme","millis":10}"#;
+    let triggers: Vec<std::process::Child> = (0..6)
+        .map(|_| {
+            let mut command = site.command(&["trigger", "one_report", "--args", args, "--json"]);
+            command
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("a trigger")
+        })
+        .collect();
+    let ids: std::collections::BTreeSet<i64> = triggers
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().expect("a trigger's output");
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let task: Value = serde_json::from_slice(&output.stdout).expect("the task as JSON");
+            task["id"].as_i64().expect("an id")
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let tasks: Vec<Value> =
+        serde_json::from_str(&site.ok(&["tasks", "--job", "one_report", "--json"])).expect("tasks");
+    assert_eq!(tasks.len(), 1);
+    // Another customer is another key.
+    let other = crate::support::task_id(
+        &site.trigger("one_report", Some(r#"{"customer":"globex","millis":10}"#)),
+    );
+    assert!(!ids.contains(&other));
 }

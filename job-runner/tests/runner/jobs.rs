@@ -161,6 +161,13 @@ async fn rated(nap: Nap) -> JobResult {
     Ok(Outcome::none())
 }
 
+/// One report per customer while one is pending or running.
+#[job(unique(by = [customer]))]
+async fn one_report(share: Share) -> JobResult {
+    tokio::time::sleep(Duration::from_millis(share.millis)).await;
+    Ok(Outcome::none())
+}
+
 /// Customers in turn: one customer's backlog does not keep the others waiting.
 #[job(per = customer, concurrency = 10)]
 async fn fair(share: Share) -> JobResult {

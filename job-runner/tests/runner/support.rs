@@ -115,7 +115,8 @@ impl Site {
         self.dir.path().join(name)
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// `job-runner ARGS` on this site, to start by hand (several at once, say).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(std::env::current_exe().expect("the test binary's path"));
         let mut all = vec!["job-runner".to_owned()];
         all.extend(args.iter().map(|a| (*a).to_owned()));
