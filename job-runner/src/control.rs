@@ -37,6 +37,9 @@ pub struct JobStatus {
     pub args_type: &'static str,
     /// Where it is defined.
     pub location: String,
+    /// Its limits as they apply now (its own, or those set at run time), written as
+    /// `limit 5, 100/1m per customer_id`; none without limits or keys.
+    pub limits: Option<String>,
 }
 
 /// The controls over one database.
@@ -92,6 +95,7 @@ impl Control {
         let now = self.now();
         let paused = self.store().paused().await?;
         let last = self.store().last_executions().await?;
+        let set = self.store().limit_overrides().await?;
         Ok(self
             .plan()
             .jobs()
@@ -115,6 +119,13 @@ impl Control {
                 enabled: settings.enabled,
                 args_type: settings.descriptor.args_type(),
                 location: settings.descriptor.location().to_string(),
+                limits: limits_text(
+                    settings,
+                    &crate::limits::effective(
+                        settings,
+                        set.iter().find(|row| row.job == settings.name()),
+                    ),
+                ),
             })
             .collect())
     }
@@ -227,6 +238,24 @@ impl Control {
         let dead = self.store().dead_counts().await?;
         let limited = self.limits().await?;
         Ok(self.jobs.metrics().render(&queues, &dead, &limited))
+    }
+}
+
+/// A job's limits in a few words: `limit 5, 100/1m per customer_id`.
+fn limits_text(settings: &JobSettings, limits: &crate::storage::Limits) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(limit) = limits.concurrency {
+        parts.push(format!("limit {limit}"));
+    }
+    if let Some((count, per)) = limits.rate {
+        parts.push(job_core::Rate { count, per }.to_string());
+    }
+    let per = settings.descriptor.options().per;
+    match (parts.is_empty(), per.is_empty()) {
+        (true, true) => None,
+        (true, false) => Some(format!("keys in turn by {}", per.join(", "))),
+        (false, true) => Some(parts.join(", ")),
+        (false, false) => Some(format!("{} per {}", parts.join(", "), per.join(", "))),
     }
 }
 

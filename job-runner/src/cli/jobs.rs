@@ -35,6 +35,7 @@ pub(super) async fn list(control: &Control, json: bool) -> Result<(), CliError> 
         "LAST RUN",
         "LAST STATUS",
         "PAUSED",
+        "LIMITS",
     ]);
     for job in jobs {
         table.row(vec![
@@ -58,6 +59,7 @@ pub(super) async fn list(control: &Control, json: bool) -> Result<(), CliError> 
             } else {
                 "no".into()
             },
+            job.limits.unwrap_or_else(|| "-".into()),
         ]);
     }
     print!("{}", table.render());
