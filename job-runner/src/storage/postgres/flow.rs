@@ -83,38 +83,54 @@ impl Flow for Postgres {
         if take <= 0 {
             return Ok(Vec::new());
         }
-        // Keys in turn: the first due task of each key, then the second of each...; a key
-        // takes no more than its running attempts and its starts in the window leave.
-        let picked = sqlx::query(
-            "WITH running AS (\
-                 SELECT COALESCE(partition_key, '') AS k, COUNT(*) AS n FROM jobs_tasks \
-                 WHERE job = $1 AND state = 'running' GROUP BY 1), \
-             started AS (\
-                 SELECT key AS k, SUM(n) AS n FROM jobs_rate \
-                 WHERE job = $1 AND $5::bigint IS NOT NULL AND started_at > $5 GROUP BY key), \
-             ranked AS (\
-                 SELECT id, COALESCE(partition_key, '') AS k, priority, run_at, \
-                     ROW_NUMBER() OVER (PARTITION BY COALESCE(partition_key, '') \
-                         ORDER BY priority DESC, run_at, id) AS rn \
-                 FROM jobs_tasks WHERE job = $1 AND state = 'pending' AND run_at <= $2) \
-             SELECT r.id, r.k FROM ranked r \
-                 LEFT JOIN running u ON u.k = r.k LEFT JOIN started w ON w.k = r.k \
-             WHERE NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
-               AND ($6 = 0 OR $3::bigint IS NULL OR r.rn <= $3 - COALESCE(u.n, 0)) \
-               AND ($6 = 0 OR $4::bigint IS NULL OR r.rn <= $4 - COALESCE(w.n, 0)) \
-             ORDER BY CASE WHEN $6 = 0 THEN 0 ELSE r.rn END, r.priority DESC, r.run_at, r.id \
-             LIMIT $7",
-        )
-        .bind(job)
-        .bind(millis(now))
-        .bind(limits.concurrency.map(i64::from))
-        .bind(limits.rate_window().map(|(count, _)| i64::from(count)))
-        .bind(since)
-        .bind(i64::from(limits.per_key))
-        .bind(take)
-        .fetch_all(&mut *tx)
-        .await
-        .doing(DOING)?;
+        let picked = if limits.per_key {
+            // Keys in turn: the first due task of each key, then the second of each...; a key
+            // takes no more than its running attempts and its starts in the window leave.
+            sqlx::query(
+                "WITH running AS (\
+                     SELECT COALESCE(partition_key, '') AS k, COUNT(*) AS n FROM jobs_tasks \
+                     WHERE job = $1 AND state = 'running' GROUP BY 1), \
+                 started AS (\
+                     SELECT key AS k, SUM(n) AS n FROM jobs_rate \
+                     WHERE job = $1 AND $5::bigint IS NOT NULL AND started_at > $5 GROUP BY key), \
+                 ranked AS (\
+                     SELECT id, COALESCE(partition_key, '') AS k, priority, run_at, \
+                         ROW_NUMBER() OVER (PARTITION BY COALESCE(partition_key, '') \
+                             ORDER BY priority DESC, run_at, id) AS rn \
+                     FROM jobs_tasks WHERE job = $1 AND state = 'pending' AND run_at <= $2) \
+                 SELECT r.id, r.k FROM ranked r \
+                     LEFT JOIN running u ON u.k = r.k LEFT JOIN started w ON w.k = r.k \
+                 WHERE NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
+                   AND ($3::bigint IS NULL OR r.rn <= $3 - COALESCE(u.n, 0)) \
+                   AND ($4::bigint IS NULL OR r.rn <= $4 - COALESCE(w.n, 0)) \
+                 ORDER BY r.rn, r.priority DESC, r.run_at, r.id \
+                 LIMIT $6",
+            )
+            .bind(job)
+            .bind(millis(now))
+            .bind(limits.concurrency.map(i64::from))
+            .bind(limits.rate_window().map(|(count, _)| i64::from(count)))
+            .bind(since)
+            .bind(take)
+            .fetch_all(&mut *tx)
+            .await
+            .doing(DOING)?
+        } else {
+            // No keys: the claim index gives the tasks in claiming order, and the scan stops
+            // after `take` of them, however many are pending.
+            sqlx::query(
+                "SELECT id, '' FROM jobs_tasks \
+                 WHERE state = 'pending' AND job = $1 AND run_at <= $2 \
+                   AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
+                 ORDER BY priority DESC, run_at, id LIMIT $3",
+            )
+            .bind(job)
+            .bind(millis(now))
+            .bind(take)
+            .fetch_all(&mut *tx)
+            .await
+            .doing(DOING)?
+        };
         if picked.is_empty() {
             return Ok(Vec::new());
         }
