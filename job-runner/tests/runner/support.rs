@@ -18,6 +18,19 @@ use serde_json::Value;
 /// The variable that turns this binary into a runner process.
 pub const CHILD: &str = "JOB_RUNNER_TEST_CHILD";
 
+/// Runs the `job-runner` command line with the test jobs, in a process started with
+/// [`CHILD`] set to `args` (its arguments as a JSON array).
+pub fn child(args: &str) -> std::process::ExitCode {
+    let args: Vec<String> = match serde_json::from_str(args) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("bad {CHILD}: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    job_runner::cli::main_from(args, crate::jobs::setup)
+}
+
 /// The admin token of the tests that serve the admin API.
 pub const TOKEN: &str = "admin-token-for-the-tests-0123456789";
 
@@ -438,17 +451,22 @@ impl Relay {
                                 continue;
                             }
                             match from.read(&mut buffer) {
-                                Ok(0) => return,
+                                Ok(0) => break,
                                 Ok(n) => {
                                     if to.write_all(&buffer[..n]).is_err() {
-                                        return;
+                                        break;
                                     }
                                 }
                                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                                Err(_) => return,
+                                Err(_) => break,
                             }
                         }
+                        // One side closed: close both, so that the other direction ends
+                        // too and the server sees its client go (an idle server connection
+                        // would otherwise stay open, and keep its locks, forever).
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
                     });
                 }
             }
@@ -474,6 +492,21 @@ impl Relay {
     pub fn heal(&self) {
         self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Starts restarting this machine's PostgreSQL cluster; the restart is over (the server
+/// answers again) when the returned process has exited.
+pub fn restart_postgres() -> Child {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("a PostgreSQL cluster on this machine")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .expect("a PostgreSQL version");
+    Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+        .spawn()
+        .expect("restart PostgreSQL")
 }
 
 /// The `host:port` of a PostgreSQL URL.
