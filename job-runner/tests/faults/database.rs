@@ -2,6 +2,7 @@
 //! the library's client, pauses the cron schedule before the drain, and reads every table
 //! back for the invariants.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use job_core::{EnqueueRequest, JobClient};
@@ -107,6 +108,24 @@ impl Database {
                 .len();
         }
         Ok(count)
+    }
+
+    /// The process ids of the runners running attempts now (a runner's id is
+    /// `host-pid-random`).
+    pub fn busy_runners(&self) -> BTreeSet<u32> {
+        let filter = TaskFilter {
+            state: Some(TaskState::Running),
+            limit: PAGE,
+            ..Default::default()
+        };
+        let running = self
+            .runtime
+            .block_on(self.store().tasks(&filter))
+            .unwrap_or_default();
+        running
+            .iter()
+            .filter_map(|t| t.locked_by.as_deref()?.rsplit('-').nth(1)?.parse().ok())
+            .collect()
     }
 
     /// Every task, oldest first.

@@ -1,5 +1,5 @@
 //! The runner processes of one iteration, and the faults done to them: SIGKILL, SIGTERM,
-//! starts, partitions (a relay cut) and skewed clocks.
+//! starts, partitions (a relay cut), stalls (SIGSTOP, then SIGCONT) and skewed clocks.
 //!
 //! Every cron tick needs a runner to take it. A runner takes the ticks after the instant
 //! its clock read when it started, and none once it is stopped or cut off (a cut-off runner
@@ -12,6 +12,7 @@
 //! tick 4 s from now at once, and the ticks in between are left to the others until they
 //! are due on theirs.
 
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,8 @@ pub struct Faults {
     pub terms: u64,
     /// Runners cut off from the database for a while.
     pub partitions: u64,
+    /// Runners stalled (SIGSTOP) for a while.
+    pub stalls: u64,
     /// Runners started with a skewed clock.
     pub skewed: u64,
     /// PostgreSQL restarts.
@@ -50,6 +53,7 @@ impl Faults {
         self.kills += other.kills;
         self.terms += other.terms;
         self.partitions += other.partitions;
+        self.stalls += other.stalls;
         self.skewed += other.skewed;
         self.database_restarts += other.database_restarts;
     }
@@ -65,14 +69,32 @@ struct Member {
     skew: i64,
     /// The relay its connections go through, if any.
     relay: Option<usize>,
-    /// While it is cut off: when the cut heals.
-    cut_until: Option<Instant>,
+    /// While it is cut off or stalled: how, and until when.
+    impaired: Option<(Impairment, Instant)>,
+}
+
+/// What the database says at the moment a fault is chosen.
+pub struct Moment {
+    /// The edge of the cron ticks taken (see `Database::tick_edge`).
+    pub tick_edge: Option<i64>,
+    /// The process ids of the runners running attempts now.
+    pub busy: BTreeSet<u32>,
+}
+
+/// What keeps a runner from the database for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impairment {
+    /// Its relay passes nothing (a network partition): the process runs on, unanswered.
+    Cut,
+    /// The process is stopped (SIGSTOP), as in a long pause of its host.
+    Stall,
 }
 
 /// A runner sent SIGTERM, waiting for its exit.
 struct Stopping {
     label: String,
     runner: Runner,
+    relay: Option<usize>,
     deadline: Instant,
 }
 
@@ -134,8 +156,12 @@ impl<'a> Fleet<'a> {
         } else {
             0
         };
-        let relay =
-            (0..self.relays.len()).find(|i| self.members.iter().all(|m| m.relay != Some(*i)));
+        // A relay of its own: not one that a runner still running (or still draining after
+        // SIGTERM) uses, which a cut would cut off too.
+        let relay = (0..self.relays.len()).find(|&i| {
+            self.members.iter().all(|m| m.relay != Some(i))
+                && self.stopping.iter().all(|s| s.relay != Some(i))
+        });
         let direct = site.database_url.clone();
         if let Some(relay) = relay {
             site.env("JOBS_DATABASE_URL", &self.relays[relay].url(&direct));
@@ -149,17 +175,20 @@ impl<'a> Fleet<'a> {
         if skew != 0 {
             self.faults.skewed += 1;
         }
+        let label = format!(
+            "runner {} (pid {}, clock {skew:+} s{})",
+            self.started,
+            runner.child.id(),
+            relay.map(|r| format!(", relay {r}")).unwrap_or_default()
+        );
+        self.note(format!("started {label}"));
         self.members.push(Member {
-            label: format!(
-                "runner {} (pid {}, clock {skew:+} s)",
-                self.started,
-                runner.child.id()
-            ),
+            label,
             runner,
             covers_from: now_ms() + skew * 1000 + START_MARGIN_MS,
             skew,
             relay,
-            cut_until: None,
+            impaired: None,
         });
     }
 
@@ -174,15 +203,31 @@ impl<'a> Fleet<'a> {
                 self.members
                     .iter()
                     .enumerate()
-                    .any(|(i, m)| i != victim && m.cut_until.is_none() && m.covers_from <= edge)
+                    .any(|(i, m)| i != victim && m.impaired.is_none() && m.covers_from <= edge)
             })
             .collect()
     }
 
+    /// One of `candidates`; most often one running attempts, when some are, so that the
+    /// faults hit work in flight.
+    fn pick(&self, rng: &mut Rng, candidates: &[usize], moment: &Moment) -> Option<usize> {
+        let busy: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| moment.busy.contains(&self.members[i].runner.child.id()))
+            .collect();
+        let from = if !busy.is_empty() && rng.percent(75) {
+            &busy
+        } else {
+            candidates
+        };
+        (!from.is_empty()).then(|| from[rng.below(from.len() as u64) as usize])
+    }
+
     /// Kills a runner with SIGKILL, if one may go; then heals its relay, so that its
     /// connections close.
-    pub fn kill(&mut self, rng: &mut Rng, tick_edge: Option<i64>) -> bool {
-        let Some(i) = pick(rng, &self.removable(tick_edge)) else {
+    pub fn kill(&mut self, rng: &mut Rng, moment: &Moment) -> bool {
+        let Some(i) = self.pick(rng, &self.removable(moment.tick_edge), moment) else {
             return false;
         };
         let member = self.members.remove(i);
@@ -198,13 +243,13 @@ impl<'a> Fleet<'a> {
 
     /// Sends SIGTERM to a healthy runner, if one may go; it drains its attempts and exits
     /// while the iteration goes on.
-    pub fn terminate(&mut self, rng: &mut Rng, tick_edge: Option<i64>) -> bool {
+    pub fn terminate(&mut self, rng: &mut Rng, moment: &Moment) -> bool {
         let healthy: Vec<usize> = self
-            .removable(tick_edge)
+            .removable(moment.tick_edge)
             .into_iter()
-            .filter(|&i| self.members[i].cut_until.is_none())
+            .filter(|&i| self.members[i].impaired.is_none())
             .collect();
-        let Some(i) = pick(rng, &healthy) else {
+        let Some(i) = self.pick(rng, &healthy, moment) else {
             return false;
         };
         let member = self.members.remove(i);
@@ -213,49 +258,82 @@ impl<'a> Fleet<'a> {
         self.stopping.push(Stopping {
             label: member.label,
             runner: member.runner,
+            relay: member.relay,
             deadline: Instant::now() + EXIT_LIMIT,
         });
         self.faults.terms += 1;
         true
     }
 
-    /// Cuts a runner off the database for `span`, if one may be.
-    pub fn cut(&mut self, rng: &mut Rng, tick_edge: Option<i64>, span: Duration) -> bool {
+    /// Cuts a runner off the database, or stalls it, for `span`, if one may be.
+    pub fn impair(
+        &mut self,
+        how: Impairment,
+        rng: &mut Rng,
+        moment: &Moment,
+        span: Duration,
+    ) -> bool {
         let candidates: Vec<usize> = self
-            .removable(tick_edge)
+            .removable(moment.tick_edge)
             .into_iter()
-            .filter(|&i| self.members[i].relay.is_some() && self.members[i].cut_until.is_none())
+            .filter(|&i| self.members[i].impaired.is_none())
+            .filter(|&i| how == Impairment::Stall || self.members[i].relay.is_some())
             .collect();
-        let Some(i) = pick(rng, &candidates) else {
+        let Some(i) = self.pick(rng, &candidates, moment) else {
             return false;
         };
         let member = &mut self.members[i];
-        if let Some(relay) = member.relay {
-            self.relays[relay].cut();
-        }
-        member.cut_until = Some(Instant::now() + span);
-        let what = format!("cut off {} for {span:?}", member.label);
+        member.impaired = Some((how, Instant::now() + span));
+        let what = match how {
+            Impairment::Cut => {
+                if let Some(relay) = member.relay {
+                    self.relays[relay].cut();
+                }
+                self.faults.partitions += 1;
+                format!("cut off {} for {span:?}", member.label)
+            }
+            Impairment::Stall => {
+                member.runner.freeze();
+                // Thawed on time by a thread of its own: a stalled runner may hold SQLite's
+                // write lock, and the iteration's own writes then wait for it.
+                let pid = member.runner.child.id().to_string();
+                std::thread::spawn(move || {
+                    std::thread::sleep(span);
+                    // Killed meanwhile, the process is gone: the signal finds no one (its
+                    // id is not handed out again within seconds).
+                    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+                });
+                self.faults.stalls += 1;
+                format!("stalled {} for {span:?}", member.label)
+            }
+        };
         self.note(what);
-        self.faults.partitions += 1;
         true
     }
 
-    /// Heals the cuts that are due (all of them with `all`).
+    /// Ends the cuts and stalls that are due (all of them with `all`).
     pub fn heal(&mut self, all: bool) {
         let mut healed = Vec::new();
         for member in &mut self.members {
-            if let Some(until) = member.cut_until
-                && (all || until <= Instant::now())
-            {
-                if let Some(relay) = member.relay {
-                    self.relays[relay].heal();
-                }
-                member.cut_until = None;
-                // It takes its kept ticks late, then goes on; counted as covering only from
-                // now, as if it had just started.
-                member.covers_from = now_ms() + member.skew * 1000 + START_MARGIN_MS;
-                healed.push(format!("healed {}", member.label));
+            let Some((how, until)) = member.impaired else {
+                continue;
+            };
+            if !all && until > Instant::now() {
+                continue;
             }
+            match how {
+                Impairment::Cut => {
+                    if let Some(relay) = member.relay {
+                        self.relays[relay].heal();
+                    }
+                }
+                Impairment::Stall => member.runner.thaw(),
+            }
+            member.impaired = None;
+            // It takes its kept ticks late, then goes on; counted as covering only from
+            // now, as if it had just started.
+            member.covers_from = now_ms() + member.skew * 1000 + START_MARGIN_MS;
+            healed.push(format!("{how:?} of {} over", member.label));
         }
         for what in healed {
             self.note(what);
@@ -327,6 +405,7 @@ impl<'a> Fleet<'a> {
             self.stopping.push(Stopping {
                 label: member.label,
                 runner: member.runner,
+                relay: member.relay,
                 deadline: Instant::now() + EXIT_LIMIT,
             });
         }
@@ -351,10 +430,6 @@ impl<'a> Fleet<'a> {
         );
         logs
     }
-}
-
-fn pick(rng: &mut Rng, candidates: &[usize]) -> Option<usize> {
-    (!candidates.is_empty()).then(|| candidates[rng.below(candidates.len() as u64) as usize])
 }
 
 fn signal(runner: &Runner, name: &str) {

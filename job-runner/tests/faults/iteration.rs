@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::database::Database;
-use crate::fleet::{Faults, Fleet};
+use crate::fleet::{Faults, Fleet, Impairment, Moment};
 use crate::invariants::{CRON_JOB, Checked, check};
 use crate::rng::Rng;
 use crate::support::{Backend, Relay, Site, restart_postgres, wait_until};
@@ -21,7 +21,8 @@ pub struct Setup<'a> {
     pub backend: Backend,
     /// How long the workload and the faults last.
     pub chaos: Duration,
-    /// One relay per runner that may run at once, to cut runners off (PostgreSQL only).
+    /// Relays to cut runners off with (PostgreSQL only): two per runner that may run at
+    /// once, so that a runner started while another drains after SIGTERM has one too.
     pub relays: &'a [Relay],
     /// Whether to restart the database server once, at a random point.
     pub restart_database: bool,
@@ -79,7 +80,10 @@ pub fn run(setup: &Setup<'_>, rng: &mut Rng) -> Outcome {
             fleet.note("PostgreSQL restarted".into());
             fleet.faults.database_restarts += 1;
         }
-        let tick_edge = || database.tick_edge(CRON_JOB, 1000).map(|(edge, _)| edge);
+        let moment = || Moment {
+            tick_edge: database.tick_edge(CRON_JOB, 1000).map(|(edge, _)| edge),
+            busy: database.busy_runners(),
+        };
         let roll = rng.below(100);
         match roll {
             0..30 => {
@@ -87,22 +91,25 @@ pub fn run(setup: &Setup<'_>, rng: &mut Rng) -> Outcome {
                     violations.push(format!("the workload could not enqueue: {error}"));
                 }
             }
-            30..45 => workload.drop_files(rng),
-            45..57 => {
-                fleet.kill(rng, tick_edge());
+            30..42 => workload.drop_files(rng),
+            42..54 => {
+                fleet.kill(rng, &moment());
             }
-            57..67 => {
-                fleet.terminate(rng, tick_edge());
+            54..63 => {
+                fleet.terminate(rng, &moment());
             }
-            67..85 => {}
-            _ if setup.relays.is_empty() => {}
-            _ => {
-                let span = Duration::from_millis(rng.between(500, 5000) as u64);
-                fleet.cut(rng, tick_edge(), span);
+            63..70 => {
+                let span = Duration::from_millis(rng.between(1000, 5000) as u64);
+                fleet.impair(Impairment::Stall, rng, &moment(), span);
             }
+            70..80 if !setup.relays.is_empty() => {
+                let span = Duration::from_millis(rng.between(1000, 6000) as u64);
+                fleet.impair(Impairment::Cut, rng, &moment(), span);
+            }
+            _ => {}
         }
         // Runners come back: always while fewer than two run, else now and then.
-        if fleet.len() < 2 || (fleet.len() < MAX_RUNNERS && (67..85).contains(&roll)) {
+        if fleet.len() < 2 || (fleet.len() < MAX_RUNNERS && roll >= 80) {
             fleet.start(&mut site, rng);
         }
         std::thread::sleep(Duration::from_millis(rng.between(100, 400) as u64));

@@ -2,14 +2,15 @@
 //! processes on one file) and on PostgreSQL, then invariants read from the tables.
 //!
 //! Each iteration runs a mixed workload on a fresh database: a cron job every second,
-//! tasks due now and delayed, jobs that fail then succeed, jobs that always fail, chains
-//! (written in code, and started at run time) and files dropped into a watched folder;
-//! meanwhile runners are killed (SIGKILL), stopped (SIGTERM) and started again at random
-//! points; on PostgreSQL, runners are also cut off from the database for a while (a relay
-//! that stops passing bytes), started with clocks up to 5 s wrong, and the server is
-//! restarted in every fourth iteration. At least one runner covers every cron tick
-//! throughout (see `fleet`). Then the faults stop, the last runners finish everything, and
-//! `invariants` checks the tables.
+//! tasks due now and delayed, long tasks, jobs that fail then succeed, jobs that always
+//! fail, chains (written in code, and started at run time) and files dropped into a watched
+//! folder. Meanwhile, at random points, runners are killed (SIGKILL), stopped (SIGTERM),
+//! stalled for a while (SIGSTOP, then SIGCONT) and started again, most often the ones
+//! running attempts; on PostgreSQL, runners are also cut off from the database for a while
+//! (a relay that stops passing bytes) and started with clocks up to 5 s off, and the server
+//! is restarted in every fourth iteration. At least one healthy runner covers every cron
+//! tick throughout (see `fleet`). Then the faults stop, the last runners finish everything,
+//! and `invariants` checks the tables.
 //!
 //! `cargo test -p job-runner --test faults [sqlite|postgres]`. Every choice comes from one
 //! seed, printed at the start: `FAULTS_SEED=N` replays its choices (the processes' timing
@@ -128,7 +129,7 @@ fn run_backend(backend: Backend, seed: u64, first: u64, iterations: u64) -> Tota
         Backend::Sqlite => Vec::new(),
         Backend::Postgres => {
             let url = backends::postgres_url().expect("PostgreSQL is reachable");
-            (0..MAX_RUNNERS).map(|_| Relay::to(&url)).collect()
+            (0..2 * MAX_RUNNERS).map(|_| Relay::to(&url)).collect()
         }
     };
     let mut totals = Totals::default();
@@ -254,12 +255,13 @@ fn print_totals(seed: u64, totals: &[(Backend, Totals)], took: Duration) {
 }
 
 /// What was done and checked, each count with its name.
-fn counts(f: &Faults, c: &Checked) -> [(&'static str, u64); 13] {
+fn counts(f: &Faults, c: &Checked) -> [(&'static str, u64); 14] {
     [
         ("runners started", f.starts),
         ("SIGKILL", f.kills),
         ("SIGTERM", f.terms),
         ("cut off", f.partitions),
+        ("stalled", f.stalls),
         ("skewed clocks", f.skewed),
         ("PostgreSQL restarts", f.database_restarts),
         ("tasks checked", c.tasks),

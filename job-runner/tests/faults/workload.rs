@@ -113,14 +113,14 @@ impl Workload {
 fn request(rng: &mut Rng, index: usize) -> (Kind, EnqueueRequest) {
     let roll = rng.below(100);
     let (kind, job, args) = match roll {
-        0..25 => (Kind::Now, "echo", json!({ "text": format!("now {index}") })),
-        25..40 => (
+        0..16 => (Kind::Now, "echo", json!({ "text": format!("now {index}") })),
+        16..27 => (
             Kind::Delayed,
             "echo",
             json!({ "text": format!("later {index}") }),
         ),
-        40..50 => {
-            let millis = rng.between(200, 1500);
+        27..50 => {
+            let millis = rng.between(500, 3000);
             let marker = format!("slow-{index}");
             (
                 Kind::Slow,
@@ -128,12 +128,12 @@ fn request(rng: &mut Rng, index: usize) -> (Kind, EnqueueRequest) {
                 json!({ "millis": millis, "marker": marker }),
             )
         }
-        50..65 => {
+        50..63 => {
             let failures = rng.between(1, 2) as u32;
             (Kind::Flaky { failures }, "flaky", json!(failures))
         }
-        65..70 => (Kind::Fails, "always_fails", json!(null)),
-        70..85 => {
+        63..68 => (Kind::Fails, "always_fails", json!(null)),
+        68..84 => {
             // 12 makes step_two fail for good; 6 makes it slow (1.5 s).
             let n = match rng.below(4) {
                 0 => 12,
