@@ -244,7 +244,15 @@ impl Site {
         self.runner_with(&[])
     }
 
+    /// Starts `job-runner run EXTRA...` and waits until it has started.
     pub fn runner_with(&self, extra: &[&str]) -> Runner {
+        self.try_runner_with(extra)
+            .unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// Like [`Site::runner_with`], but says why the runner did not start (it exited, or did
+    /// not log `runner started` within 30 s) instead of panicking.
+    pub fn try_runner_with(&self, extra: &[&str]) -> Result<Runner, String> {
         let mut args = vec!["run"];
         args.extend_from_slice(extra);
         let mut child = self
@@ -263,9 +271,30 @@ impl Site {
                 log.push('\n');
             }
         });
-        let runner = Runner { child, log };
-        runner.wait_for_log("runner started", Duration::from_secs(30));
-        runner
+        let mut runner = Runner { child, log };
+        let limit = Duration::from_secs(30);
+        let mut exited = None;
+        wait_until(limit, || {
+            exited = runner.child.try_wait().ok().flatten();
+            runner.log().contains("runner started") || exited.is_some()
+        });
+        if runner.log().contains("runner started") {
+            return Ok(runner);
+        }
+        match exited {
+            Some(status) => {
+                // Let the log reader catch up.
+                std::thread::sleep(Duration::from_millis(100));
+                Err(format!(
+                    "the runner exited ({status}) before it started:\n{}",
+                    runner.log()
+                ))
+            }
+            None => Err(format!(
+                "the runner did not log `runner started` within {limit:?}:\n{}",
+                runner.log()
+            )),
+        }
     }
 }
 
