@@ -13,7 +13,7 @@
 //! are due on theirs.
 
 use std::collections::BTreeSet;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::jobs::CLOCK_SKEW;
@@ -23,6 +23,9 @@ use crate::support::{Relay, Runner, Site};
 /// A runner's scheduler starts shortly before it logs `runner started`; this much later
 /// than that, it surely takes every tick.
 const START_MARGIN_MS: i64 = 1500;
+
+/// How many times a runner is started before its failure to start fails the iteration.
+const START_TRIES: u32 = 3;
 
 /// How long a runner sent SIGTERM may take to exit: its grace (10 s in the tests) and more.
 const EXIT_LIMIT: Duration = Duration::from_secs(30);
@@ -116,6 +119,15 @@ pub struct Fleet<'a> {
     started: usize,
 }
 
+impl Drop for Fleet<'_> {
+    /// The relays outlive the iteration: none stays cut, whatever ended it (a panic too).
+    fn drop(&mut self) {
+        for relay in self.relays {
+            relay.heal();
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -167,7 +179,20 @@ impl<'a> Fleet<'a> {
             site.env("JOBS_DATABASE_URL", &self.relays[relay].url(&direct));
         }
         site.env(CLOCK_SKEW, &skew.to_string());
-        let runner = site.runner();
+        let mut tries = 0;
+        let runner = loop {
+            tries += 1;
+            match site.try_runner_with(&[]) {
+                Ok(runner) => break runner,
+                // The database may have been out of reach for a moment (a restart by
+                // another process on this machine): a runner refuses to start then.
+                Err(problem) if tries < START_TRIES => {
+                    self.note(format!("a runner did not start, trying again: {problem}"));
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(problem) => panic!("{problem}"),
+            }
+        };
         site.env("JOBS_DATABASE_URL", &direct);
         site.env(CLOCK_SKEW, "0");
         self.started += 1;
@@ -301,7 +326,10 @@ impl<'a> Fleet<'a> {
                     std::thread::sleep(span);
                     // Killed meanwhile, the process is gone: the signal finds no one (its
                     // id is not handed out again within seconds).
-                    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+                    let _ = Command::new("kill")
+                        .args(["-CONT", &pid])
+                        .stderr(Stdio::null())
+                        .status();
                 });
                 self.faults.stalls += 1;
                 format!("stalled {} for {span:?}", member.label)

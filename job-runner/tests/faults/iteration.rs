@@ -159,9 +159,9 @@ pub fn run(setup: &Setup<'_>, rng: &mut Rng) -> Outcome {
     }
 }
 
-/// Waits until nothing is pending or running and every file has been taken, twice in a
-/// row a second apart (a tick taken just before the pause, or an event on its way, shows
-/// up in between); `false` after [`DRAIN_LIMIT`].
+/// Waits until nothing is pending or running and every file has been taken, and that has
+/// held for a second (a tick taken just before the pause, or an event on its way, shows up
+/// within it); `false` after [`DRAIN_LIMIT`].
 fn drain(
     database: &Database,
     workload: &Workload,
