@@ -168,6 +168,11 @@ impl<'a> Fleet<'a> {
         } else {
             0
         };
+        self.start_skewed(site, skew);
+    }
+
+    /// Starts a runner whose clock is `skew` seconds off.
+    fn start_skewed(&mut self, site: &mut Site, skew: i64) {
         // A relay of its own: not one that a runner still running (or still draining after
         // SIGTERM) uses, which a cut would cut off too.
         let relay = (0..self.relays.len()).find(|&i| {
@@ -424,10 +429,37 @@ impl<'a> Fleet<'a> {
         }
     }
 
-    /// Sends SIGTERM to every runner and waits until all have exited.
-    pub fn stop_all(&mut self) {
+    /// The process id of a healthy runner whose clock is right, started if there is none:
+    /// the one that finishes the iteration's work alone.
+    pub fn drainer(&mut self, site: &mut Site) -> u32 {
+        let on_time = |m: &Member| m.skew == 0 && m.impaired.is_none();
+        if !self.members.iter().any(on_time) {
+            self.start_skewed(site, 0);
+        }
+        let member = self
+            .members
+            .iter()
+            .find(|m| on_time(m))
+            .expect("a runner on time was just started");
+        member.runner.child.id()
+    }
+
+    /// Whether the runner `pid` takes every tick after `edge`.
+    pub fn covers(&self, pid: u32, edge: i64) -> bool {
+        self.members
+            .iter()
+            .any(|m| m.runner.child.id() == pid && m.covers_from <= edge)
+    }
+
+    /// Sends SIGTERM to every runner but `keep` (all of them without one) and waits until
+    /// they have exited.
+    pub fn stop_all_but(&mut self, keep: Option<u32>) {
         self.heal(true);
-        for member in std::mem::take(&mut self.members) {
+        let (kept, stopped): (Vec<Member>, Vec<Member>) = std::mem::take(&mut self.members)
+            .into_iter()
+            .partition(|m| Some(m.runner.child.id()) == keep);
+        self.members = kept;
+        for member in stopped {
             self.note(format!("SIGTERM {} (the end)", member.label));
             signal(&member.runner, "TERM");
             self.stopping.push(Stopping {

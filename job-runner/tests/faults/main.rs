@@ -9,7 +9,8 @@
 //! running attempts; on PostgreSQL, runners are also cut off from the database for a while
 //! (a relay that stops passing bytes) and started with clocks up to 5 s off, and the server
 //! is restarted in every fourth iteration. At least one healthy runner covers every cron
-//! tick throughout (see `fleet`). Then the faults stop, the last runners finish everything,
+//! tick throughout (see `fleet`). Then the faults stop, one runner on time takes over the
+//! ticks alone, the schedule is paused, that runner finishes everything (see `iteration`),
 //! and `invariants` checks the tables.
 //!
 //! `cargo test -p job-runner --test faults [sqlite|postgres]`. Every choice comes from one
