@@ -133,7 +133,7 @@ fn now_ms() -> i64 {
 }
 
 impl<'a> Fleet<'a> {
-    /// No runner yet; `relays` (one per runner that may run at once) are used to cut
+    /// No runner yet; `relays` (more than runners may run at once) are used to cut
     /// runners off, and `skew` says whether clocks may be skewed.
     pub fn new(relays: &'a [Relay], skew: bool) -> Fleet<'a> {
         Fleet {
