@@ -92,7 +92,7 @@ pub enum Runs {
 
 fn main() -> ExitCode {
     if let Ok(args) = std::env::var(support::CHILD) {
-        return child(&args);
+        return support::child(&args);
     }
     let filters: Vec<String> = std::env::args()
         .skip(1)
@@ -186,16 +186,4 @@ fn run_one(name: &str, test: &Test, backend: Backend, failed: &Mutex<Vec<String>
                 .push(name.to_owned());
         }
     }
-}
-
-/// Runs the `job-runner` command line with this binary's test jobs.
-fn child(args: &str) -> ExitCode {
-    let args: Vec<String> = match serde_json::from_str(args) {
-        Ok(args) => args,
-        Err(error) => {
-            eprintln!("bad {}: {error}", support::CHILD);
-            return ExitCode::FAILURE;
-        }
-    };
-    job_runner::cli::main_from(args, jobs::setup)
 }

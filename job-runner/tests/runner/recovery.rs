@@ -8,8 +8,8 @@ use crate::Runs::{Alone, Only};
 use crate::Test;
 use crate::jobs::CLOCK_SKEW;
 use crate::support::{
-    Backend, Relay, Site, millis_in, rows_of_task, statuses, task_id, task_state, wait_for_file,
-    wait_until,
+    Backend, Relay, Site, millis_in, restart_postgres, rows_of_task, statuses, task_id, task_state,
+    wait_for_file, wait_until,
 };
 
 /// This topic's tests.
@@ -147,16 +147,7 @@ fn a_database_restart_does_not_end_the_runners(backend: Backend) {
     let mut expected = site
         .enqueue_many("echo", (0..100).map(note).collect())
         .len();
-    let version = std::fs::read_dir("/etc/postgresql")
-        .expect("a PostgreSQL cluster on this machine")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .next()
-        .expect("a PostgreSQL version");
-    let restart = std::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
-        .spawn()
-        .expect("restart PostgreSQL");
+    let restart = restart_postgres();
     // Enqueue while the server goes down and comes back: retry what it refuses.
     let mut during = 0;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -18,6 +18,19 @@ use serde_json::Value;
 /// The variable that turns this binary into a runner process.
 pub const CHILD: &str = "JOB_RUNNER_TEST_CHILD";
 
+/// Runs the `job-runner` command line with the test jobs, in a process started with
+/// [`CHILD`] set to `args` (its arguments as a JSON array).
+pub fn child(args: &str) -> std::process::ExitCode {
+    let args: Vec<String> = match serde_json::from_str(args) {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("bad {CHILD}: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    job_runner::cli::main_from(args, crate::jobs::setup)
+}
+
 /// The admin token of the tests that serve the admin API.
 pub const TOKEN: &str = "admin-token-for-the-tests-0123456789";
 
@@ -232,7 +245,15 @@ impl Site {
         self.runner_with(&[])
     }
 
+    /// Starts `job-runner run EXTRA...` and waits until it has started.
     pub fn runner_with(&self, extra: &[&str]) -> Runner {
+        self.try_runner_with(extra)
+            .unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// Like [`Site::runner_with`], but says why the runner did not start (it exited, or did
+    /// not log `runner started` within 30 s) instead of panicking.
+    pub fn try_runner_with(&self, extra: &[&str]) -> Result<Runner, String> {
         let mut args = vec!["run"];
         args.extend_from_slice(extra);
         let mut child = self
@@ -251,9 +272,30 @@ impl Site {
                 log.push('\n');
             }
         });
-        let runner = Runner { child, log };
-        runner.wait_for_log("runner started", Duration::from_secs(30));
-        runner
+        let mut runner = Runner { child, log };
+        let limit = Duration::from_secs(30);
+        let mut exited = None;
+        wait_until(limit, || {
+            exited = runner.child.try_wait().ok().flatten();
+            runner.log().contains("runner started") || exited.is_some()
+        });
+        if runner.log().contains("runner started") {
+            return Ok(runner);
+        }
+        match exited {
+            Some(status) => {
+                // Let the log reader catch up.
+                std::thread::sleep(Duration::from_millis(100));
+                Err(format!(
+                    "the runner exited ({status}) before it started:\n{}",
+                    runner.log()
+                ))
+            }
+            None => Err(format!(
+                "the runner did not log `runner started` within {limit:?}:\n{}",
+                runner.log()
+            )),
+        }
     }
 }
 
@@ -439,17 +481,22 @@ impl Relay {
                                 continue;
                             }
                             match from.read(&mut buffer) {
-                                Ok(0) => return,
+                                Ok(0) => break,
                                 Ok(n) => {
                                     if to.write_all(&buffer[..n]).is_err() {
-                                        return;
+                                        break;
                                     }
                                 }
                                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
-                                Err(_) => return,
+                                Err(_) => break,
                             }
                         }
+                        // One side closed: close both, so that the other direction ends
+                        // too and the server sees its client go (an idle server connection
+                        // would otherwise stay open, and keep its locks, forever).
+                        let _ = from.shutdown(std::net::Shutdown::Both);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
                     });
                 }
             }
@@ -475,6 +522,21 @@ impl Relay {
     pub fn heal(&self) {
         self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Starts restarting this machine's PostgreSQL cluster; the restart is over (the server
+/// answers again) when the returned process has exited.
+pub fn restart_postgres() -> Child {
+    let version = std::fs::read_dir("/etc/postgresql")
+        .expect("a PostgreSQL cluster on this machine")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .expect("a PostgreSQL version");
+    Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+        .spawn()
+        .expect("restart PostgreSQL")
 }
 
 /// The `host:port` of a PostgreSQL URL.
