@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::baseline::{self, Target};
 use crate::db::Backend;
-use crate::probe::{Probe, Summary, memory_kib};
+use crate::probe::{Probe, Summary, Workload, memory_kib};
 use crate::sdk::{self, Settings};
 
 /// What a child runs.
@@ -67,6 +67,12 @@ pub struct ChildArgs {
     /// Report the start instant of every task.
     #[arg(long)]
     pub record_starts: bool,
+    /// The SDK's job: the no-op job, or the keyed one.
+    #[arg(long, value_enum, default_value = "noop")]
+    pub workload: Workload,
+    /// The SDK job's limit across every runner (per key for the keyed job).
+    #[arg(long)]
+    pub limit: Option<u32>,
 }
 
 /// Runs as a child until standard input closes.
@@ -92,6 +98,8 @@ pub async fn main(args: ChildArgs) -> anyhow::Result<()> {
             let settings = Settings {
                 concurrency: args.concurrency,
                 pool: args.pool,
+                workload: args.workload,
+                limit: args.limit,
             };
             sdk::run(&args.url, settings, probe.clone(), stop).await?;
         }
@@ -142,12 +150,17 @@ impl Child {
             .arg(args.expect.to_string())
             .arg("--queue")
             .arg(&args.queue)
+            .arg("--workload")
+            .arg(args.workload.arg())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
         if args.record_starts {
             command.arg("--record-starts");
+        }
+        if let Some(limit) = args.limit {
+            command.arg("--limit").arg(limit.to_string());
         }
         let mut process = command
             .spawn()

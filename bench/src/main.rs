@@ -77,6 +77,15 @@ struct DrainArgs {
     /// Runs.
     #[arg(long, default_value_t = 1)]
     runs: u32,
+    /// The SDK's job: `noop`, or `keyed` (claims take keys in turn).
+    #[arg(long, value_enum, default_value = "noop")]
+    workload: probe::Workload,
+    /// The SDK job's limit across every runner (per key for the keyed job).
+    #[arg(long)]
+    limit: Option<u32>,
+    /// The keys the keyed job's tasks are spread over.
+    #[arg(long, default_value_t = 100)]
+    keys: u32,
     /// The PostgreSQL server.
     #[arg(
         long,
@@ -398,6 +407,11 @@ async fn drain_once(args: DrainArgs) -> anyhow::Result<()> {
                 concurrency: args.concurrency,
                 jobs: args.jobs,
                 processes: args.processes,
+                flow: scenarios::Flow {
+                    workload: args.workload,
+                    limit: args.limit,
+                    keys: args.keys,
+                },
             })
             .await?;
         println!("{}", serde_json::to_string(&result)?);

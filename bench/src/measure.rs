@@ -1,7 +1,10 @@
 //! What `bench run` measures on one backend, one step after another: drains over a
 //! concurrency sweep against raw apalis, the baseline at the SDK's best concurrency, the
 //! larger drains and their peak memory, enqueue rates, enqueue-to-start latency, a drain
-//! with large tables, and several runner processes (PostgreSQL).
+//! with large tables, flow control (limits, keys, fairness), and several runner processes
+//! (PostgreSQL).
+
+mod flow;
 
 use std::time::Duration;
 
@@ -58,6 +61,8 @@ pub async fn measure_backend(
     measure.latency().await?;
     // 5: large tables.
     measure.large_tables(best, empty_rate_of_large).await?;
+    // Flow control: limits and keys against the same drain without them, and fairness.
+    measure.flow_control().await?;
     // 5: several runner processes (PostgreSQL).
     if backend == Backend::Postgres {
         measure.several_processes(best).await?;
@@ -149,6 +154,7 @@ impl Measure<'_> {
             concurrency,
             jobs,
             processes,
+            flow: scenarios::Flow::default(),
         }
     }
 

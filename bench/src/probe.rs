@@ -124,11 +124,61 @@ pub async fn bench_noop(index: u32, ctx: JobContext) -> JobResult {
     Ok(Outcome::none())
 }
 
-/// The registry of the bench: its no-op job alone.
-pub fn registry() -> anyhow::Result<job_core::Registry> {
+/// A task of the keyed no-op job: its index, and the key its claims are grouped by.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Keyed {
+    /// The task's number, as the no-op job's argument.
+    pub index: u32,
+    /// The key (a customer, say): claims take keys in turn, and a limit set at run time
+    /// applies to each key.
+    pub key: u32,
+}
+
+/// The no-op job with keys: what the flow-control scenarios drain.
+#[job(name = "bench_keyed", per = key)]
+pub async fn bench_keyed(task: Keyed, ctx: JobContext) -> JobResult {
+    if let Ok(probe) = ctx.data::<std::sync::Arc<Probe>>() {
+        probe.hit(task.index);
+    }
+    Ok(Outcome::none())
+}
+
+/// Which of the bench's jobs a runner runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Workload {
+    /// `bench_noop`: no keys, claimed in order.
+    #[default]
+    Noop,
+    /// `bench_keyed`: claims take keys in turn.
+    Keyed,
+}
+
+impl Workload {
+    /// The job's name.
+    pub fn job(self) -> &'static str {
+        match self {
+            Workload::Noop => BenchNoop::name(),
+            Workload::Keyed => BenchKeyed::name(),
+        }
+    }
+
+    /// Its name on a command line.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Workload::Noop => "noop",
+            Workload::Keyed => "keyed",
+        }
+    }
+}
+
+/// The registry of the bench: the jobs of `workloads` alone.
+pub fn registry(workloads: &[Workload]) -> anyhow::Result<job_core::Registry> {
     let mut registry = job_core::Registry::from_linked()?;
-    registry.retain(|d| d.name() == BenchNoop::name());
-    anyhow::ensure!(registry.len() == 1, "the bench job is not registered");
+    registry.retain(|d| workloads.iter().any(|w| w.job() == d.name()));
+    anyhow::ensure!(
+        registry.len() == workloads.len(),
+        "the bench jobs are not all registered: {workloads:?}"
+    );
     Ok(registry)
 }
 

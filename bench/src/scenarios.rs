@@ -1,4 +1,5 @@
-//! The scenarios: drain, enqueue, latency, baseline, scale and memory.
+//! The scenarios: drain (with and without flow control), fairness, enqueue, latency,
+//! baseline, scale and memory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::baseline::{self, Producer, Target};
 use crate::child::{Child, ChildArgs, System};
 use crate::db::{Backend, Conn, Db, Place};
-use crate::probe::{BenchNoop, Probe, memory_kib, unix_ns};
+use crate::probe::{BenchNoop, Probe, Summary, Workload, memory_kib, unix_ns};
+use crate::report::Percentiles;
 use crate::sdk::{self, Settings};
 
 /// Tasks per bulk enqueue call.
@@ -40,6 +42,29 @@ pub struct Drain {
     pub jobs: u32,
     /// Runner processes.
     pub processes: u32,
+    /// The flow control it runs under (SDK only).
+    pub flow: Flow,
+}
+
+/// The flow control of an SDK drain: which job, its limit, and how its tasks are keyed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flow {
+    /// The no-op job, or the keyed one (whose claims take keys in turn).
+    pub workload: Workload,
+    /// Attempts at once across every runner (per key for the keyed job), set at run time
+    /// as `jobs.toml` would.
+    pub limit: Option<u32>,
+    /// The keyed job's tasks are spread over this many keys: task `i` has key `i % keys`.
+    pub keys: u32,
+}
+
+/// What the fairness case measured: the small keys' waits, and the whole drain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fairness {
+    /// The small keys' waits, from the drain's first start to each task's start.
+    pub small_wait: Percentiles,
+    /// The drain of the backlog and the small keys together.
+    pub drain: DrainResult,
 }
 
 /// What a drain measured.
@@ -74,8 +99,12 @@ impl Bench {
         match drain.system {
             System::Sdk => {
                 let (client, jobs) = sdk::client(&db.url).await?;
+                let flow = drain.flow;
                 let start = Instant::now();
-                sdk::enqueue_bulk(&jobs, 0, drain.jobs, BULK_BATCH).await?;
+                sdk::enqueue_bulk_of(&jobs, flow.workload, 0, drain.jobs, BULK_BATCH, |i| {
+                    i % flow.keys.max(1)
+                })
+                .await?;
                 let enqueue_rate = rate(drain.jobs, start.elapsed());
                 client.store().close().await;
                 self.run_sdk_drain(db, drain, 0, enqueue_rate).await
@@ -92,6 +121,22 @@ impl Bench {
         floor: i64,
         enqueue_rate: f64,
     ) -> anyhow::Result<DrainResult> {
+        let (result, _) = self
+            .run_sdk_drain_recorded(db, drain, floor, enqueue_rate, false)
+            .await?;
+        Ok(result)
+    }
+
+    /// [`run_sdk_drain`](Bench::run_sdk_drain), with the children's summaries, which hold
+    /// every task's start when `record_starts`.
+    async fn run_sdk_drain_recorded(
+        &self,
+        db: &Db,
+        drain: &Drain,
+        floor: i64,
+        enqueue_rate: f64,
+        record_starts: bool,
+    ) -> anyhow::Result<(DrainResult, Vec<Summary>)> {
         let mut conn = db.connect().await?;
         let args = ChildArgs {
             system: System::Sdk,
@@ -101,7 +146,9 @@ impl Bench {
             pool: self.pool,
             expect: drain.jobs,
             queue: "bench_noop".into(),
-            record_starts: false,
+            record_starts,
+            workload: drain.flow.workload,
+            limit: drain.flow.limit,
         };
         let (summaries, end) = self
             .supervise(&args, drain, &mut conn, |row| row[0] == 0, SDK_BUSY)
@@ -128,7 +175,87 @@ impl Bench {
             check == [n, n, 1, n] && tasks == [n, n],
             "not every task ran exactly once: history (rows, tasks, max attempt, succeeded) = {check:?}, tasks (all, succeeded at attempt 1) = {tasks:?}, expected {n} each"
         );
-        finish(drain, &summaries, end, enqueue_rate)
+        let result = finish(drain, &summaries, end, enqueue_rate)?;
+        Ok((result, summaries))
+    }
+
+    /// The fairness case: `backlog` tasks of one key stored first, then `small_keys` keys
+    /// of `per_small` tasks each behind them, drained by one runner at `concurrency`. With
+    /// the keyed job, claims take keys in turn; with the no-op job, in order.
+    pub async fn fairness(
+        &self,
+        backend: Backend,
+        workload: Workload,
+        concurrency: u32,
+        backlog: u32,
+        small_keys: u32,
+        per_small: u32,
+    ) -> anyhow::Result<Fairness> {
+        let db = Db::fresh(backend, &self.place).await?;
+        let result = self
+            .fairness_on(
+                &db,
+                backend,
+                workload,
+                concurrency,
+                backlog,
+                small_keys,
+                per_small,
+            )
+            .await;
+        db.remove().await;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)] // fairness's own, with the database
+    async fn fairness_on(
+        &self,
+        db: &Db,
+        backend: Backend,
+        workload: Workload,
+        concurrency: u32,
+        backlog: u32,
+        small_keys: u32,
+        per_small: u32,
+    ) -> anyhow::Result<Fairness> {
+        let total = backlog + small_keys * per_small;
+        let (client, jobs) = sdk::client(&db.url).await?;
+        let start = Instant::now();
+        // Key 0 for the backlog, then keys 1..=small_keys in turn.
+        sdk::enqueue_bulk_of(&jobs, workload, 0, total, BULK_BATCH, |i| {
+            i.checked_sub(backlog).map_or(0, |j| 1 + j % small_keys)
+        })
+        .await?;
+        let enqueue_rate = rate(total, start.elapsed());
+        client.store().close().await;
+        let drain = Drain {
+            system: System::Sdk,
+            backend,
+            concurrency,
+            jobs: total,
+            processes: 1,
+            flow: Flow {
+                workload,
+                limit: None,
+                keys: small_keys + 1,
+            },
+        };
+        let (result, summaries) = self
+            .run_sdk_drain_recorded(db, &drain, 0, enqueue_rate, true)
+            .await?;
+        let starts = summaries
+            .first()
+            .and_then(|s| s.starts_ns.as_ref())
+            .context("the runner recorded no starts")?;
+        let first = starts.iter().copied().filter(|&t| t > 0).min().unwrap_or(0);
+        let waits = starts[backlog as usize..]
+            .iter()
+            .map(|&t| Duration::from_nanos(t.saturating_sub(first)))
+            .collect::<Vec<_>>();
+        Ok(Fairness {
+            small_wait: Percentiles::of(&waits),
+            drain: result,
+        })
     }
 
     async fn run_apalis_drain(&self, db: &Db, drain: &Drain) -> anyhow::Result<DrainResult> {
@@ -149,6 +276,8 @@ impl Bench {
             expect: drain.jobs,
             queue: target.queue.clone(),
             record_starts: false,
+            workload: Workload::Noop,
+            limit: None,
         };
         let n = i64::from(drain.jobs);
         let query = baseline::done_query(&target);
@@ -264,11 +393,7 @@ impl Bench {
         let mut jobs = None;
         let task = match system {
             System::Sdk => {
-                let settings = Settings {
-                    concurrency: 10,
-                    pool: self.pool,
-                };
-                let runner = sdk::runner(&db.url, settings, probe).await?;
+                let runner = sdk::runner(&db.url, Settings::noop(10, self.pool), probe).await?;
                 jobs = Some(runner.jobs().clone());
                 tokio::spawn(async move { runner.run_until(stopped).await.map_err(Into::into) })
             }
@@ -294,7 +419,7 @@ impl Bench {
             let stored = begin.elapsed();
             let (index, at) = tokio::time::timeout(Duration::from_secs(10), starts.recv())
                 .await
-                .context("a task did not start within 10 s")?
+                .with_context(|| format!("{system:?} on {backend:?}: task {i} did not start within 10 s of its enqueue"))?
                 .context("the runner stopped")?;
             ensure!(index == i, "task {index} started where {i} was expected");
             if i >= warmup {
@@ -346,6 +471,8 @@ impl Bench {
             expect: total,
             queue: "bench_noop".into(),
             record_starts: true,
+            workload: Workload::Noop,
+            limit: None,
         };
         let mut child = Child::spawn(&self.exe, &args)?;
         child.wait_for("READY", Duration::from_secs(30)).await?;
@@ -452,6 +579,7 @@ impl Bench {
                 concurrency,
                 jobs: pending,
                 processes: 1,
+                flow: Flow::default(),
             };
             let result = self.run_sdk_drain(db, &drain, floor, enqueue_rate).await?;
             results.push(result);
@@ -531,7 +659,7 @@ impl Bench {
 
 fn finish(
     drain: &Drain,
-    summaries: &[crate::probe::Summary],
+    summaries: &[Summary],
     end: u64,
     enqueue_rate: f64,
 ) -> anyhow::Result<DrainResult> {

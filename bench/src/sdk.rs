@@ -5,11 +5,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use job_core::{Job, JobClient};
+use job_core::JobClient;
 use job_runner::config::JobOverride;
 use job_runner::{Config, Jobs, Runner};
 
-use crate::probe::{BenchNoop, Probe};
+use crate::probe::{BenchKeyed, BenchNoop, Keyed, Probe, Workload};
 
 /// The runner's settings for a run.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +18,23 @@ pub struct Settings {
     pub concurrency: u32,
     /// Pooled connections.
     pub pool: u32,
+    /// The job it runs.
+    pub workload: Workload,
+    /// Attempts of the job at once across every runner (per key for the keyed job), as
+    /// `jobs.toml` would set it; `None`: no limit.
+    pub limit: Option<u32>,
+}
+
+impl Settings {
+    /// A runner of the no-op job, without limits.
+    pub fn noop(concurrency: u32, pool: u32) -> Settings {
+        Settings {
+            concurrency,
+            pool,
+            workload: Workload::Noop,
+            limit: None,
+        }
+    }
 }
 
 /// The configuration of a bench runner: defaults, `url`, `settings`, no admin server.
@@ -30,19 +47,20 @@ pub fn config(url: &str, settings: Settings) -> anyhow::Result<Config> {
     let env = move |name: &str| vars.get(name).cloned();
     let mut config = Config::load(None, &env)?;
     config.jobs.insert(
-        BenchNoop::name().to_owned(),
+        settings.workload.job().to_owned(),
         JobOverride {
             concurrency: Some(settings.concurrency),
+            limit: settings.limit,
             ..JobOverride::default()
         },
     );
     Ok(config)
 }
 
-/// A runner of the no-op job on `url`, recording into `probe`.
+/// A runner of the job of `settings` on `url`, recording into `probe`.
 pub async fn runner(url: &str, settings: Settings, probe: Arc<Probe>) -> anyhow::Result<Runner> {
     Ok(Runner::builder(config(url, settings)?)
-        .registry(crate::probe::registry()?)
+        .registry(crate::probe::registry(&[settings.workload])?)
         .data(probe)
         .build()
         .await?)
@@ -61,11 +79,34 @@ pub async fn run(
 
 /// Stores no-op tasks `from..to` through the typed bulk API, `batch` per call.
 pub async fn enqueue_bulk(jobs: &Jobs, from: u32, to: u32, batch: u32) -> anyhow::Result<()> {
+    enqueue_bulk_of(jobs, Workload::Noop, from, to, batch, |_| 0).await
+}
+
+/// Stores tasks `from..to` of `workload` through the typed bulk API, `batch` per call;
+/// task `i` of the keyed job has key `key(i)`.
+pub async fn enqueue_bulk_of(
+    jobs: &Jobs,
+    workload: Workload,
+    from: u32,
+    to: u32,
+    batch: u32,
+    key: impl Fn(u32) -> u32,
+) -> anyhow::Result<()> {
     let mut next = from;
     while next < to {
         let end = (next + batch).min(to);
         let requests = (next..end)
-            .map(|i| BenchNoop::enqueue(jobs, i).into_request())
+            .map(|index| match workload {
+                Workload::Noop => BenchNoop::enqueue(jobs, index).into_request(),
+                Workload::Keyed => BenchKeyed::enqueue(
+                    jobs,
+                    Keyed {
+                        index,
+                        key: key(index),
+                    },
+                )
+                .into_request(),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         jobs.enqueue_many(requests).await?;
         next = end;
@@ -82,17 +123,14 @@ pub async fn enqueue_single(jobs: &Jobs, from: u32, to: u32) -> anyhow::Result<D
     Ok(start.elapsed())
 }
 
-/// A client of `url` that runs nothing (its enqueues wake no local worker).
+/// A client of `url` that runs nothing (its enqueues wake no local worker): it enqueues
+/// tasks of every bench job.
 pub async fn client(url: &str) -> anyhow::Result<(Runner, Jobs)> {
-    let runner = runner(
-        url,
-        Settings {
-            concurrency: 1,
-            pool: 4,
-        },
-        Arc::new(Probe::new(0, false)),
-    )
-    .await?;
+    let runner = Runner::builder(config(url, Settings::noop(1, 4))?)
+        .registry(crate::probe::registry(&[Workload::Noop, Workload::Keyed])?)
+        .data(Arc::new(Probe::new(0, false)))
+        .build()
+        .await?;
     let jobs = runner.jobs().clone();
     Ok((runner, jobs))
 }

@@ -94,6 +94,22 @@ fn a_quick_bench_runs_every_task_exactly_once_and_writes_its_results() {
         }
         let latency = &figures["latency"]["sdk"];
         assert_eq!(latency["samples"], 50, "{name}: {latency}");
+        // Flow control: a run of each drain, and the waits of all 10 x 20 small-key tasks
+        // with keys in turn and in order.
+        let flow = &figures["flow_control"];
+        for drain in ["without_limits", "global_limit", "per_key_limit"] {
+            assert_eq!(
+                flow[drain]["runs"].as_array().map(Vec::len),
+                Some(1),
+                "{name}: {drain} in {flow}"
+            );
+        }
+        for case in ["keys_in_turn", "in_order"] {
+            assert_eq!(
+                flow["fairness"][case]["small_wait"]["samples"], 200,
+                "{name}: fairness {case} in {flow}"
+            );
+        }
     }
     if backend == "all" {
         let spread = &backends["postgres"]["processes"]["runs"][0]["spread"];
