@@ -119,13 +119,7 @@ impl Control {
                 enabled: settings.enabled,
                 args_type: settings.descriptor.args_type(),
                 location: settings.descriptor.location().to_string(),
-                limits: limits_text(
-                    settings,
-                    &crate::limits::effective(
-                        settings,
-                        set.iter().find(|row| row.job == settings.name()),
-                    ),
-                ),
+                limits: limits_text(settings, &crate::limits::effective(settings, &set)),
             })
             .collect())
     }
@@ -251,11 +245,19 @@ fn limits_text(settings: &JobSettings, limits: &crate::storage::Limits) -> Optio
         parts.push(job_core::Rate { count, per }.to_string());
     }
     let per = settings.descriptor.options().per;
-    match (parts.is_empty(), per.is_empty()) {
+    let own = match (parts.is_empty(), per.is_empty()) {
         (true, true) => None,
         (true, false) => Some(format!("keys in turn by {}", per.join(", "))),
         (false, true) => Some(parts.join(", ")),
         (false, false) => Some(format!("{} per {}", parts.join(", "), per.join(", "))),
+    };
+    let queue = limits
+        .queue
+        .as_ref()
+        .map(|q| format!("queue {} limit {}", q.queue, q.limit));
+    match (own, queue) {
+        (Some(own), Some(queue)) => Some(format!("{own}; {queue}")),
+        (own, queue) => own.or(queue),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The limits each job's claims obey: the job's own (`#[job(limit, rate, per)]`, overridden
-//! by `jobs.toml` or the environment), or those set at run time (`job-runner limits set`,
-//! the admin API), which replace them in every runner within its poll interval.
+//! by `jobs.toml` or the environment) and its queue's (`[queues.NAME] limit`), or those set
+//! at run time (`job-runner limits set`, the admin API), which replace them in every runner
+//! within its poll interval.
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -10,12 +10,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::plan::JobSettings;
-use crate::storage::{ClaimedTask, LimitOverride, Limits, Store, StoreError};
+use crate::storage::{ClaimedTask, LimitOverride, Limits, QueueLimit, Store, StoreError};
 
-/// The limits set at run time, as this runner last read them.
+/// The limits set at run time, as this runner last read them (a row per job or queue that
+/// has some: a handful).
 #[derive(Clone, Default)]
 pub(crate) struct LiveLimits {
-    overrides: Arc<RwLock<HashMap<String, LimitOverride>>>,
+    overrides: Arc<RwLock<Vec<LimitOverride>>>,
 }
 
 impl LiveLimits {
@@ -25,12 +26,11 @@ impl LiveLimits {
             .overrides
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        effective(settings, overrides.get(settings.name()))
+        effective(settings, &overrides)
     }
 
     /// Replaces what was read.
     pub(crate) fn replace(&self, rows: Vec<LimitOverride>) {
-        let rows = rows.into_iter().map(|row| (row.job.clone(), row)).collect();
         *self
             .overrides
             .write()
@@ -38,10 +38,22 @@ impl LiveLimits {
     }
 }
 
-/// The limits of `settings`' job, with `set` (limits set at run time) replacing its own.
-pub fn effective(settings: &JobSettings, set: Option<&LimitOverride>) -> Limits {
+/// The limits of `settings`' job: those set at run time on the job and on its queue, among
+/// `set`, replace its own and its queue's.
+pub fn effective(settings: &JobSettings, set: &[LimitOverride]) -> Limits {
+    let queue_key = LimitOverride::queue_key(&settings.queue);
+    let queue_set = set.iter().find(|row| row.job == queue_key);
+    let set = set.iter().find(|row| row.job == settings.name());
+    let own = settings.limits();
+    let queue = match queue_set {
+        None => own.queue.clone(),
+        Some(set) => set.concurrency.map(|limit| QueueLimit {
+            queue: settings.queue.clone(),
+            limit,
+        }),
+    };
     let Some(set) = set else {
-        return settings.limits();
+        return Limits { queue, ..own };
     };
     Limits {
         concurrency: set.concurrency,
@@ -52,6 +64,7 @@ pub fn effective(settings: &JobSettings, set: Option<&LimitOverride>) -> Limits 
             )
         }),
         per_key: settings.per_key,
+        queue,
     }
 }
 

@@ -8,7 +8,7 @@ use job_core::{Backoff, CatchUp, JobDescriptor, Overlap, Rate, Registry};
 use job_schedule::{Every, Recurrence, Schedule};
 
 use crate::config::{Config, ConfigError, JobOverride};
-use crate::storage::Limits;
+use crate::storage::{Limits, QueueLimit};
 
 /// One job's effective settings.
 #[derive(Debug, Clone)]
@@ -43,6 +43,9 @@ pub struct JobSettings {
     /// Whether its tasks have keys (`per`): limits and rates apply per key, and claims take
     /// keys in turn.
     pub per_key: bool,
+    /// At most this many attempts of its queue's jobs together at once across all runners
+    /// (`[queues.NAME] limit` in `jobs.toml`).
+    pub queue_limit: Option<u32>,
 }
 
 impl JobSettings {
@@ -62,6 +65,10 @@ impl JobSettings {
             concurrency: self.limit,
             rate: self.rate.map(|rate| (rate.count, rate.per)),
             per_key: self.per_key,
+            queue: self.queue_limit.map(|limit| QueueLimit {
+                queue: self.queue.clone(),
+                limit,
+            }),
         }
     }
 }
@@ -123,7 +130,21 @@ impl Plan {
                     }
                 }
             };
+            let mut settings = settings;
+            settings.queue_limit = config.queue_limits.get(&settings.queue).copied();
             jobs.insert(descriptor.name(), settings);
+        }
+        for queue in config
+            .queue_limits
+            .keys()
+            .filter(|queue| !jobs.values().any(|job| &job.queue == *queue))
+        {
+            problems.push(ConfigError::Value {
+                origin: format!("[queues.{queue}] limit"),
+                message: format!(
+                    "no registered job runs in queue `{queue}`; remove the limit or fix the queue's name"
+                ),
+            });
         }
         (Plan { jobs, registry }, problems)
     }
@@ -218,5 +239,6 @@ fn settings(
         limit: overrides.limit.or(options.limit),
         rate,
         per_key: !options.per.is_empty(),
+        queue_limit: None,
     })
 }

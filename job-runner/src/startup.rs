@@ -114,11 +114,14 @@ mod tests {
     fn the_variables_of_the_registered_jobs_and_their_queues_apply() {
         let env = env_of(&[
             ("JOBS_QUEUE_MAIL_CONCURRENCY", "3"),
+            ("JOBS_QUEUE_MAIL_LIMIT", "7"),
             ("JOBS_JOB_SEND_MAIL_RETRIES", "2"),
         ]);
         let startup = Startup::new(Config::default(), registry(), Overrides::Refuse, &env).unwrap();
         assert_eq!(startup.config.queue_concurrency.get("mail"), Some(&3));
         assert_eq!(startup.plan.get("send_mail").map(|s| s.retries), Some(2));
+        let queue = startup.plan.get("send_mail").and_then(|s| s.limits().queue);
+        assert_eq!(queue.map(|q| (q.queue, q.limit)), Some(("mail".into(), 7)));
 
         let env = env_of(&[("JOBS_QUEUE_MAIL_CONCURRENCY", "0")]);
         let error = Startup::new(Config::default(), registry(), Overrides::Report, &env)
@@ -127,6 +130,21 @@ mod tests {
         assert_eq!(
             error.as_deref(),
             Some("invalid JOBS_QUEUE_MAIL_CONCURRENCY: must be at least 1")
+        );
+    }
+
+    #[test]
+    fn a_limit_of_a_queue_no_job_runs_in_is_refused() {
+        let mut config = Config::default();
+        config.queue_limits.insert("mails".into(), 3);
+        let refused = Startup::new(config, registry(), Overrides::Refuse, &env_of(&[]))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            refused.contains("[queues.mails] limit")
+                && refused.contains("no registered job runs in queue `mails`"),
+            "{refused}"
         );
     }
 

@@ -50,6 +50,13 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
                 .put(limits::set_limits)
                 .delete(limits::clear_limits),
         )
+        .route("/api/queues/limits", get(limits::list_queue_limits))
+        .route(
+            "/api/queues/{name}/limits",
+            get(limits::get_queue_limit)
+                .put(limits::set_queue_limit)
+                .delete(limits::clear_queue_limit),
+        )
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state, require_api_auth));

@@ -49,7 +49,8 @@ impl Config {
         self.check_timing("JOBS_HEARTBEAT / JOBS_LEASE")
     }
 
-    /// Applies `JOBS_QUEUE_<NAME>_CONCURRENCY` variables for the given queue names.
+    /// Applies `JOBS_QUEUE_<NAME>_CONCURRENCY` and `JOBS_QUEUE_<NAME>_LIMIT` variables for
+    /// the given queue names.
     pub fn apply_queue_env<'n>(
         &mut self,
         queues: impl IntoIterator<Item = &'n str>,
@@ -60,6 +61,11 @@ impl Config {
             if let Some(value) = env(&var) {
                 let n = positive(number(&value, &var)?, &var)?;
                 self.queue_concurrency.insert(queue.to_owned(), n);
+            }
+            let var = format!("JOBS_QUEUE_{}_LIMIT", env_name(queue));
+            if let Some(value) = env(&var) {
+                let n = positive(number(&value, &var)?, &var)?;
+                self.queue_limits.insert(queue.to_owned(), n);
             }
         }
         Ok(())

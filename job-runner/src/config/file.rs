@@ -37,6 +37,7 @@ struct AdminFile {
 #[serde(deny_unknown_fields)]
 struct QueueFile {
     concurrency: Option<u32>,
+    limit: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,7 +127,11 @@ impl Config {
         for (name, queue) in file.queues {
             if let Some(n) = queue.concurrency {
                 let n = positive(n, &origin(&format!("queues.{name}.concurrency")))?;
-                self.queue_concurrency.insert(name, n);
+                self.queue_concurrency.insert(name.clone(), n);
+            }
+            if let Some(n) = queue.limit {
+                let n = positive(n, &origin(&format!("queues.{name}.limit")))?;
+                self.queue_limits.insert(name, n);
             }
         }
         for (name, job) in file.jobs {

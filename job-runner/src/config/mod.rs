@@ -29,6 +29,7 @@
 //!
 //! [queues.transfers]
 //! concurrency = 4         # at most 4 tasks of this queue at once per runner, all jobs together
+//! limit = 10              # at most 10 at once across every runner, all jobs together
 //! ```
 //!
 //! Environment variables override the file: `JOBS_DATABASE_URL`, `JOBS_ENABLED`,
@@ -37,7 +38,7 @@
 //! `JOBS_POLL_INTERVAL`, `JOBS_SHUTDOWN_GRACE`, `JOBS_HISTORY_RETENTION`, `JOBS_QUEUES`
 //! (comma-separated), `JOBS_SQLITE_DURABILITY`, and per job
 //! `JOBS_JOB_<NAME>_ENABLED`, `_CRON`, `_TIMEZONE`, `_RETRIES`, `_CONCURRENCY`, `_CATCH_UP`,
-//! and per queue `JOBS_QUEUE_<NAME>_CONCURRENCY`, where
+//! and per queue `JOBS_QUEUE_<NAME>_CONCURRENCY` and `JOBS_QUEUE_<NAME>_LIMIT`, where
 //! `<NAME>` is the job's name in upper case with every other character than a letter or a
 //! digit written `_` (`cleanup_expired_sessions` is `CLEANUP_EXPIRED_SESSIONS`).
 
@@ -119,6 +120,9 @@ pub struct Config {
     pub jobs: BTreeMap<String, JobOverride>,
     /// Per-queue limits: at most this many tasks of the queue at once per runner.
     pub queue_concurrency: BTreeMap<String, u32>,
+    /// Per-queue limits across every runner: at most this many attempts of the queue's
+    /// jobs together at once.
+    pub queue_limits: BTreeMap<String, u32>,
     /// Where the per-job overrides came from, by job name (for error messages).
     pub job_origins: BTreeMap<String, String>,
     /// The event sources, by name (see [`crate::sources::SourceConfig`]).
@@ -146,6 +150,7 @@ impl Default for Config {
             queues: None,
             jobs: BTreeMap::new(),
             queue_concurrency: BTreeMap::new(),
+            queue_limits: BTreeMap::new(),
             job_origins: BTreeMap::new(),
             sources: BTreeMap::new(),
             admin_addr: DEFAULT_ADMIN_ADDR.parse().ok(),
@@ -224,7 +229,7 @@ pub(crate) mod tests {
         let path = dir.path().join("jobs.toml");
         std::fs::write(
             &path,
-            "database_url = \"sqlite://a.db\"\n[runner]\nlease = \"20s\"\n[jobs.nightly]\nretries = 2\n",
+            "database_url = \"sqlite://a.db\"\n[runner]\nlease = \"20s\"\n[jobs.nightly]\nretries = 2\n[queues.exports]\nconcurrency = 2\nlimit = 10\n",
         )
         .unwrap();
         let env = env_of(&[
@@ -236,6 +241,8 @@ pub(crate) mod tests {
         assert!(!config.enabled);
         assert_eq!(config.lease, Duration::from_secs(20));
         assert_eq!(config.jobs["nightly"].retries, Some(2));
+        assert_eq!(config.queue_concurrency["exports"], 2);
+        assert_eq!(config.queue_limits["exports"], 10);
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub(crate) use error::Doing;
 pub use error::StoreError;
 pub use event::{EventOutcome, EventRow};
 pub use execution::{AttemptOf, Execution, ExecutionFilter, ExecutionStatus, NewExecution};
-pub use flow::{FlowState, KeyState, LimitOverride, Limits};
+pub use flow::{FlowState, KeyState, LimitOverride, Limits, QueueLimit};
 pub use runner::{RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{

@@ -168,7 +168,10 @@ impl Site {
 
     /// `history --json` with extra arguments.
     pub fn history(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["history", "--json", "--limit", "10000"];
+        let mut all = vec!["history", "--json"];
+        if !args.contains(&"--limit") {
+            all.extend(["--limit", "10000"]);
+        }
         all.extend_from_slice(args);
         let text = self.ok(&all);
         serde_json::from_str::<Vec<Value>>(&text)

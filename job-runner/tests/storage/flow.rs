@@ -30,6 +30,7 @@ const GLOBAL_3: Limits = Limits {
     concurrency: Some(3),
     rate: None,
     per_key: false,
+    queue: None,
 };
 
 /// Twenty enqueues of one key at once, from as many connections: one task is stored, and
@@ -186,6 +187,64 @@ async fn a_concurrency_limit_counts_every_runner() {
     .await;
 }
 
+/// A queue's limit holds for its jobs together: claimers of two jobs of one queue at once,
+/// each with room of its own, take no more than the queue's limit between them; a job of
+/// another queue is not held back.
+#[tokio::test]
+async fn a_queue_limit_holds_for_all_its_jobs_together() {
+    each_backend(async |store, now| {
+        let in_queue = |job: &str| NewTask {
+            queue: "exports".into(),
+            ..task(job, now)
+        };
+        let mut tasks: Vec<NewTask> = (0..20).map(|_| in_queue("export_a")).collect();
+        tasks.extend((0..20).map(|_| in_queue("export_b")));
+        tasks.extend((0..5).map(|_| task("other", now)));
+        store.insert_tasks(&tasks, now).await.expect("insert");
+        let queue_3 = Limits {
+            queue: Some(QueueLimit {
+                queue: "exports".into(),
+                limit: 3,
+            }),
+            ..Limits::default()
+        };
+        let claims: Vec<_> = (0..6)
+            .map(|n| {
+                let (store, limits) = (store.clone(), queue_3.clone());
+                let job = if n % 2 == 0 { "export_a" } else { "export_b" };
+                tokio::spawn(async move {
+                    store
+                        .claim_within(job, &format!("r{n}"), now, 10, &limits)
+                        .await
+                        .expect("claim")
+                        .len()
+                })
+            })
+            .collect();
+        let mut claimed = 0;
+        for claim in claims {
+            claimed += claim.await.expect("claim");
+        }
+        assert_eq!(claimed, 3);
+        let other = store
+            .claim_within("other", "r9", now, 10, &GLOBAL_3)
+            .await
+            .expect("claim");
+        assert_eq!(other.len(), 3, "another queue's job was held back");
+        let running = store
+            .tasks(&TaskFilter {
+                state: Some(TaskState::Running),
+                queue: Some("exports".into()),
+                limit: 100,
+                ..TaskFilter::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(running.len(), 3);
+    })
+    .await;
+}
+
 /// Four claimers at once, each taking what the limit lets it: never more than the limit
 /// runs, whatever the interleaving.
 #[tokio::test]
@@ -233,6 +292,7 @@ async fn a_per_key_limit_holds_per_key_while_other_keys_proceed() {
             concurrency: Some(2),
             rate: None,
             per_key: true,
+            queue: None,
         };
         let claimed = store
             .claim_within("sync", "r1", now, 10, &per_key_2)
@@ -279,6 +339,7 @@ async fn a_rate_lets_no_more_start_in_its_window() {
             concurrency: None,
             rate: Some((3, Duration::from_secs(60))),
             per_key: false,
+            queue: None,
         };
         assert_eq!(
             store
@@ -326,6 +387,7 @@ async fn claims_take_keys_in_turn() {
             concurrency: None,
             rate: None,
             per_key: true,
+            queue: None,
         };
         let claimed = store
             .claim_within("sync", "r1", now, 6, &fair)
@@ -342,6 +404,40 @@ async fn claims_take_keys_in_turn() {
             .expect("list");
         assert_eq!(by_key.len(), 6);
         assert!(by_key.iter().all(|t| ids.contains(&t.id)));
+        let state = store
+            .flow_state("sync", now, &fair, 10)
+            .await
+            .expect("state");
+        for key in ["big", "small1", "small2"] {
+            let k = state.keys.iter().find(|k| k.key == key).expect("a key");
+            assert_eq!(k.running, 2, "{key}: {state:?}");
+        }
+    })
+    .await;
+}
+
+/// Claims of one slot each (a runner whose attempts end one at a time) still go round the
+/// keys: each goes to the key with the fewest attempts running, not to the oldest backlog.
+#[tokio::test]
+async fn claims_of_one_slot_go_round_the_keys() {
+    each_backend(async |store, now| {
+        let mut tasks: Vec<NewTask> = (0..50).map(|_| keyed("sync", "big", now)).collect();
+        tasks.extend((0..3).map(|_| keyed("sync", "small1", now)));
+        tasks.extend((0..3).map(|_| keyed("sync", "small2", now)));
+        store.insert_tasks(&tasks, now).await.expect("insert");
+        let fair = Limits {
+            concurrency: None,
+            rate: None,
+            per_key: true,
+            queue: None,
+        };
+        for _ in 0..6 {
+            let claimed = store
+                .claim_within("sync", "r1", now, 1, &fair)
+                .await
+                .expect("claim");
+            assert_eq!(claimed.len(), 1);
+        }
         let state = store
             .flow_state("sync", now, &fair, 10)
             .await

@@ -124,10 +124,10 @@ function renderExecutions(page) {
   }
 }
 
-function renderLimits(limits) {
+function renderLimits(limits, queues) {
   const body = document.querySelector("#limits tbody");
   body.replaceChildren();
-  document.getElementById("no-limits").hidden = limits.length > 0;
+  document.getElementById("no-limits").hidden = limits.length + queues.length > 0;
   for (const l of limits) {
     const row = document.createElement("tr");
     row.dataset.job = l.job;
@@ -141,6 +141,20 @@ function renderLimits(limits) {
     cell(row, l.started_in_window);
     cell(row, l.waiting);
     cell(row, l.keys.slice(0, 3).map((k) => (k.key || "(none)") + ": " + k.waiting + " waiting, " + k.running + " running").join("; "));
+    body.appendChild(row);
+  }
+  for (const q of queues) {
+    const row = document.createElement("tr");
+    row.dataset.queue = q.queue;
+    cell(row, "queue " + q.queue + " (" + q.jobs.join(", ") + ")");
+    cell(row, q.limit);
+    cell(row, null);
+    cell(row, null);
+    cell(row, q.source);
+    cell(row, q.running);
+    cell(row, null);
+    cell(row, q.waiting);
+    cell(row, null);
     body.appendChild(row);
   }
 }
@@ -170,14 +184,15 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
-    const [jobs, limits, executions, dead] = await Promise.all([
+    const [jobs, limits, queueLimits, executions, dead] = await Promise.all([
       api("GET", "/api/jobs"),
       api("GET", "/api/limits"),
+      api("GET", "/api/queues/limits"),
       api("GET", "/api/executions?limit=30"),
       api("GET", "/api/tasks?state=dead&limit=50"),
     ]);
     renderJobs(jobs);
-    renderLimits(limits);
+    renderLimits(limits, queueLimits);
     renderExecutions(executions);
     renderDead(dead);
     document.getElementById("updated").textContent = "Updated " + new Date().toLocaleTimeString();

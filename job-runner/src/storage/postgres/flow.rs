@@ -58,6 +58,21 @@ async fn room(
     Ok(room)
 }
 
+/// How many more attempts its queue's limit lets start now, all the queue's jobs together.
+async fn queue_room(connection: &mut PgConnection, limits: &Limits) -> Result<i64, StoreError> {
+    let Some(queue) = &limits.queue else {
+        return Ok(i64::MAX);
+    };
+    let running: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs_tasks WHERE queue = $1 AND state = 'running'",
+    )
+    .bind(&queue.queue)
+    .fetch_one(connection)
+    .await
+    .doing(DOING)?;
+    Ok(i64::from(queue.limit) - running)
+}
+
 #[async_trait]
 impl Flow for Postgres {
     async fn claim_within(
@@ -77,14 +92,27 @@ impl Flow for Postgres {
             .execute(&mut *tx)
             .await
             .doing(DOING)?;
+        // And one claim of any job of a limited queue at a time.
+        if let Some(queue) = &limits.queue {
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock(hashtextextended('jobs_flow_queue:' || $1, 0))",
+            )
+            .bind(&queue.queue)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+        }
         let take = room(&mut tx, job, limits, since)
             .await?
+            .min(queue_room(&mut tx, limits).await?)
             .min(i64::from(limit.max(1)));
         if take <= 0 {
             return Ok(Vec::new());
         }
         let picked = if limits.per_key {
-            // Keys in turn: the first due task of each key, then the second of each...; a key
+            // Keys in turn: the first due task of each key, then the second of each...,
+            // counting the attempts each key has running, so that a claim of one slot goes
+            // to the key with the fewest in flight, not to the oldest backlog again; a key
             // takes no more than its running attempts and its starts in the window leave.
             sqlx::query(
                 "WITH running AS (\
@@ -103,7 +131,7 @@ impl Flow for Postgres {
                  WHERE NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
                    AND ($3::bigint IS NULL OR r.rn <= $3 - COALESCE(u.n, 0)) \
                    AND ($4::bigint IS NULL OR r.rn <= $4 - COALESCE(w.n, 0)) \
-                 ORDER BY r.rn, r.priority DESC, r.run_at, r.id \
+                 ORDER BY COALESCE(u.n, 0) + r.rn, r.priority DESC, r.run_at, r.id \
                  LIMIT $6",
             )
             .bind(job)

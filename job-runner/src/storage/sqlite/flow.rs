@@ -58,6 +58,21 @@ async fn room(
     Ok(room)
 }
 
+/// How many more attempts its queue's limit lets start now, all the queue's jobs together.
+async fn queue_room(connection: &mut SqliteConnection, limits: &Limits) -> Result<i64, StoreError> {
+    let Some(queue) = &limits.queue else {
+        return Ok(i64::MAX);
+    };
+    let running: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs_tasks WHERE queue = $1 AND state = 'running'",
+    )
+    .bind(&queue.queue)
+    .fetch_one(connection)
+    .await
+    .doing(DOING)?;
+    Ok(i64::from(queue.limit) - running)
+}
+
 #[async_trait]
 impl Flow for Sqlite {
     async fn claim_within(
@@ -73,12 +88,15 @@ impl Flow for Sqlite {
         let mut tx = self.begin(DOING).await?;
         let take = room(&mut tx, job, limits, since)
             .await?
+            .min(queue_room(&mut tx, limits).await?)
             .min(i64::from(limit.max(1)));
         if take <= 0 {
             return Ok(Vec::new());
         }
         let picked = if limits.per_key {
-            // Keys in turn: the first due task of each key, then the second of each...; a key
+            // Keys in turn: the first due task of each key, then the second of each...,
+            // counting the attempts each key has running, so that a claim of one slot goes
+            // to the key with the fewest in flight, not to the oldest backlog again; a key
             // takes no more than its running attempts and its starts in the window leave.
             sqlx::query(
                 "WITH running AS (\
@@ -97,7 +115,7 @@ impl Flow for Sqlite {
                  WHERE NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
                    AND ($3 IS NULL OR r.rn <= $3 - COALESCE(u.n, 0)) \
                    AND ($4 IS NULL OR r.rn <= $4 - COALESCE(w.n, 0)) \
-                 ORDER BY r.rn, r.priority DESC, r.run_at, r.id \
+                 ORDER BY COALESCE(u.n, 0) + r.rn, r.priority DESC, r.run_at, r.id \
                  LIMIT $6",
             )
             .bind(job)
