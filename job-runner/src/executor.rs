@@ -149,12 +149,16 @@ pub(crate) struct ExecutorParts {
 #[derive(Clone)]
 pub(crate) struct Executor {
     inner: Arc<ExecutorParts>,
+    /// Notified when an attempt's end is stored: a fetcher that a limit held back claims
+    /// again then, instead of waiting for the poll interval.
+    ended: Arc<Notify>,
 }
 
 impl Executor {
     pub(crate) fn new(parts: ExecutorParts) -> Executor {
         Executor {
             inner: Arc::new(parts),
+            ended: Arc::new(Notify::new()),
         }
     }
 
@@ -272,7 +276,19 @@ impl Executor {
                     failures = 0;
                     drop(free);
                     let next_due = parts.store.next_due(job).await.ok().flatten();
-                    idle_wait(now, next_due, parts.poll_interval)
+                    let wait = idle_wait(now, next_due, parts.poll_interval);
+                    if limits.any() {
+                        // Held back by a limit, perhaps: the end of one of this runner's
+                        // attempts makes room (other runners' ends are seen at the poll).
+                        tokio::select! {
+                            _ = parts.clock.sleep(wait) => {}
+                            _ = parts.wake.notified() => {}
+                            _ = self.ended.notified() => {}
+                            _ = stop.changed() => return,
+                        }
+                        continue;
+                    }
+                    wait
                 }
                 Err(error) => {
                     drop(free);
@@ -303,6 +319,7 @@ impl Executor {
         let completion = self.attempt(task).instrument(span).await;
         parts.completer.complete(completion).await;
         drop(work);
+        self.ended.notify_one();
     }
 
     async fn attempt(&self, task: &ClaimedTask) -> Completion {

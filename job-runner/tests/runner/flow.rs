@@ -13,6 +13,7 @@ use crate::support::{Backend, Site, wait_until};
 /// This topic's tests.
 pub const TESTS: &[Test] = tests![
     a_limit_of_5_holds_across_three_runners,
+    a_limited_job_claims_again_when_an_attempt_ends_not_at_the_next_poll,
     a_per_key_limit_holds_per_key_while_other_keys_proceed,
     a_rate_holds_across_runners_in_every_window,
     one_keys_backlog_does_not_keep_the_other_keys_waiting,
@@ -71,6 +72,21 @@ fn a_limit_of_5_holds_across_three_runners(backend: Backend) {
     assert!(
         most >= 2,
         "the runners shared the limit: {most} at most at once"
+    );
+}
+
+/// With a poll interval of a minute, a job held at its limit of 5 still runs its 15 tasks
+/// back to back: the end of each attempt lets the runner claim the next at once (waiting
+/// for the poll would take three minutes).
+fn a_limited_job_claims_again_when_an_attempt_ends_not_at_the_next_poll(backend: Backend) {
+    let mut site = Site::new(backend);
+    site.env("JOBS_POLL_INTERVAL", "60s");
+    site.enqueue_many("limited", (0..15).map(|_| json!({"millis": 50})).collect());
+    let runner = site.runner();
+    assert!(
+        finished(&site, "limited", 15, Duration::from_secs(30)),
+        "{}",
+        runner.log()
     );
 }
 

@@ -416,6 +416,32 @@ async fn claims_take_keys_in_turn() {
     .await;
 }
 
+/// Tasks of a keyed job stored without a key (enqueued before the job had `per`) are
+/// claimed too, as one key of their own.
+#[tokio::test]
+async fn tasks_of_a_keyed_job_without_a_key_are_claimed_as_a_key_of_their_own() {
+    each_backend(async |store, now| {
+        let mut tasks: Vec<NewTask> = (0..3).map(|_| task("sync", now)).collect();
+        tasks.extend((0..3).map(|_| keyed("sync", "acme", now)));
+        store.insert_tasks(&tasks, now).await.expect("insert");
+        let fair = Limits {
+            per_key: true,
+            ..Limits::default()
+        };
+        let claimed = store
+            .claim_within("sync", "r1", now, 4, &fair)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 4);
+        let rest = store
+            .claim_within("sync", "r1", now, 10, &fair)
+            .await
+            .expect("claim");
+        assert_eq!(rest.len(), 2, "every task of the job is claimed in the end");
+    })
+    .await;
+}
+
 /// Claims of one slot each (a runner whose attempts end one at a time) still go round the
 /// keys: each goes to the key with the fewest attempts running, not to the oldest backlog.
 #[tokio::test]

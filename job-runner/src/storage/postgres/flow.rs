@@ -114,18 +114,41 @@ impl Flow for Postgres {
             // counting the attempts each key has running, so that a claim of one slot goes
             // to the key with the fewest in flight, not to the oldest backlog again; a key
             // takes no more than its running attempts and its starts in the window leave.
+            // The keys are found one after another by seeking the keyed index, and only
+            // each key's first `take` due tasks are ranked: the work grows with the keys,
+            // not with the tasks pending.
             sqlx::query(
-                "WITH running AS (\
+                "WITH RECURSIVE keys(k) AS (\
+                     (SELECT partition_key FROM jobs_tasks \
+                      WHERE job = $1 AND state = 'pending' AND partition_key IS NOT NULL \
+                      ORDER BY partition_key LIMIT 1) \
+                     UNION ALL \
+                     SELECT (SELECT t.partition_key FROM jobs_tasks t \
+                             WHERE t.job = $1 AND t.state = 'pending' AND t.partition_key > keys.k \
+                             ORDER BY t.partition_key LIMIT 1) \
+                     FROM keys WHERE keys.k IS NOT NULL), \
+                 running AS (\
                      SELECT COALESCE(partition_key, '') AS k, COUNT(*) AS n FROM jobs_tasks \
                      WHERE job = $1 AND state = 'running' GROUP BY 1), \
                  started AS (\
                      SELECT key AS k, SUM(n) AS n FROM jobs_rate \
                      WHERE job = $1 AND $5::bigint IS NOT NULL AND started_at > $5 GROUP BY key), \
+                 firsts AS (\
+                     SELECT c.id, keys.k, c.priority, c.run_at FROM keys CROSS JOIN LATERAL (\
+                         SELECT id, priority, run_at FROM jobs_tasks \
+                         WHERE job = $1 AND state = 'pending' AND partition_key = keys.k \
+                           AND run_at <= $2 \
+                         ORDER BY priority DESC, run_at, id LIMIT $6) c \
+                     UNION ALL \
+                     SELECT * FROM (\
+                         SELECT id, '' AS k, priority, run_at FROM jobs_tasks \
+                         WHERE job = $1 AND state = 'pending' AND partition_key IS NULL \
+                           AND run_at <= $2 \
+                         ORDER BY priority DESC, run_at, id LIMIT $6) unkeyed), \
                  ranked AS (\
-                     SELECT id, COALESCE(partition_key, '') AS k, priority, run_at, \
-                         ROW_NUMBER() OVER (PARTITION BY COALESCE(partition_key, '') \
-                             ORDER BY priority DESC, run_at, id) AS rn \
-                     FROM jobs_tasks WHERE job = $1 AND state = 'pending' AND run_at <= $2) \
+                     SELECT id, k, priority, run_at, \
+                         ROW_NUMBER() OVER (PARTITION BY k ORDER BY priority DESC, run_at, id) AS rn \
+                     FROM firsts) \
                  SELECT r.id, r.k FROM ranked r \
                      LEFT JOIN running u ON u.k = r.k LEFT JOIN started w ON w.k = r.k \
                  WHERE NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \

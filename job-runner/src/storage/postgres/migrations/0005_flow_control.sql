@@ -3,6 +3,10 @@
 -- the starts that rate limits count, and the uniqueness keys that tasks hold.
 ALTER TABLE jobs_tasks ADD COLUMN partition_key TEXT;
 CREATE INDEX jobs_tasks_running_job ON jobs_tasks (job, partition_key) WHERE state = 'running';
+-- The claims of keyed jobs: the next key after another, and each key's first due tasks,
+-- found by seeking instead of ranking every pending task.
+CREATE INDEX jobs_tasks_keyed ON jobs_tasks (job, partition_key, priority DESC, run_at, id)
+    WHERE state = 'pending';
 
 -- Limits set at run time (CLI, admin API): a row replaces the job's own limit and rate
 -- (NULL: none) until it is cleared.
