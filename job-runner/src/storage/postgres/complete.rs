@@ -27,6 +27,9 @@ pub(super) async fn release_keys(
          WHERE jobs_unique.task_id = t.id AND t.id = ANY($1) \
            AND t.state IN ('succeeded', 'dead', 'cancelled')",
     )
+    // Planned per call, as the completion itself (see below): with the ids in hand the
+    // tasks are looked up by id, never through the state index.
+    .persistent(false)
     .bind(ids)
     .execute(connection)
     .await
