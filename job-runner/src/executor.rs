@@ -244,6 +244,24 @@ impl Executor {
             }
             let now = parts.clock.now();
             let limits = parts.limits.of(&parts.settings);
+            // A job-wide limit that this runner's own attempts fill leaves no room to claim:
+            // wait for one of them to end instead of asking the database.
+            if let Some(cap) = limits.concurrency.filter(|_| !limits.per_key) {
+                let own = (parts.settings.concurrency as usize)
+                    .saturating_sub(slots.available_permits() + free.len());
+                let room = (cap as usize).saturating_sub(own);
+                if room == 0 {
+                    drop(free);
+                    tokio::select! {
+                        _ = self.ended.notified() => {}
+                        // Limits set at run time may change meanwhile.
+                        _ = parts.clock.sleep(parts.poll_interval) => {}
+                        _ = stop.changed() => return,
+                    }
+                    continue;
+                }
+                free.truncate(room);
+            }
             let claimed = limits::claim(
                 &parts.store,
                 &parts.settings,

@@ -73,6 +73,47 @@ async fn queue_room(connection: &mut SqliteConnection, limits: &Limits) -> Resul
     Ok(i64::from(queue.limit) - running)
 }
 
+/// A claim under concurrency limits alone (the job's, its queue's), without keys or rate:
+/// one statement, as a claim without limits, whose batch is cut to the room the limits
+/// leave. SQLite's one writer makes the counts and the update one step.
+async fn claim_capped(
+    sqlite: &Sqlite,
+    job: &str,
+    runner: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+    limits: &Limits,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let _turn = sqlite.write_turn().await;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
+             locked_by = $1, locked_at = $2 \
+         WHERE id IN (\
+             SELECT id FROM jobs_tasks INDEXED BY jobs_tasks_claim \
+             WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
+               AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+             ORDER BY priority DESC, run_at, id \
+             LIMIT MAX(0, MIN($4, \
+                 CASE WHEN $5 IS NULL THEN $4 ELSE $5 - (\
+                     SELECT COUNT(*) FROM jobs_tasks WHERE job = $3 AND state = 'running') END, \
+                 CASE WHEN $6 IS NULL THEN $4 ELSE $6 - (\
+                     SELECT COUNT(*) FROM jobs_tasks WHERE queue = $7 AND state = 'running') END))) \
+         RETURNING {CLAIMED_COLUMNS}"
+    )))
+    .bind(runner)
+    .bind(millis(now))
+    .bind(job)
+    .bind(i64::from(limit.max(1)))
+    .bind(limits.concurrency.map(i64::from))
+    .bind(limits.queue.as_ref().map(|q| i64::from(q.limit)))
+    .bind(limits.queue.as_ref().map(|q| q.queue.as_str()))
+    .fetch_all(&sqlite.pool)
+    .await
+    .doing(DOING)?;
+    let claimed = rows.iter().map(rows::claimed).collect::<Result<_, _>>()?;
+    Ok(rows::in_claiming_order(claimed))
+}
+
 #[async_trait]
 impl Flow for Sqlite {
     async fn claim_within(
@@ -83,6 +124,9 @@ impl Flow for Sqlite {
         limit: u32,
         limits: &Limits,
     ) -> Result<Vec<ClaimedTask>, StoreError> {
+        if !limits.per_key && limits.rate.is_none() {
+            return claim_capped(self, job, runner, now, limit, limits).await;
+        }
         let since = window_start(limits, now);
         let _turn = self.write_turn().await;
         let mut tx = self.begin(DOING).await?;
