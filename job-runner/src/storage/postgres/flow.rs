@@ -73,6 +73,49 @@ async fn queue_room(connection: &mut PgConnection, limits: &Limits) -> Result<i6
     Ok(i64::from(queue.limit) - running)
 }
 
+/// A claim under concurrency limits alone (the job's, its queue's), without keys or rate,
+/// inside `tx`, which holds the limits' locks: one statement, whose batch is cut to the
+/// room the limits leave, then the commit.
+async fn claim_capped(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    job: &str,
+    runner: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+    limits: &Limits,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
+             locked_by = $1, locked_at = {SERVER_NOW} \
+         WHERE state = 'pending' AND id IN (\
+             SELECT id FROM jobs_tasks \
+             WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
+               AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+             ORDER BY priority DESC, run_at, id \
+             LIMIT GREATEST(0, LEAST($4, \
+                 CASE WHEN $5::bigint IS NULL THEN $4 ELSE $5 - (\
+                     SELECT COUNT(*) FROM jobs_tasks WHERE job = $3 AND state = 'running') END, \
+                 CASE WHEN $6::bigint IS NULL THEN $4 ELSE $6 - (\
+                     SELECT COUNT(*) FROM jobs_tasks WHERE queue = $7 AND state = 'running') END))) \
+         RETURNING {CLAIMED_COLUMNS}"
+    )))
+    // Planned per call, as the claim of chosen ids below.
+    .persistent(false)
+    .bind(runner)
+    .bind(millis(now))
+    .bind(job)
+    .bind(i64::from(limit.max(1)))
+    .bind(limits.concurrency.map(i64::from))
+    .bind(limits.queue.as_ref().map(|q| i64::from(q.limit)))
+    .bind(limits.queue.as_ref().map(|q| q.queue.as_str()))
+    .fetch_all(&mut *tx)
+    .await
+    .doing(DOING)?;
+    tx.commit().await.doing(DOING)?;
+    let claimed = rows.iter().map(rows::claimed).collect::<Result<_, _>>()?;
+    Ok(rows::in_claiming_order(claimed))
+}
+
 #[async_trait]
 impl Flow for Postgres {
     async fn claim_within(
@@ -101,6 +144,9 @@ impl Flow for Postgres {
             .execute(&mut *tx)
             .await
             .doing(DOING)?;
+        }
+        if !limits.per_key && limits.rate.is_none() {
+            return claim_capped(tx, job, runner, now, limit, limits).await;
         }
         let take = room(&mut tx, job, limits, since)
             .await?
