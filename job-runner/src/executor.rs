@@ -252,11 +252,9 @@ impl Executor {
                 let room = (cap as usize).saturating_sub(own);
                 if room == 0 {
                     drop(free);
-                    tokio::select! {
-                        _ = self.ended.notified() => {}
-                        // Limits set at run time may change meanwhile.
-                        _ = parts.clock.sleep(parts.poll_interval) => {}
-                        _ = stop.changed() => return,
+                    // At most a poll: limits set at run time may change meanwhile.
+                    if !self.idle(parts.poll_interval, true, &mut stop).await {
+                        return;
                     }
                     continue;
                 }
@@ -271,7 +269,7 @@ impl Executor {
                 free.len() as u32,
             )
             .await;
-            let wait = match claimed {
+            let (wait, on_end) = match claimed {
                 Ok(tasks) if !tasks.is_empty() => {
                     failures = 0;
                     for task in tasks {
@@ -294,33 +292,33 @@ impl Executor {
                     failures = 0;
                     drop(free);
                     let next_due = parts.store.next_due(job).await.ok().flatten();
-                    let wait = idle_wait(now, next_due, parts.poll_interval);
-                    if limits.any() {
-                        // Held back by a limit, perhaps: the end of one of this runner's
-                        // attempts makes room (other runners' ends are seen at the poll).
-                        tokio::select! {
-                            _ = parts.clock.sleep(wait) => {}
-                            _ = parts.wake.notified() => {}
-                            _ = self.ended.notified() => {}
-                            _ = stop.changed() => return,
-                        }
-                        continue;
-                    }
-                    wait
+                    // Held back by a limit, perhaps: the end of one of this runner's
+                    // attempts makes room (other runners' ends are seen at the poll).
+                    (idle_wait(now, next_due, parts.poll_interval), limits.any())
                 }
                 Err(error) => {
                     drop(free);
                     failures = failures.saturating_add(1);
                     let wait = parts.poll_interval * failures.min(10);
                     tracing::warn!(job, %error, retry_in = ?wait, "cannot claim tasks");
-                    wait
+                    (wait, false)
                 }
             };
-            tokio::select! {
-                _ = parts.clock.sleep(wait) => {}
-                _ = parts.wake.notified() => {}
-                _ = stop.changed() => return,
+            if !self.idle(wait, on_end, &mut stop).await {
+                return;
             }
+        }
+    }
+
+    /// Waits for `wait`, a local enqueue, or (with `on_end`) the end of one of this runner's
+    /// attempts of the job; `false` when the runner stops meanwhile.
+    async fn idle(&self, wait: Duration, on_end: bool, stop: &mut watch::Receiver<bool>) -> bool {
+        let parts = &*self.inner;
+        tokio::select! {
+            _ = parts.clock.sleep(wait) => true,
+            _ = parts.wake.notified() => true,
+            _ = self.ended.notified(), if on_end => true,
+            _ = stop.changed() => false,
         }
     }
 

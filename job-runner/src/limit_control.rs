@@ -119,11 +119,8 @@ impl Control {
     /// under it.
     pub async fn queue_limits(&self) -> Result<Vec<QueueLimits>, ControlError> {
         let set = self.store().limit_overrides().await?;
-        let mut queues: Vec<&str> = self.plan().jobs().map(|j| j.queue.as_str()).collect();
-        queues.sort_unstable();
-        queues.dedup();
         let mut out = Vec::new();
-        for queue in queues {
+        for queue in self.plan().queues() {
             let shown = self.queue_shown(queue, &set).await?;
             if shown.limit.is_some() || shown.source == "run time" {
                 out.push(shown);
@@ -176,12 +173,10 @@ impl Control {
 
     /// Refuses a queue that no registered job runs in.
     fn known_queue(&self, name: &str) -> Result<(), ControlError> {
-        if self.plan().jobs().any(|job| job.queue == name) {
+        let queues = self.plan().queues();
+        if queues.contains(&name) {
             return Ok(());
         }
-        let mut queues: Vec<&str> = self.plan().jobs().map(|j| j.queue.as_str()).collect();
-        queues.sort_unstable();
-        queues.dedup();
         Err(ControlError::Invalid(format!(
             "no registered job runs in queue `{name}` (queues: {}); check its name",
             queues.join(", ")
@@ -193,8 +188,7 @@ impl Control {
         queue: &str,
         set: &[LimitOverride],
     ) -> Result<QueueLimits, ControlError> {
-        let key = LimitOverride::queue_key(queue);
-        let row = set.iter().find(|row| row.job == key);
+        let row = set.iter().find(|row| row.queue() == Some(queue));
         let mut shown = QueueLimits {
             queue: queue.to_owned(),
             source: if row.is_some() { "run time" } else { "config" },

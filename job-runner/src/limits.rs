@@ -41,8 +41,9 @@ impl LiveLimits {
 /// The limits of `settings`' job: those set at run time on the job and on its queue, among
 /// `set`, replace its own and its queue's.
 pub fn effective(settings: &JobSettings, set: &[LimitOverride]) -> Limits {
-    let queue_key = LimitOverride::queue_key(&settings.queue);
-    let queue_set = set.iter().find(|row| row.job == queue_key);
+    let queue_set = set
+        .iter()
+        .find(|row| row.queue() == Some(settings.queue.as_str()));
     let set = set.iter().find(|row| row.job == settings.name());
     let own = settings.limits();
     let queue = match queue_set {

@@ -159,6 +159,14 @@ impl Plan {
         self.jobs.values()
     }
 
+    /// The queues its jobs run in, each once, in order.
+    pub fn queues(&self) -> Vec<&str> {
+        let mut queues: Vec<&str> = self.jobs().map(|job| job.queue.as_str()).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        queues
+    }
+
     /// The registry the plan was made from.
     pub fn registry(&self) -> &Registry {
         &self.registry
