@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{BoxFuture, InvalidArgs, Job, TaskId, Trigger};
@@ -93,6 +94,99 @@ pub enum EnqueueError {
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// How a task ended, as the application reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TaskEnd {
+    /// Its last attempt succeeded, returning `result` (`None` for a job that returns no
+    /// value).
+    Succeeded {
+        /// What the job returned, as JSON.
+        result: Option<serde_json::Value>,
+    },
+    /// It failed for good.
+    Dead {
+        /// The last attempt's error.
+        error: String,
+    },
+    /// It was cancelled.
+    Cancelled,
+}
+
+impl TaskEnd {
+    /// The typed result of task `task` that ended so: the job's return value decoded into
+    /// `T`, or why there is none.
+    pub fn into_result<T: DeserializeOwned>(self, task: &TaskId) -> Result<T, WaitError> {
+        match self {
+            TaskEnd::Succeeded { result } => {
+                serde_json::from_value(result.unwrap_or(serde_json::Value::Null)).map_err(|e| {
+                    WaitError::Decode {
+                        task: task.clone(),
+                        expected: std::any::type_name::<T>(),
+                        reason: e.to_string(),
+                    }
+                })
+            }
+            TaskEnd::Dead { error } => Err(WaitError::Dead {
+                task: task.clone(),
+                error,
+            }),
+            TaskEnd::Cancelled => Err(WaitError::Cancelled(task.clone())),
+        }
+    }
+}
+
+/// Why a task's result cannot be read or waited for.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// The task could not be enqueued.
+    #[error(transparent)]
+    Enqueue(#[from] EnqueueError),
+    /// No task has this id.
+    #[error("no task {0} is stored (a wrong id, or the task was deleted)")]
+    UnknownTask(TaskId),
+    /// The task failed for good.
+    #[error("task {task} is dead: {error}")]
+    Dead {
+        /// The task.
+        task: TaskId,
+        /// Its last error.
+        error: String,
+    },
+    /// The task was cancelled.
+    #[error("task {0} was cancelled")]
+    Cancelled(TaskId),
+    /// The task did not end in time.
+    #[error("task {task} did not end within {}; it is still {state} (wait longer, or read it later with `Jobs::result`)", job_schedule::format_duration(*.waited))]
+    Timeout {
+        /// The task.
+        task: TaskId,
+        /// How long the wait was.
+        waited: Duration,
+        /// Its state when the wait gave up.
+        state: String,
+    },
+    /// The stored result does not decode into the job's return type.
+    #[error(
+        "the result of task {task} does not decode into `{expected}`: {reason} (was the job's return type changed since it ran?)"
+    )]
+    Decode {
+        /// The task.
+        task: TaskId,
+        /// The Rust type asked for.
+        expected: &'static str,
+        /// What serde found wrong.
+        reason: String,
+    },
+    /// This client cannot read tasks back.
+    #[error("this client cannot read tasks back; use the runner's `Jobs` client")]
+    Unsupported,
+    /// The storage failed.
+    #[error("could not read the task: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// Something that can store tasks: the runner's client, or a test double.
 pub trait JobClient: Send + Sync {
     /// Stores one task.
@@ -109,6 +203,43 @@ pub trait JobClient: Send + Sync {
                 out.push(self.enqueue(request).await?);
             }
             Ok(out)
+        })
+    }
+
+    /// How task `task` ended: `None` while it is pending or running, or when its result
+    /// is not kept (the state it is in is then in [`WaitError::Timeout`] of a wait).
+    fn task_end(&self, task: &TaskId) -> BoxFuture<'_, Result<Option<TaskEnd>, WaitError>> {
+        let _ = task;
+        Box::pin(async { Err(WaitError::Unsupported) })
+    }
+
+    /// Waits at most `timeout` for task `task` to end. The default asks
+    /// [`task_end`](JobClient::task_end) again and again, every 5 ms at first and at most
+    /// every 100 ms.
+    fn wait_end(
+        &self,
+        task: &TaskId,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<TaskEnd, WaitError>> {
+        let task = task.clone();
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut pause = Duration::from_millis(5);
+            loop {
+                if let Some(end) = self.task_end(&task).await? {
+                    return Ok(end);
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Err(WaitError::Timeout {
+                        task,
+                        waited: timeout,
+                        state: "pending or running".to_owned(),
+                    });
+                }
+                tokio::time::sleep(pause.min(deadline - now)).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
         })
     }
 }
@@ -223,6 +354,45 @@ impl<'c, J: Job, L: Job> Enqueue<'c, J, L> {
             options: self.options,
             trigger: self.trigger,
             then: self.then,
+        })
+    }
+}
+
+impl<'c, J: Job> Enqueue<'c, J>
+where
+    J::Output: DeserializeOwned,
+{
+    /// Enqueues, then waits at most `timeout` for the task to end and returns what the job
+    /// returned, typed. A task that ends dead or cancelled, or does not end in time, is an
+    /// error that says so; the task itself is not touched by a timeout and may still run.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use job_core::prelude::*;
+    ///
+    /// #[job]
+    /// async fn word_count(text: String) -> JobResult<usize> {
+    ///     Ok(text.split_whitespace().count())
+    /// }
+    ///
+    /// async fn count(jobs: &dyn JobClient) -> Result<usize, job_core::WaitError> {
+    ///     WordCount::enqueue(jobs, "to be or not to be".into())
+    ///         .wait(Duration::from_secs(5))
+    ///         .await
+    /// }
+    /// ```
+    pub fn wait(self, timeout: Duration) -> BoxFuture<'c, Result<J::Output, WaitError>>
+    where
+        J::Output: Send,
+    {
+        let client = self.client;
+        Box::pin(async move {
+            let request = self.into_request()?;
+            let task = client.enqueue(request).await?.id;
+            client
+                .wait_end(&task, timeout)
+                .await?
+                .into_result::<J::Output>(&task)
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Clock, JobClient, MissingData, State};
+use crate::{Clock, JobClient, LiveAttempt, MissingData, State};
 
 /// The identity of a stored task (one enqueued run of a job, with all its attempts).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -114,6 +114,7 @@ struct Inner {
     clock: Clock,
     state: Arc<State>,
     client: Option<Arc<dyn JobClient>>,
+    live: Arc<LiveAttempt>,
 }
 
 /// Builds a [`JobContext`]; used by the runner and the testing helper.
@@ -128,6 +129,7 @@ pub struct ContextBuilder {
     clock: Clock,
     state: Arc<State>,
     client: Option<Arc<dyn JobClient>>,
+    live: Arc<LiveAttempt>,
 }
 
 impl ContextBuilder {
@@ -143,6 +145,7 @@ impl ContextBuilder {
             clock: Clock::system(),
             state: Arc::new(State::new()),
             client: None,
+            live: Arc::default(),
         }
     }
 
@@ -183,6 +186,12 @@ impl ContextBuilder {
         self
     }
 
+    /// The attempt's live side, shared with whoever reads its progress and cancels it.
+    pub fn live(mut self, live: Arc<LiveAttempt>) -> Self {
+        self.live = live;
+        self
+    }
+
     /// The context.
     pub fn build(self) -> JobContext {
         let scheduled_at = self.scheduled_at.unwrap_or_else(|| self.clock.now());
@@ -197,6 +206,7 @@ impl ContextBuilder {
                 clock: self.clock,
                 state: self.state,
                 client: self.client,
+                live: self.live,
             }),
         }
     }
@@ -264,6 +274,75 @@ impl JobContext {
     /// (the runner always sets it; the testing helper does when given one).
     pub fn jobs(&self) -> Option<&dyn JobClient> {
         self.inner.client.as_deref()
+    }
+
+    /// Reports that `done` of `total` units are done. Cheap: the runner writes the latest
+    /// report of each running task in batches (about twice a second), never one statement
+    /// per call; `job-runner tasks`, the admin API and the dashboard show it, and the
+    /// history keeps the last report with the attempt.
+    ///
+    /// ```
+    /// use job_core::prelude::*;
+    ///
+    /// #[job]
+    /// async fn copy_files(files: Vec<String>, ctx: JobContext) -> JobResult {
+    ///     for (i, file) in files.iter().enumerate() {
+    ///         ctx.set_meta("file", file);
+    ///         // ... copy it ...
+    ///         ctx.progress(i as u64 + 1, files.len() as u64);
+    ///     }
+    ///     Ok(Outcome::processed(files.len()))
+    /// }
+    /// ```
+    pub fn progress(&self, done: u64, total: u64) {
+        self.inner.live.report(|p| {
+            p.done = Some(done);
+            p.total = Some(total);
+        });
+    }
+
+    /// Sets a named value shown with the task's progress (the file being copied, the last
+    /// id processed). A value that cannot be turned into JSON is recorded as its error.
+    pub fn set_meta(&self, key: impl Into<String>, value: impl Serialize) {
+        let value = serde_json::to_value(value)
+            .unwrap_or_else(|e| serde_json::Value::String(format!("not JSON: {e}")));
+        self.inner.live.report(|p| {
+            p.meta.insert(key.into(), value);
+        });
+    }
+
+    /// The progress reported so far by this attempt.
+    pub fn current_progress(&self) -> crate::Progress {
+        self.inner.live.progress()
+    }
+
+    /// Resolves when the task is cancelled while it runs (from the CLI, the admin API or
+    /// `Jobs::cancel`, on any machine). A job that can stop cleanly waits for it beside its
+    /// work; one that does not is stopped at its next `.await` once the runner's grace for
+    /// cancelled attempts has passed. Either way the task ends `cancelled`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use job_core::prelude::*;
+    ///
+    /// #[job]
+    /// async fn long_export(ctx: JobContext) -> JobResult {
+    ///     for page in 0..1000_u64 {
+    ///         tokio::select! {
+    ///             () = ctx.cancelled() => return Ok(Outcome::processed(page)), // stop cleanly
+    ///             () = tokio::time::sleep(Duration::from_millis(1)) => {}      // one page
+    ///         }
+    ///     }
+    ///     Ok(Outcome::processed(1000_u32))
+    /// }
+    /// ```
+    pub async fn cancelled(&self) {
+        self.inner.live.cancelled().await;
+    }
+
+    /// Whether the task was cancelled while this attempt runs.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.live.is_cancelled()
     }
 }
 

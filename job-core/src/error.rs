@@ -2,12 +2,14 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 /// Why an attempt failed.
 ///
 /// Any error type converts into it with `?`, so a job can mix database, I/O and its own
 /// errors. A failed attempt is retried with backoff until the job's retries are used up;
-/// [`JobError::permanent`] marks a failure that no retry can fix, and ends the task at once.
+/// [`JobError::permanent`] marks a failure that no retry can fix, and ends the task at once;
+/// [`JobError::retry_in`] chooses the delay before the next attempt instead of the backoff.
 ///
 /// Like `anyhow::Error`, `JobError` does not implement [`std::error::Error`] itself, which is
 /// what lets every error convert into it.
@@ -21,10 +23,15 @@ use std::fmt;
 ///
 /// let error = JobError::msg("document 42 does not exist").permanent();
 /// assert!(error.is_permanent());
+///
+/// // The destination said when to come back (an HTTP 429 with Retry-After: 30).
+/// let error = JobError::msg("rate limited").retry_in(std::time::Duration::from_secs(30));
+/// assert_eq!(error.retry_delay(), Some(std::time::Duration::from_secs(30)));
 /// ```
 pub struct JobError {
     error: Box<dyn StdError + Send + Sync + 'static>,
     permanent: bool,
+    retry_in: Option<Duration>,
 }
 
 impl JobError {
@@ -33,6 +40,7 @@ impl JobError {
         JobError {
             error: message.to_string().into(),
             permanent: false,
+            retry_in: None,
         }
     }
 
@@ -41,6 +49,19 @@ impl JobError {
     pub fn permanent(mut self) -> JobError {
         self.permanent = true;
         self
+    }
+
+    /// Retries after `delay` instead of the job's backoff (a retry still counts an attempt,
+    /// and the task is dead when none is left). A job's own retry policy
+    /// (`#[job(retry = ...)]`) decides first.
+    pub fn retry_in(mut self, delay: Duration) -> JobError {
+        self.retry_in = Some(delay);
+        self
+    }
+
+    /// The delay set with [`retry_in`](JobError::retry_in).
+    pub fn retry_delay(&self) -> Option<Duration> {
+        self.retry_in
     }
 
     /// Whether the failure was marked [`permanent`](JobError::permanent).
@@ -62,6 +83,7 @@ where
         JobError {
             error: Box::new(error),
             permanent: false,
+            retry_in: None,
         }
     }
 }
@@ -84,6 +106,7 @@ impl fmt::Debug for JobError {
         f.debug_struct("JobError")
             .field("message", &self.to_string())
             .field("permanent", &self.permanent)
+            .field("retry_in", &self.retry_in)
             .finish()
     }
 }

@@ -39,9 +39,11 @@ mod error;
 mod event;
 mod job;
 mod key;
+mod live;
 mod options;
 mod outcome;
 mod registry;
+mod retry;
 mod state;
 pub mod testing;
 
@@ -50,16 +52,18 @@ pub mod testing;
 pub mod __private;
 
 pub use crate::client::{
-    Enqueue, EnqueueError, EnqueueOptions, EnqueueRequest, Enqueued, JobClient,
+    Enqueue, EnqueueError, EnqueueOptions, EnqueueRequest, Enqueued, JobClient, TaskEnd, WaitError,
 };
 pub use crate::clock::Clock;
 pub use crate::context::{ContextBuilder, JobContext, TaskId, Trigger};
 pub use crate::error::JobError;
 pub use crate::event::{Event, EventError, EventSink, EventSource};
 pub use crate::job::{InvalidArgs, Job, JobDescriptor, RunFn, SourceLocation};
+pub use crate::live::{LiveAttempt, Progress};
 pub use crate::options::{Backoff, CatchUp, JobOptions, Overlap, Unique};
 pub use crate::outcome::{IntoOutcome, JobResult, Outcome};
 pub use crate::registry::{DuplicateJobs, Registry};
+pub use crate::retry::{Failure, Retry, RetryFn};
 pub use crate::state::{MissingData, State};
 pub use job_macros::job;
 pub use job_schedule as schedule;

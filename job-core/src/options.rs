@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use job_schedule::{Rate, Schedule, ScheduleError};
 
+use crate::RetryFn;
+
 /// How long to wait before each retry: exponential from `initial`, doubling per attempt,
 /// capped at `max`, with ±10% jitter so that many failing tasks do not retry in lockstep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +128,10 @@ pub struct Unique {
 }
 
 /// A job's options, as written in `#[job(...)]` (and possibly overridden by configuration).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Not comparable as a whole: a retry policy is a function, and functions have no reliable
+/// equality; compare the fields.
+#[derive(Debug, Clone)]
 pub struct JobOptions {
     /// The cron expression of a scheduled job.
     pub cron: Option<&'static str>,
@@ -167,6 +172,9 @@ pub struct JobOptions {
     pub then: Option<&'static str>,
     /// The event source whose events start this job.
     pub on: Option<&'static str>,
+    /// The job's retry policy: how each failure is retried (see [`Retry`](crate::Retry)).
+    /// `None`: as the error asks, or after the backoff.
+    pub retry: Option<RetryFn>,
 }
 
 impl JobOptions {
@@ -191,6 +199,7 @@ impl JobOptions {
         catch_up: CatchUp::Skip,
         then: None,
         on: None,
+        retry: None,
     };
 
     /// The schedule of a cron job, `None` for an on-demand or rate-scheduled job.

@@ -1,5 +1,7 @@
 //! What a successful attempt reports.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// What a successful attempt reports: how many records it processed (kept in the execution
@@ -18,6 +20,8 @@ pub struct Outcome {
     records_processed: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     output: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snooze: Option<Duration>,
 }
 
 impl Outcome {
@@ -32,17 +36,50 @@ impl Outcome {
         Outcome {
             records_processed: Some(count.try_into().unwrap_or(u64::MAX)),
             output: None,
+            snooze: None,
         }
     }
 
-    /// An outcome that carries `output` (what a job returned, as JSON) to the next step of a
-    /// chain.
+    /// Puts the task back to run again after `delay`, without counting an attempt: for a
+    /// job that finds it is too early (a file not there yet, a partner's window not open).
+    ///
+    /// Each snooze is a `snoozed` row in the history. A task may snooze 100 times; past
+    /// that, a snooze counts as a failed attempt (retried with backoff, and dead when no
+    /// attempt is left), so that a task cannot snooze forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use job_core::prelude::*;
+    ///
+    /// #[job]
+    /// async fn import_statement(ctx: JobContext) -> JobResult {
+    ///     let arrived = false;
+    ///     if !arrived {
+    ///         return Ok(Outcome::snooze(Duration::from_secs(300)));
+    ///     }
+    ///     Ok(Outcome::processed(1_u32))
+    /// }
+    /// ```
+    pub fn snooze(delay: Duration) -> Outcome {
+        Outcome {
+            snooze: Some(delay),
+            ..Outcome::default()
+        }
+    }
+
+    /// The delay of a [`snooze`](Outcome::snooze).
+    pub fn snoozed_for(&self) -> Option<Duration> {
+        self.snooze
+    }
+
+    /// An outcome that carries `output` (what a job returned, as JSON): the task's result,
+    /// kept with its successful attempt, and the arguments of the next step of a chain.
     pub fn with_output(mut self, output: serde_json::Value) -> Outcome {
         self.output = Some(output);
         self
     }
 
-    /// The value returned for the next step of a chain, if any.
+    /// The value returned (the task's result), if any.
     pub fn output(&self) -> Option<&serde_json::Value> {
         self.output.as_ref()
     }

@@ -53,6 +53,7 @@ use options::Options;
 /// | `per = customer_id` | the argument fields (`per = [a, b]`) that make a task's key: `limit` and `rate` apply per key, and claims take keys in turn, so one busy key does not starve the others | no key |
 /// | `then = "index_document"` | on success, run `index_document` with this job's output as its arguments (checked at compile time) | none |
 /// | `on = "uploads"` | events of the source `uploads` start the job, their fields as its arguments | none |
+/// | `retry = by_error` | a function `fn(&Failure) -> Retry` that decides how each failure is retried: after the backoff, after a delay it picks, or never | the error's [`retry_in`](../job_core/struct.JobError.html#method.retry_in), else the backoff |
 /// | `catch_up = "once"` | a cron job runs once at start-up for ticks missed while no runner ran (`"skip"`: forget them) | `"skip"` |
 /// | `name = "send_email"` | the job's name in storage, the CLI and the API | the function's name |
 ///
@@ -284,6 +285,10 @@ fn option_fields(options: &Options) -> Vec<TokenStream2> {
     if let Some((initial, max)) = options.backoff {
         let (initial, max) = (duration(initial), duration(max));
         fields.push(quote!(backoff: ::job_core::Backoff { initial: #initial, max: #max }));
+    }
+    if let Some(retry) = &options.retry {
+        // The cast checks the function's signature, with the error at the path.
+        fields.push(quote_spanned!(retry.span()=> retry: ::core::option::Option::Some(#retry as ::job_core::RetryFn)));
     }
     if let Some(timeout) = options.timeout {
         let timeout = duration(timeout);

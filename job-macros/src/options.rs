@@ -29,6 +29,7 @@ const KNOWN: &[&str] = &[
     "catch_up",
     "then",
     "on",
+    "retry",
     "name",
 ];
 
@@ -56,6 +57,8 @@ pub(crate) struct Options {
     pub(crate) then: Option<LitStr>,
     /// The event source that starts the job.
     pub(crate) on: Option<String>,
+    /// The retry policy: a path to a function.
+    pub(crate) retry: Option<syn::ExprPath>,
     /// The span of the `timezone` key, for "timezone without cron".
     timezone_key: Option<Span>,
     /// The former flag `unique` (or `unique = true`/`false`) as written, and whether it was
@@ -187,6 +190,26 @@ impl Options {
                 })?;
                 self.on = Some(text);
             }
+            "retry" => match value {
+                Expr::Path(path) => self.retry = Some(path.clone()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(count),
+                    ..
+                }) => {
+                    return Err(syn::Error::new_spanned(
+                        count,
+                        format!(
+                            "`retry` names a retry policy (a function `fn(&job_core::Failure) -> job_core::Retry`); for the number of retries, write `retries = {count}`"
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "`retry` names a function `fn(&job_core::Failure) -> job_core::Retry` that decides how each failure is retried, such as `retry = by_error`",
+                    ));
+                }
+            },
             "queue" | "name" => {
                 let lit = string(value, &key)?;
                 let text = lit.value();
@@ -338,6 +361,7 @@ fn example(key: &str) -> &'static str {
         "rate" => "`rate = \"100/1m\"`",
         "per" => "`per = customer_id` or `per = [customer_id, region]`",
         "unique" => "`unique(by = [customer_id])` or `unique(for = \"1h\")`",
+        "retry" => "`retry = by_error` (a function `fn(&Failure) -> Retry`)",
         "catch_up" => "`catch_up = \"once\"`",
         "then" => "`then = \"index_document\"`",
         "on" => "`on = \"uploads\"`",

@@ -4,12 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use job_core::{BoxFuture, Clock, EnqueueError, EnqueueRequest, Enqueued, JobClient, TaskId};
+use job_core::{
+    BoxFuture, Clock, EnqueueError, EnqueueRequest, Enqueued, Job, JobClient, TaskEnd, TaskId,
+    WaitError,
+};
+use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::storage::{NewTask, Store};
+use crate::storage::{NewTask, Store, StoreError, TaskRow, TaskState, Transition};
 
 /// Wakes the local workers of a job when a task of it is stored due now.
 #[derive(Clone, Default)]
@@ -93,6 +97,57 @@ impl Jobs {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The typed result of task `task` of job `J`: `Ok(None)` while it is pending or
+    /// running; its return value once it succeeded; an error that says so when it is dead or
+    /// cancelled, or when no such task is stored.
+    ///
+    /// ```no_run
+    /// # use job_core::prelude::*;
+    /// # #[job]
+    /// # async fn word_count(text: String) -> JobResult<usize> { Ok(text.len()) }
+    /// # async fn demo(jobs: &job_runner::Jobs) -> Result<(), Box<dyn std::error::Error>> {
+    /// let task = WordCount::enqueue(jobs, "to be or not to be".into()).await?;
+    /// // ... later, perhaps in another request:
+    /// if let Some(count) = jobs.result::<WordCount>(&task).await? {
+    ///     println!("{count} words");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn result<J: Job>(&self, task: &TaskId) -> Result<Option<J::Output>, WaitError>
+    where
+        J::Output: DeserializeOwned,
+    {
+        match self.task_end(task).await? {
+            Some(end) => end.into_result(task).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Task `task` as stored, with its state, progress and last error.
+    pub async fn task(&self, task: &TaskId) -> Result<Option<TaskRow>, StoreError> {
+        match parse_task_id(task) {
+            Some(id) => self.store.task(id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Cancels task `task`: a pending task will not run; a running one is asked to stop,
+    /// on whichever runner holds it (its `ctx.cancelled()` resolves, and the attempt is
+    /// stopped after the runner's cancel grace), and ends `cancelled`. Returns the task as
+    /// it is now (`running`, with `cancel_requested_at` set, while its runner stops it);
+    /// `None` when it had already ended or no such task is stored.
+    pub async fn cancel(&self, task: &TaskId) -> Result<Option<TaskRow>, StoreError> {
+        let Some(id) = parse_task_id(task) else {
+            return Ok(None);
+        };
+        Ok(
+            match self.store.cancel(id, "client", self.clock.now()).await? {
+                Transition::Applied(task) => Some(task),
+                Transition::Refused(_) | Transition::NotFound => None,
+            },
+        )
     }
 
     /// Wakes this process's workers of `job`.
@@ -195,7 +250,35 @@ impl Jobs {
     }
 }
 
+/// A task id as stored (a number); `None` for text that cannot be one.
+fn parse_task_id(task: &TaskId) -> Option<i64> {
+    task.as_str().parse().ok()
+}
+
 impl JobClient for Jobs {
+    fn task_end(&self, task: &TaskId) -> BoxFuture<'_, Result<Option<TaskEnd>, WaitError>> {
+        let task = task.clone();
+        Box::pin(async move {
+            let id = parse_task_id(&task).ok_or_else(|| WaitError::UnknownTask(task.clone()))?;
+            let row = self
+                .store
+                .task_end(id)
+                .await
+                .map_err(|e| WaitError::Storage(Box::new(e)))?
+                .ok_or_else(|| WaitError::UnknownTask(task.clone()))?;
+            Ok(match row.state {
+                TaskState::Pending | TaskState::Running => None,
+                TaskState::Succeeded => Some(TaskEnd::Succeeded {
+                    result: row.result.map(crate::storage::rows::json),
+                }),
+                TaskState::Dead => Some(TaskEnd::Dead {
+                    error: row.last_error.unwrap_or_default(),
+                }),
+                TaskState::Cancelled => Some(TaskEnd::Cancelled),
+            })
+        })
+    }
+
     fn enqueue(&self, request: EnqueueRequest) -> BoxFuture<'_, Result<Enqueued, EnqueueError>> {
         Box::pin(async move {
             let mut stored = self.store_tasks(vec![request]).await?;

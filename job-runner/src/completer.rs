@@ -286,6 +286,7 @@ mod tests {
             attempt: 1,
             next_state: TaskState::Succeeded,
             retry_at: None,
+            snoozed: false,
             execution: NewExecution::new(of, "r1", ExecutionStatus::Succeeded, now, now)
                 .with_records(Some(1)),
             chain: None,

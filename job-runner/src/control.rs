@@ -180,10 +180,12 @@ impl Control {
         Ok(task)
     }
 
-    /// Cancels a pending task.
+    /// Cancels a task: a pending one at once; a running one is asked to stop, and the
+    /// returned task is `running` with `cancel_requested_at` set (its runner ends it as
+    /// `cancelled` within its cancel grace).
     pub async fn cancel(&self, id: i64) -> Result<TaskRow, ControlError> {
         let task = self.store().cancel(id, &self.actor, self.now()).await?;
-        applied(id, task, "cancelled", "pending")
+        applied(id, task, "cancelled", "pending or running")
     }
 
     /// One task.

@@ -24,6 +24,7 @@ use crate::attempt::Attempt;
 use crate::client::Jobs;
 use crate::completer::CompleterHandle;
 use crate::heartbeat::Fence;
+use crate::in_flight::InFlight;
 use crate::limits::{self, LiveLimits};
 use crate::plan::JobSettings;
 use crate::storage::{ClaimedTask, Completion, Store};
@@ -143,6 +144,10 @@ pub(crate) struct ExecutorParts {
     pub(crate) fence: Fence,
     /// The limits set at run time, as this runner last read them.
     pub(crate) limits: LiveLimits,
+    /// The attempts running in this runner.
+    pub(crate) in_flight: InFlight,
+    /// How long a cancelled attempt may take to stop by itself.
+    pub(crate) cancel_grace: Duration,
 }
 
 /// Runs attempts of one job.
@@ -340,6 +345,8 @@ impl Executor {
 
     async fn attempt(&self, task: &ClaimedTask) -> Completion {
         let parts = &*self.inner;
+        // In flight while it runs: its progress is reported, and it can be cancelled.
+        let entry = parts.in_flight.enter(task.id);
         let attempt = Attempt {
             settings: &parts.settings,
             jobs: &parts.jobs,
@@ -348,6 +355,8 @@ impl Executor {
             client: &parts.client,
             runner_id: &parts.runner_id,
             fence: &parts.fence,
+            live: entry.live.clone(),
+            cancel_grace: parts.cancel_grace,
         };
         attempt.run(task).await
     }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod attempt;
+mod canceller;
 mod chain;
 pub mod check;
 mod cleaner;
@@ -14,12 +15,14 @@ pub mod control;
 pub mod events;
 mod executor;
 mod heartbeat;
+mod in_flight;
 pub mod limit_control;
 pub mod limits;
 mod listener;
 pub mod metrics;
 pub mod plan;
 mod process;
+mod reporter;
 mod rescuer;
 mod retry;
 mod runner;

@@ -1,5 +1,6 @@
 //! The listener: wakes this runner's workers when any process stores a task that is due
-//! now, and its scheduler when a schedule changes, through the driver's announcements
+//! now, its scheduler when a schedule changes, and stops its attempts of tasks cancelled
+//! while they run, through the driver's announcements
 //! (PostgreSQL's LISTEN/NOTIFY; SQLite has none, and this service ends at once). Delayed
 //! tasks and retries are found by the workers' own timers, and the poll interval covers
 //! announcements lost while the connection was down.
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
 use crate::client::Wakers;
+use crate::in_flight::InFlight;
 use crate::storage::{Announcement, Store};
 
 /// Wakes this runner's workers and scheduler on announcements.
@@ -18,6 +20,8 @@ pub(crate) struct Listener {
     pub(crate) store: Store,
     pub(crate) wakers: Wakers,
     pub(crate) schedules_changed: Arc<Notify>,
+    /// This runner's attempts, stopped when their task is cancelled.
+    pub(crate) in_flight: InFlight,
 }
 
 impl Listener {
@@ -27,6 +31,7 @@ impl Listener {
             store,
             wakers,
             schedules_changed,
+            in_flight,
         } = self;
         let retry = Duration::from_secs(1);
         loop {
@@ -53,6 +58,9 @@ impl Listener {
                     announcement = listener.next() => match announcement {
                         Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
                         Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
+                        Ok(Announcement::CancelRequested(task)) => {
+                            in_flight.cancel(task);
+                        }
                         Ok(Announcement::Missed) => {
                             tracing::warn!("lost the connection that listens for new tasks; reconnecting");
                             wakers.wake_all();

@@ -1,26 +1,46 @@
 //! The retry policy: when a task whose attempt failed runs again, for attempts that end with
 //! an error (the executor) and attempts lost with their runner (the rescuer) alike.
 //!
-//! A task is dead when the failure was permanent or its last attempt failed; otherwise it
-//! runs again after its job's backoff (exponential, capped, with ±10% jitter).
+//! A task is dead when the failure was permanent or its last attempt failed. Otherwise the
+//! job's retry policy (`#[job(retry = ...)]`), when it has one, decides: never, after a delay
+//! it picks, or as by default; by default the error's own delay
+//! ([`JobError::retry_in`](job_core::JobError::retry_in)) applies, or else the job's backoff
+//! (exponential, capped, with ±10% jitter).
 
 use chrono::{DateTime, Utc};
+use job_core::{Failure, Retry};
 
 use crate::plan::Plan;
 use crate::storage::{FailedAttempt, RetryPolicy};
 
 impl RetryPolicy for Plan {
     fn retry_at(&self, failed: &FailedAttempt<'_>) -> Option<DateTime<Utc>> {
-        if failed.permanent || failed.attempt >= failed.max_attempts {
+        if failed.error.is_permanent() || failed.attempt >= failed.max_attempts {
             return None;
         }
         // A job no longer registered keeps the default backoff: its task waits, in case
         // the job comes back.
-        let backoff = self
-            .get(failed.job)
-            .map(|settings| settings.backoff)
-            .unwrap_or_default();
-        let delay = backoff.delay(failed.attempt, jitter(failed.task_id, failed.attempt));
+        let settings = self.get(failed.job);
+        let decision = settings
+            .and_then(|settings| settings.descriptor.options().retry)
+            .map_or(Retry::Backoff, |policy| {
+                policy(&Failure::new(
+                    failed.attempt,
+                    failed.max_attempts,
+                    failed.error,
+                ))
+            });
+        let delay = match decision {
+            Retry::Never => return None,
+            Retry::In(delay) => delay,
+            Retry::Backoff => match failed.error.retry_delay() {
+                Some(delay) => delay,
+                None => settings
+                    .map(|settings| settings.backoff)
+                    .unwrap_or_default()
+                    .delay(failed.attempt, jitter(failed.task_id, failed.attempt)),
+            },
+        };
         Some(job_schedule::add_saturating(failed.at, delay))
     }
 }
@@ -58,20 +78,38 @@ mod tests {
         )
         .expect("an empty plan");
         let at = Utc::now();
-        let failed = |attempt, permanent| FailedAttempt {
+        let (transient, permanent) = (
+            job_core::JobError::msg("503"),
+            job_core::JobError::msg("gone").permanent(),
+        );
+        let failed = |attempt, error| FailedAttempt {
             job: "gone",
             task_id: 7,
             attempt,
             max_attempts: 3,
-            permanent,
+            error,
             at,
         };
-        assert_eq!(plan.retry_at(&failed(3, false)), None, "no attempt left");
-        assert_eq!(plan.retry_at(&failed(1, true)), None, "permanent");
+        assert_eq!(
+            plan.retry_at(&failed(3, &transient)),
+            None,
+            "no attempt left"
+        );
+        assert_eq!(plan.retry_at(&failed(1, &permanent)), None, "permanent");
+        // The error's own delay replaces the backoff, and still counts an attempt.
+        let asked = job_core::JobError::msg("429").retry_in(std::time::Duration::from_secs(30));
+        assert_eq!(
+            plan.retry_at(&failed(1, &asked)),
+            Some(at + chrono::TimeDelta::seconds(30))
+        );
+        assert_eq!(plan.retry_at(&failed(3, &asked)), None, "no attempt left");
         // The default backoff: 1 s after the first failure, 2 s after the second, ±10%.
         for (attempt, base) in [(1, 1000), (2, 2000)] {
-            let wait =
-                (plan.retry_at(&failed(attempt, false)).expect("retried") - at).num_milliseconds();
+            let wait = (plan
+                .retry_at(&failed(attempt, &transient))
+                .expect("retried")
+                - at)
+                .num_milliseconds();
             assert!(
                 (base * 9 / 10..=base * 11 / 10).contains(&wait),
                 "{wait} ms"

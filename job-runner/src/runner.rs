@@ -11,6 +11,7 @@ use job_core::{
 use tokio::sync::{Semaphore, watch};
 
 use crate::admin::{self, AdminConfig};
+use crate::canceller::Canceller;
 use crate::cleaner::Cleaner;
 use crate::client::{Jobs, Wakers};
 use crate::config::{Config, ConfigError};
@@ -18,10 +19,12 @@ use crate::control::Control;
 use crate::events::EventRouter;
 use crate::executor::{Executor, ExecutorParts};
 use crate::heartbeat::{Fence, Health, Heartbeat};
+use crate::in_flight::InFlight;
 use crate::limits::{LimitsWatcher, LiveLimits};
 use crate::listener::Listener;
 use crate::plan::{JobSettings, Plan};
 use crate::process::{host_name, runner_id, shutdown_signal};
+use crate::reporter::{REPORT_EVERY, Reporter};
 use crate::rescuer::Rescuer;
 use crate::scheduler::Scheduler;
 use crate::sources::SourceConfig;
@@ -271,11 +274,12 @@ impl Runner {
                 health: health.clone(),
                 fence: fence.clone(),
             }
-            .run(heartbeat_stopped),
+            .run(heartbeat_stopped.clone()),
         );
         // The limits set at run time, read before the first claim.
         let live_limits = LiveLimits::default();
         live_limits.replace(self.store.limit_overrides().await?);
+        let in_flight = InFlight::default();
         let services = vec![
             tokio::spawn(
                 LimitsWatcher {
@@ -303,8 +307,27 @@ impl Runner {
                     store: self.store.clone(),
                     wakers: self.wakers.clone(),
                     schedules_changed: schedules_changed.clone(),
+                    in_flight: in_flight.clone(),
                 }
                 .run(stopped.clone()),
+            ),
+            tokio::spawn(
+                Reporter {
+                    store: self.store.clone(),
+                    runner_id: self.id.clone(),
+                    in_flight: in_flight.clone(),
+                    every: REPORT_EVERY,
+                }
+                .run(heartbeat_stopped.clone()),
+            ),
+            tokio::spawn(
+                Canceller {
+                    store: self.store.clone(),
+                    runner_id: self.id.clone(),
+                    in_flight: in_flight.clone(),
+                    every: self.config.poll_interval,
+                }
+                .run(heartbeat_stopped.clone()),
             ),
             tokio::spawn(
                 Cleaner {
@@ -359,6 +382,8 @@ impl Runner {
                 claim_batch: CLAIM_BATCH,
                 fence: fence.clone(),
                 limits: live_limits.clone(),
+                in_flight: in_flight.clone(),
+                cancel_grace: self.config.cancel_grace,
             });
             let (fetcher, source) = executor.start(stopped.clone());
             fetchers.push(fetcher);

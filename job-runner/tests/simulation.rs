@@ -42,6 +42,46 @@ async fn flaky(ctx: JobContext) -> JobResult {
     Ok(Outcome::processed(1_u8))
 }
 
+/// Counts the attempts of `picky`, which fails differently on each.
+struct PickyRuns(AtomicU32);
+
+/// Rate-limited responses wait two minutes, whatever the backoff; a missing document is
+/// never retried; anything else follows the error's own delay or the backoff.
+fn by_error(failure: &job_core::Failure<'_>) -> job_core::Retry {
+    let text = failure.error.to_string();
+    if text.contains("429") {
+        job_core::Retry::In(Duration::from_secs(120))
+    } else if text.contains("not found") {
+        job_core::Retry::Never
+    } else {
+        job_core::Retry::Backoff
+    }
+}
+
+/// Fails with a 429, then asks for 45 s itself, then fails plainly (backoff), then with a
+/// missing document (never retried).
+#[job(retries = 10, backoff = "1h", retry = by_error)]
+async fn picky(ctx: JobContext) -> JobResult {
+    let n = ctx.data::<PickyRuns>()?.0.fetch_add(1, Ordering::SeqCst);
+    Err(match n {
+        0 => JobError::msg("upstream answered 429"),
+        1 => JobError::msg("upstream busy").retry_in(Duration::from_secs(45)),
+        2 => JobError::msg("connection reset"),
+        _ => JobError::msg("document 7 not found"),
+    })
+}
+
+/// Snoozes twice for five minutes, then succeeds.
+struct Snoozes(AtomicU32);
+
+#[job(retries = 0)]
+async fn waits_for_file(ctx: JobContext) -> JobResult {
+    if ctx.data::<Snoozes>()?.0.fetch_add(1, Ordering::SeqCst) < 2 {
+        return Ok(Outcome::snooze(Duration::from_secs(300)));
+    }
+    Ok(Outcome::processed(1_u8))
+}
+
 /// Takes ten virtual minutes.
 #[job(retries = 2, backoff = "30s")]
 async fn slow_report(ctx: JobContext) -> JobResult {
@@ -243,6 +283,91 @@ async fn a_delay_past_the_last_instant_is_refused_not_a_panic() {
         .await
         .expect("the tasks");
     assert!(tasks.is_empty(), "a refused enqueue stored a task");
+}
+
+#[tokio::test]
+async fn a_retry_policy_decides_each_failure_by_its_error() {
+    let start = at("2026-05-01T12:00:00Z");
+    let mut sim = Simulation::builder(start)
+        .jobs([Picky::descriptor()])
+        .data(PickyRuns(AtomicU32::new(0)))
+        .start()
+        .await
+        .expect("a simulation");
+    Picky::enqueue(sim.jobs()).await.expect("enqueue");
+    sim.advance(Duration::from_secs(3 * 3600))
+        .await
+        .expect("three hours");
+    let runs = history(&sim, Some("picky")).await;
+    let statuses: Vec<ExecutionStatus> = runs.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            ExecutionStatus::Failed,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Failed,
+            ExecutionStatus::Dead
+        ],
+        "the missing document ends the task with 7 retries left"
+    );
+    let gaps: Vec<i64> = runs
+        .windows(2)
+        .map(|w| (w[1].started_at - w[0].finished_at).num_seconds())
+        .collect();
+    // 429: the policy's 2 minutes; then the error's own 45 s; then the backoff's hour (±10%).
+    assert_eq!(gaps[..2], [120, 45]);
+    assert!((3240..=3960).contains(&gaps[2]), "backoff gap {}", gaps[2]);
+    assert!(
+        runs[3]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("not found")),
+        "{runs:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_snooze_waits_without_counting_an_attempt() {
+    let start = at("2026-05-01T12:00:00Z");
+    let mut sim = Simulation::builder(start)
+        .jobs([WaitsForFile::descriptor()])
+        .data(Snoozes(AtomicU32::new(0)))
+        .start()
+        .await
+        .expect("a simulation");
+    WaitsForFile::enqueue(sim.jobs()).await.expect("enqueue");
+    sim.advance(Duration::from_secs(3600))
+        .await
+        .expect("an hour");
+    let runs = history(&sim, Some("waits_for_file")).await;
+    let seen: Vec<(ExecutionStatus, u32, DateTime<Utc>)> = runs
+        .iter()
+        .map(|e| (e.status, e.attempt, e.started_at))
+        .collect();
+    // No retry left (`retries = 0`), yet the two snoozes did not use the one attempt.
+    assert_eq!(
+        seen,
+        [
+            (ExecutionStatus::Snoozed, 1, start),
+            (ExecutionStatus::Snoozed, 1, start + TimeDelta::minutes(5)),
+            (
+                ExecutionStatus::Succeeded,
+                1,
+                start + TimeDelta::minutes(10)
+            ),
+        ]
+    );
+    let tasks = sim
+        .jobs()
+        .store()
+        .tasks(&TaskFilter {
+            job: Some("waits_for_file".into()),
+            limit: 10,
+            ..TaskFilter::default()
+        })
+        .await
+        .expect("tasks");
+    assert_eq!((tasks[0].attempt, tasks[0].snoozes), (1, 2));
 }
 
 #[tokio::test]

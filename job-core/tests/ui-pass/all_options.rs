@@ -21,11 +21,20 @@ struct Email {
     rate = "10/1h",
     unique(for = "30m"),
     catch_up = "once",
+    retry = policies::never_on_monday,
     name = "reports.nightly"
 )]
 async fn nightly_report(ctx: JobContext) -> JobResult {
     let _ = ctx.now();
     Ok(Outcome::processed(3_u8))
+}
+
+mod policies {
+    use job_core::{Failure, Retry};
+
+    pub fn never_on_monday(failure: &Failure<'_>) -> Retry {
+        if failure.attempt > 2 { Retry::Never } else { Retry::Backoff }
+    }
 }
 
 #[job(every = "15m", overlap = "skip", catch_up = "skip")]

@@ -1,6 +1,6 @@
 use job_core::prelude::*;
 
-#[job(retry = 3)]
+#[job(retires = 3)]
 async fn flaky() -> JobResult {
     Ok(Outcome::none())
 }

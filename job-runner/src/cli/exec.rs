@@ -145,6 +145,9 @@ pub async fn run_once(
         client: &client,
         runner_id: &runner,
         fence: &fence,
+        // `exec` runs one attempt in the foreground: Ctrl-C stops it.
+        live: Arc::default(),
+        cancel_grace: config.cancel_grace,
     };
     let completion = attempt.run(&claimed).await;
     let outcome = (

@@ -130,7 +130,7 @@ enum Command {
     Resume(NameArg),
     /// Run a dead (or cancelled) task again, with a fresh set of attempts.
     Retry(TaskArg),
-    /// Cancel a pending task.
+    /// Cancel a pending task, or ask a running one to stop (it ends as cancelled).
     Cancel(TaskArg),
     /// Create or upgrade the job tables (`run` does this at start).
     Migrate,

@@ -33,7 +33,7 @@ pub(super) struct HistoryArgs {
     /// Only this job.
     #[arg(long)]
     job: Option<String>,
-    /// Only this status: succeeded, failed, panicked, timed_out, dead, cancelled.
+    /// Only this status: succeeded, failed, panicked, timed_out, dead, cancelled, snoozed.
     #[arg(long, value_parser = parse_status)]
     status: Option<ExecutionStatus>,
     /// Only attempts that started since this instant (RFC 3339) or this long ago (`24h`).
@@ -99,21 +99,49 @@ pub(super) async fn tasks(control: &Control, args: TasksArgs) -> Result<(), CliE
         "STATE",
         "ATTEMPT",
         "RUN AT",
+        "PROGRESS",
         "LAST ERROR",
     ]);
     for t in rows {
+        let state = match t.cancel_requested_at {
+            Some(_) if t.state == TaskState::Running => "running (cancelling)".to_owned(),
+            _ => t.state.to_string(),
+        };
         table.row(vec![
             t.id.to_string(),
             t.job,
             t.queue,
-            t.state.to_string(),
+            state,
             format!("{}/{}", t.attempt, t.max_attempts),
             t.run_at.to_rfc3339(),
+            t.progress.as_ref().map(progress_text).unwrap_or_default(),
             t.last_error.unwrap_or_default(),
         ]);
     }
     print!("{}", table.render());
     Ok(())
+}
+
+/// Stored progress in a few words: `3/10 file="a.pdf"`.
+fn progress_text(progress: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    match (progress.get("done"), progress.get("total")) {
+        (Some(done), Some(total)) => parts.push(format!("{done}/{total}")),
+        (Some(done), None) => parts.push(done.to_string()),
+        _ => {}
+    }
+    if let Some(meta) = progress.get("meta").and_then(|m| m.as_object()) {
+        parts.extend(meta.iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    shortened(&parts.join(" "), 40)
+}
+
+/// `text`, cut to `max` characters with an ellipsis.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// `history`: one row per attempt, newest first.
@@ -133,7 +161,7 @@ pub(super) async fn history(control: &Control, args: HistoryArgs) -> Result<(), 
     }
     let mut table = Table::new(&[
         "ID", "JOB", "TASK", "ATTEMPT", "TRIGGER", "STARTED", "DURATION", "STATUS", "RECORDS",
-        "ERROR",
+        "RESULT", "ERROR",
     ]);
     for e in rows {
         table.row(vec![
@@ -147,6 +175,10 @@ pub(super) async fn history(control: &Control, args: HistoryArgs) -> Result<(), 
             e.status.to_string(),
             e.records_processed
                 .map_or_else(|| "-".into(), |n| n.to_string()),
+            e.result
+                .as_ref()
+                .map(|r| shortened(&r.to_string(), 40))
+                .unwrap_or_default(),
             e.error.unwrap_or_default(),
         ]);
     }
@@ -170,9 +202,16 @@ pub(super) async fn retry(control: &Control, arg: TaskArg) -> Result<(), CliErro
     Ok(())
 }
 
-/// `cancel`: cancels a pending task.
+/// `cancel`: cancels a pending task, or asks a running one to stop.
 pub(super) async fn cancel(control: &Control, arg: TaskArg) -> Result<(), CliError> {
     let task = control.cancel(arg.task).await?;
+    if task.state == TaskState::Running {
+        println!(
+            "asked task {} of job `{}` to stop: its runner ends it as cancelled",
+            task.id, task.job
+        );
+        return Ok(());
+    }
     println!("cancelled task {} of job `{}`", task.id, task.job);
     Ok(())
 }

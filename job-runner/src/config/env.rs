@@ -29,6 +29,7 @@ impl Config {
             ("JOBS_LEASE", &mut self.lease),
             ("JOBS_POLL_INTERVAL", &mut self.poll_interval),
             ("JOBS_SHUTDOWN_GRACE", &mut self.shutdown_grace),
+            ("JOBS_CANCEL_GRACE", &mut self.cancel_grace),
             ("JOBS_HISTORY_RETENTION", &mut self.history_retention),
         ] {
             set_duration(field, env(var), var)?;

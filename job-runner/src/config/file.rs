@@ -48,6 +48,7 @@ struct RunnerFile {
     lease: Option<String>,
     poll_interval: Option<String>,
     shutdown_grace: Option<String>,
+    cancel_grace: Option<String>,
     history_retention: Option<String>,
     queues: Option<Vec<String>>,
     sqlite_durability: Option<String>,
@@ -86,6 +87,11 @@ impl Config {
             &mut self.shutdown_grace,
             r.shutdown_grace,
             &origin("runner.shutdown_grace"),
+        )?;
+        set_duration(
+            &mut self.cancel_grace,
+            r.cancel_grace,
+            &origin("runner.cancel_grace"),
         )?;
         set_duration(
             &mut self.history_retention,

@@ -11,6 +11,7 @@
 //! lease = "10s"             # a runner silent this long has lost its claims
 //! poll_interval = "1s"      # how often idle workers look for work from other processes
 //! shutdown_grace = "30s"    # how long running attempts may finish at shutdown
+//! cancel_grace = "5s"       # how long a cancelled attempt may take to stop by itself
 //! history_retention = "30d" # history rows and finished tasks older than this are pruned
 //! queues = ["default"]      # run only these queues (default: all)
 //! sqlite_durability = "full"  # or "normal"
@@ -112,6 +113,9 @@ pub struct Config {
     pub poll_interval: Duration,
     /// How long running attempts may finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// How long an attempt whose task was cancelled may take to stop by itself (its
+    /// `ctx.cancelled()` resolved) before the runner stops it.
+    pub cancel_grace: Duration,
     /// History rows and finished tasks older than this are pruned.
     pub history_retention: Duration,
     /// Run only these queues (`None`: all).
@@ -146,6 +150,7 @@ impl Default for Config {
             lease: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(30),
+            cancel_grace: Duration::from_secs(5),
             history_retention: Duration::from_secs(30 * 86_400),
             queues: None,
             jobs: BTreeMap::new(),

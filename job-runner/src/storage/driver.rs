@@ -22,8 +22,8 @@ use job_core::Event;
 use super::{
     Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
     ExecutionFilter, FlowState, LimitOverride, Limits, NewTask, Pruned, QueueStats, RescuedTask,
-    RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskFilter, TaskRow, TickOutcome,
-    TickTask, Transition,
+    RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskEndRow, TaskFilter, TaskRow,
+    TickOutcome, TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -41,6 +41,7 @@ pub trait Driver:
     + Runners
     + Migrations
     + Flow
+    + Running
     + Send
     + Sync
     + 'static
@@ -169,8 +170,11 @@ pub trait Completions {
 /// The controls: cancel, retry, pause and resume.
 #[async_trait]
 pub trait Controls {
-    /// Cancels a pending task: it will not run. Records a `cancelled` history row with
-    /// `runner` as its runner.
+    /// Cancels a task. A pending task will not run: it is cancelled at once, with a
+    /// `cancelled` history row with `runner` as its runner. A running task is asked to stop
+    /// (its `cancel_requested_at` is set, and on PostgreSQL its runner is told at once);
+    /// the runner that holds it stops the attempt and records its end as `cancelled`.
+    /// Either is `Applied`, with the task as it is now (`running` for a request).
     async fn cancel(
         &self,
         id: i64,
@@ -197,11 +201,31 @@ pub trait Controls {
     async fn paused(&self) -> Result<Vec<String>, StoreError>;
 }
 
+/// What runners write and read about the attempts they run, while they run.
+#[async_trait]
+pub trait Running {
+    /// Writes the progress (JSON text) of tasks that `runner` holds, with one statement; a
+    /// task it no longer holds is left alone.
+    async fn report_progress(
+        &self,
+        runner: &str,
+        progress: &[(i64, String)],
+    ) -> Result<(), StoreError>;
+
+    /// The tasks `runner` holds that were asked to stop (see [`Controls::cancel`]).
+    async fn cancel_requests(&self, runner: &str) -> Result<Vec<i64>, StoreError>;
+}
+
 /// Reading tasks and history.
 #[async_trait]
 pub trait Reads {
     /// One task.
     async fn task(&self, id: i64) -> Result<Option<TaskRow>, StoreError>;
+
+    /// How task `id` ended, for the application: `None` when no such task is stored;
+    /// otherwise its state, and for a finished task its last error and the result of its
+    /// successful attempt (JSON text).
+    async fn task_end(&self, id: i64) -> Result<Option<TaskEndRow>, StoreError>;
 
     /// Tasks matching `filter`, newest first.
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError>;

@@ -23,19 +23,23 @@ pub enum ExecutionStatus {
     TimedOut,
     /// It failed and no attempt is left (or the failure was permanent): the task is dead.
     Dead,
-    /// The task was cancelled before it ran.
+    /// The task was cancelled: before it ran, or while it ran (the attempt was stopped).
     Cancelled,
+    /// It asked to run again later ([`Outcome::snooze`](job_core::Outcome::snooze)); not
+    /// counted as an attempt.
+    Snoozed,
 }
 
 impl ExecutionStatus {
     /// Every status.
-    pub const ALL: [ExecutionStatus; 6] = [
+    pub const ALL: [ExecutionStatus; 7] = [
         ExecutionStatus::Succeeded,
         ExecutionStatus::Failed,
         ExecutionStatus::Panicked,
         ExecutionStatus::TimedOut,
         ExecutionStatus::Dead,
         ExecutionStatus::Cancelled,
+        ExecutionStatus::Snoozed,
     ];
 
     /// The stored name.
@@ -47,6 +51,7 @@ impl ExecutionStatus {
             ExecutionStatus::TimedOut => "timed_out",
             ExecutionStatus::Dead => "dead",
             ExecutionStatus::Cancelled => "cancelled",
+            ExecutionStatus::Snoozed => "snoozed",
         }
     }
 
@@ -95,6 +100,10 @@ pub struct NewExecution {
     pub chain_id: Option<i64>,
     /// The step's number in its chain, 1 for the first.
     pub chain_step: Option<i64>,
+    /// What a successful attempt returned, as JSON text.
+    pub result: Option<String>,
+    /// The last progress the attempt reported, as JSON text.
+    pub progress: Option<String>,
 }
 
 /// Which attempt of which task a history row records.
@@ -154,7 +163,21 @@ impl NewExecution {
             runner_id: runner_id.to_owned(),
             chain_id: attempt.chain_id,
             chain_step: attempt.chain_step,
+            result: None,
+            progress: None,
         }
+    }
+
+    /// With what the attempt returned, as JSON text.
+    pub fn with_result(mut self, result: Option<String>) -> NewExecution {
+        self.result = result;
+        self
+    }
+
+    /// With the last progress the attempt reported, as JSON text.
+    pub fn with_progress(mut self, progress: Option<String>) -> NewExecution {
+        self.progress = progress;
+        self
     }
 
     /// With the failure's message, made storable (see [`storable`]).
@@ -208,6 +231,10 @@ pub struct Execution {
     pub chain_id: Option<i64>,
     /// The step's number in its chain, 1 for the first.
     pub chain_step: Option<i64>,
+    /// What a successful attempt returned.
+    pub result: Option<serde_json::Value>,
+    /// The last progress the attempt reported.
+    pub progress: Option<serde_json::Value>,
 }
 
 /// Which history rows to read.

@@ -50,7 +50,7 @@ mod tick;
 
 pub use driver::{
     Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations, Reads,
-    Retention, Runners, Schedules, Ticks,
+    Retention, Runners, Running, Schedules, Ticks,
 };
 pub(crate) use error::Doing;
 pub use error::StoreError;
@@ -61,7 +61,7 @@ pub use runner::{RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{
     ChainLink, ClaimedTask, Completion, FailedAttempt, FollowUp, NewTask, QueueStats, RetryPolicy,
-    TaskFilter, TaskRow, TaskState, Transition,
+    TaskEndRow, TaskFilter, TaskRow, TaskState, Transition,
 };
 pub use tick::{TakenTick, TickOutcome, TickTask};
 
@@ -149,6 +149,8 @@ pub enum Announcement {
     TaskDue(String),
     /// The schedule with this id was added, changed or removed.
     SchedulesChanged(String),
+    /// The running task with this id was asked to stop.
+    CancelRequested(i64),
     /// The subscription was interrupted: announcements may have been missed, so look at
     /// everything once.
     Missed,

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::{
     ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, LimitOverride, RunnerRow,
-    ScheduleRow, StoreError, TaskRow, TaskState,
+    ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
 };
 
 /// Unix milliseconds of an instant, as stored.
@@ -75,7 +75,7 @@ fn trigger(row: &impl Columns, doing: &'static str) -> Result<Trigger, StoreErro
 /// The columns [`task`] reads.
 pub(crate) const TASK_COLUMNS: &str = "id, job, queue, state, args, priority, run_at, \
      scheduled_at, attempt, max_attempts, trigger, unique_key, locked_by, last_error, \
-     created_at, finished_at, chain_id, chain_step";
+     created_at, finished_at, chain_id, chain_step, progress, snoozes, cancel_requested_at";
 
 /// A stored task, from [`TASK_COLUMNS`].
 pub(crate) fn task(row: &impl Columns) -> Result<TaskRow, StoreError> {
@@ -101,12 +101,27 @@ pub(crate) fn task(row: &impl Columns) -> Result<TaskRow, StoreError> {
         finished_at: row.opt_int("finished_at", DOING)?.map(instant),
         chain_id: row.opt_int("chain_id", DOING)?,
         chain_step: row.opt_int("chain_step", DOING)?,
+        progress: row.opt_text("progress", DOING)?.map(json),
+        snoozes: row.int("snoozes", DOING)? as u32,
+        cancel_requested_at: row.opt_int("cancel_requested_at", DOING)?.map(instant),
+    })
+}
+
+/// How a task ended, from its `state`, `last_error` and `result` columns.
+pub(crate) fn task_end(row: &impl Columns) -> Result<TaskEndRow, StoreError> {
+    const DOING: &str = "reading how a task ended";
+    let state = row.text("state", DOING)?;
+    Ok(TaskEndRow {
+        state: TaskState::from_name(&state)
+            .ok_or_else(|| corrupt(DOING, format!("unknown state `{state}`")))?,
+        last_error: row.opt_text("last_error", DOING)?,
+        result: row.opt_text("result", DOING)?,
     })
 }
 
 /// The columns [`claimed`] reads.
 pub(crate) const CLAIMED_COLUMNS: &str = "id, job, args, attempt, max_attempts, trigger, \
-     scheduled_at, run_at, priority, chain_id, chain_step, chain_rest";
+     scheduled_at, run_at, priority, chain_id, chain_step, chain_rest, snoozes";
 
 /// A task claimed for an attempt, from [`CLAIMED_COLUMNS`].
 pub(crate) fn claimed(row: &impl Columns) -> Result<ClaimedTask, StoreError> {
@@ -121,6 +136,7 @@ pub(crate) fn claimed(row: &impl Columns) -> Result<ClaimedTask, StoreError> {
         scheduled_at: instant(row.int("scheduled_at", DOING)?),
         run_at: instant(row.int("run_at", DOING)?),
         priority: row.int("priority", DOING)? as i32,
+        snoozes: row.int("snoozes", DOING)? as u32,
         chain: chain_link(
             row.opt_int("chain_id", DOING)?,
             row.opt_int("chain_step", DOING)?,
@@ -160,7 +176,7 @@ pub(crate) fn chain_rest(rest: &[String]) -> String {
 /// The columns [`execution`] reads.
 pub(crate) const EXECUTION_COLUMNS: &str = "id, job, task_id, attempt, trigger, scheduled_at, \
      started_at, finished_at, duration_ms, status, error, records_processed, runner_id, \
-     chain_id, chain_step";
+     chain_id, chain_step, result, progress";
 
 /// A history row, from [`EXECUTION_COLUMNS`].
 pub(crate) fn execution(row: &impl Columns) -> Result<Execution, StoreError> {
@@ -183,6 +199,8 @@ pub(crate) fn execution(row: &impl Columns) -> Result<Execution, StoreError> {
         runner_id: row.text("runner_id", DOING)?,
         chain_id: row.opt_int("chain_id", DOING)?,
         chain_step: row.opt_int("chain_step", DOING)?,
+        result: row.opt_text("result", DOING)?.map(json),
+        progress: row.opt_text("progress", DOING)?.map(json),
     })
 }
 

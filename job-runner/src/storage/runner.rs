@@ -122,7 +122,7 @@ impl LostClaim {
             task_id: self.task_id,
             attempt,
             max_attempts: self.max_attempts,
-            permanent: false,
+            error: &job_core::JobError::msg(&reason),
             at: now,
         });
         let status = match retry_at {

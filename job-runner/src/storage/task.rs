@@ -21,7 +21,7 @@ pub enum TaskState {
     Succeeded,
     /// Every attempt failed (or one failed permanently); kept until retried by hand.
     Dead,
-    /// Cancelled by hand before it ran.
+    /// Cancelled by hand, before it ran or while it ran.
     Cancelled,
 }
 
@@ -113,6 +113,8 @@ pub struct ClaimedTask {
     pub run_at: DateTime<Utc>,
     /// Its priority.
     pub priority: i32,
+    /// How many times it snoozed.
+    pub snoozes: u32,
     /// Its place in a chain, when it is a step of one.
     pub chain: Option<ChainLink>,
 }
@@ -130,6 +132,7 @@ impl ClaimedTask {
             scheduled_at: task.scheduled_at,
             run_at: task.run_at,
             priority: task.priority,
+            snoozes: 0,
             chain: None,
         }
     }
@@ -168,6 +171,9 @@ pub struct Completion {
     pub retry_at: Option<DateTime<Utc>>,
     /// The history row of the attempt.
     pub execution: NewExecution,
+    /// The attempt snoozed: it is not counted (the task's attempt number goes back by
+    /// one), and the task's snoozes go up by one.
+    pub snoozed: bool,
     /// The finished step's place in a chain: it decides how the end is written (with the
     /// next step, in one transaction), while the history row takes the chain from
     /// `execution`; the executor sets both alike.
@@ -217,6 +223,23 @@ pub struct TaskRow {
     pub chain_id: Option<i64>,
     /// Its step's number in that chain, 1 for the first.
     pub chain_step: Option<i64>,
+    /// The progress its running (or last) attempt reported: `done`, `total` and `meta`.
+    pub progress: Option<serde_json::Value>,
+    /// How many times it snoozed.
+    pub snoozes: u32,
+    /// When it was asked to stop while running (it ends `cancelled` soon after).
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+/// How a task ended, as [`Reads::task_end`](super::Reads::task_end) reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskEndRow {
+    /// Its state.
+    pub state: TaskState,
+    /// Its last error.
+    pub last_error: Option<String>,
+    /// What its successful attempt returned (JSON text), for a succeeded task.
+    pub result: Option<String>,
 }
 
 /// Which tasks to list.
@@ -237,7 +260,10 @@ pub struct TaskFilter {
 impl Completion {
     /// Whether this end finishes the task (it is then finished when its attempt ended).
     pub(crate) fn finishes(&self) -> bool {
-        matches!(self.next_state, TaskState::Succeeded | TaskState::Dead)
+        matches!(
+            self.next_state,
+            TaskState::Succeeded | TaskState::Dead | TaskState::Cancelled
+        )
     }
 
     /// Whether this is the end of a step of a chain (written one by one, each with the
@@ -282,8 +308,10 @@ pub struct FailedAttempt<'a> {
     pub attempt: u32,
     /// Attempts allowed in all.
     pub max_attempts: u32,
-    /// Whether the failure says that trying again cannot help.
-    pub permanent: bool,
+    /// Why it failed: a permanent error is never retried, and the error may choose its own
+    /// delay ([`JobError::retry_in`](job_core::JobError::retry_in)). An attempt lost with its
+    /// runner, timed out or panicked has an error that says so.
+    pub error: &'a job_core::JobError,
     /// When it failed.
     pub at: DateTime<Utc>,
 }

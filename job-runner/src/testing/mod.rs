@@ -315,6 +315,9 @@ impl Simulation {
             client: &self.client,
             runner_id: RUNNER_ID,
             fence: &self.fence,
+            // Nothing cancels a simulated attempt while it runs.
+            live: Arc::default(),
+            cancel_grace: std::time::Duration::ZERO,
         }
     }
 

@@ -303,7 +303,7 @@ fn bad_admin_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) {
             &format!("/api/tasks/{done}/cancel"),
             "",
             409,
-            "only pending tasks can be cancelled",
+            "only pending or running tasks can be cancelled",
         ),
         (
             "POST",

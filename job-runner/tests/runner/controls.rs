@@ -69,7 +69,8 @@ fn a_cancelled_task_never_runs(backend: Backend) {
     assert_eq!(task_state(&site, id), "cancelled");
     let output = site.cli(&["cancel", &id.to_string()]);
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("only pending tasks can be cancelled")
+        String::from_utf8_lossy(&output.stderr)
+            .contains("only pending or running tasks can be cancelled")
     );
     drop(runner);
 }

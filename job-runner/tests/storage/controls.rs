@@ -74,9 +74,10 @@ async fn a_cancel_never_overwrites_a_claim_made_meanwhile() {
             .map(|&id| {
                 let store = store.clone();
                 tokio::spawn(async move {
+                    // A running task is only asked to stop: it stays running.
                     matches!(
                         store.cancel(id, "cli", now).await.expect("cancel"),
-                        Transition::Applied(_)
+                        Transition::Applied(task) if task.state == TaskState::Cancelled
                     )
                     .then_some(id)
                 })
@@ -123,6 +124,7 @@ async fn concurrent_retries_never_put_a_running_task_back() {
                 attempt: 1,
                 next_state: TaskState::Dead,
                 retry_at: None,
+                snoozed: false,
                 execution: execution(id, 1, ExecutionStatus::Dead, now),
                 chain: None,
                 follow_up: None,

@@ -20,6 +20,7 @@ fn end(id: i64, state: TaskState, at: DateTime<Utc>) -> Completion {
         attempt: 1,
         next_state: state,
         retry_at: None,
+        snoozed: false,
         execution: execution(id, 1, status, at),
         chain: None,
         follow_up: None,

@@ -29,6 +29,7 @@ async fn unique_keys_return_the_active_task_and_free_once_it_ends() {
                     attempt: 1,
                     next_state: TaskState::Succeeded,
                     retry_at: None,
+                    snoozed: false,
                     execution: execution(claimed[0].id, 1, ExecutionStatus::Succeeded, now),
                     chain: None,
                     follow_up: None,

@@ -29,6 +29,7 @@ mod migrations;
 mod reads;
 mod retention;
 mod runners;
+mod running;
 mod schedules;
 mod ticks;
 
@@ -81,6 +82,8 @@ fn execution(
         runner_id: "r1".into(),
         chain_id: None,
         chain_step: None,
+        result: (status == ExecutionStatus::Succeeded).then(|| format!("{{\"task\":{task_id}}}")),
+        progress: Some(r#"{"done":2,"total":2}"#.to_owned()),
     }
 }
 
@@ -100,7 +103,7 @@ struct AtOnce;
 
 impl RetryPolicy for AtOnce {
     fn retry_at(&self, failed: &FailedAttempt<'_>) -> Option<DateTime<Utc>> {
-        (!failed.permanent && failed.attempt < failed.max_attempts).then_some(failed.at)
+        (!failed.error.is_permanent() && failed.attempt < failed.max_attempts).then_some(failed.at)
     }
 }
 

@@ -39,6 +39,7 @@ async fn stored_tasks_are_counted_by_job_queue_and_state() {
             attempt: 1,
             next_state: TaskState::Dead,
             retry_at: None,
+            snoozed: false,
             execution: failed,
             chain: None,
             follow_up: None,

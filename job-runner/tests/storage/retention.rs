@@ -16,6 +16,7 @@ async fn pruning_removes_old_history_and_finished_tasks_but_keeps_dead_ones() {
             attempt: 1,
             next_state,
             retry_at: None,
+            snoozed: false,
             execution: execution(id, 1, status, old),
             chain: None,
             follow_up: None,

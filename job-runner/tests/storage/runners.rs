@@ -231,7 +231,7 @@ async fn a_lost_attempt_is_retried_when_the_policy_says() {
     impl RetryPolicy for InAMinute {
         fn retry_at(&self, failed: &FailedAttempt<'_>) -> Option<DateTime<Utc>> {
             assert_eq!(
-                (failed.job, failed.attempt, failed.permanent),
+                (failed.job, failed.attempt, failed.error.is_permanent()),
                 ("a", 1, false)
             );
             Some(failed.at + TimeDelta::minutes(1))

@@ -62,6 +62,8 @@ pub(super) async fn write_history(
     let mut runner_id = Vec::with_capacity(n);
     let mut chain_id = Vec::with_capacity(n);
     let mut chain_step = Vec::with_capacity(n);
+    let mut result = Vec::with_capacity(n);
+    let mut progress = Vec::with_capacity(n);
     for e in rows {
         task_id.push(e.task_id);
         job.push(e.job.as_str());
@@ -77,14 +79,16 @@ pub(super) async fn write_history(
         runner_id.push(e.runner_id.as_str());
         chain_id.push(e.chain_id);
         chain_step.push(e.chain_step);
+        result.push(e.result.as_deref());
+        progress.push(e.progress.as_deref());
     }
     sqlx::query(
         "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
              finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, \
-             chain_step) \
+             chain_step, result, progress) \
          SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], \
              $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], \
-             $11::bigint[], $12::text[], $13::bigint[], $14::bigint[])",
+             $11::bigint[], $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::text[])",
     )
     .bind(task_id)
     .bind(job)
@@ -100,6 +104,8 @@ pub(super) async fn write_history(
     .bind(runner_id)
     .bind(chain_id)
     .bind(chain_step)
+    .bind(result)
+    .bind(progress)
     .execute(connection)
     .await
     .doing(DOING)?;
@@ -138,6 +144,9 @@ async fn complete_batch(
     let mut runner_id = Vec::with_capacity(n);
     let mut chain_id = Vec::with_capacity(n);
     let mut chain_step = Vec::with_capacity(n);
+    let mut result = Vec::with_capacity(n);
+    let mut progress = Vec::with_capacity(n);
+    let mut snoozed = Vec::with_capacity(n);
     for c in completions {
         let e = &c.execution;
         id.push(c.task_id);
@@ -157,6 +166,9 @@ async fn complete_batch(
         runner_id.push(e.runner_id.as_str());
         chain_id.push(e.chain_id);
         chain_step.push(e.chain_step);
+        result.push(e.result.as_deref());
+        progress.push(e.progress.as_deref());
+        snoozed.push(i64::from(c.snoozed));
     }
     // The history rows come from the update's own output, so only the tasks
     // that this runner still held get one, with no second look-up. One
@@ -166,31 +178,37 @@ async fn complete_batch(
                  UPDATE jobs_tasks SET state = c.state, \
                      run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
                      last_error = c.error, finished_at = c.finished_at, \
-                     locked_by = NULL, locked_at = NULL \
+                     locked_by = NULL, locked_at = NULL, \
+                     attempt = jobs_tasks.attempt - c.snoozed, \
+                     snoozes = jobs_tasks.snoozes + c.snoozed, \
+                     progress = COALESCE(c.progress, jobs_tasks.progress), \
+                     cancel_requested_at = NULL \
                  FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], \
                      $5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], \
                      $10::bigint[], $11::bigint[], $12::bigint[], $13::text[], \
-                     $14::bigint[], $15::text[], $17::bigint[], $18::bigint[]) \
+                     $14::bigint[], $15::text[], $17::bigint[], $18::bigint[], \
+                     $19::text[], $20::text[], $21::bigint[]) \
                  AS c(id, attempt, state, run_at, error, finished_at, job, trigger, \
                      scheduled_at, started_at, ended_at, duration_ms, status, records, \
-                     runner_id, chain_id, chain_step) \
+                     runner_id, chain_id, chain_step, result, progress, snoozed) \
                  WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
                    AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $16 \
                  RETURNING jobs_tasks.id, c.job, c.attempt, c.trigger, c.scheduled_at, \
                      c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
-                     c.records, c.runner_id, c.chain_id, c.chain_step, \
+                     c.records, c.runner_id, c.chain_id, c.chain_step, c.result, c.progress, \
                      jobs_tasks.state AS done, jobs_tasks.finished_at AS done_at), \
              released AS (\
                  UPDATE jobs_unique SET until = CASE WHEN a.done = 'succeeded' AND jobs_unique.period_ms > 0 \
                      THEN a.done_at + jobs_unique.period_ms ELSE 0 END \
                  FROM applied a \
-                 WHERE jobs_unique.task_id = a.id AND a.done IN ('succeeded', 'dead')), \
+                 WHERE jobs_unique.task_id = a.id AND a.done IN ('succeeded', 'dead', 'cancelled')), \
              history AS (\
                  INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
                      started_at, finished_at, duration_ms, status, error, \
-                     records_processed, runner_id, chain_id, chain_step) \
+                     records_processed, runner_id, chain_id, chain_step, result, progress) \
                  SELECT id, job, attempt, trigger, scheduled_at, started_at, ended_at, \
-                     duration_ms, status, error, records, runner_id, chain_id, chain_step \
+                     duration_ms, status, error, records, runner_id, chain_id, chain_step, \
+                     result, progress \
                  FROM applied) \
              SELECT id FROM applied",
     )
@@ -217,6 +235,9 @@ async fn complete_batch(
     .bind(runner)
     .bind(chain_id)
     .bind(chain_step)
+    .bind(result)
+    .bind(progress)
+    .bind(snoozed)
     .fetch_all(connection)
     .await
     .doing(DOING)?
@@ -244,7 +265,9 @@ async fn complete_step(
     let e = &c.execution;
     let held = sqlx::query(
         "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
-                 finished_at = $7, locked_by = NULL, locked_at = NULL \
+                 finished_at = $7, locked_by = NULL, locked_at = NULL, \
+                 attempt = attempt - $8, snoozes = snoozes + $8, \
+                 progress = COALESCE($9, progress), cancel_requested_at = NULL \
              WHERE id = $1 AND attempt = $2 AND state = 'running' AND locked_by = $3",
     )
     .bind(c.task_id)
@@ -254,6 +277,8 @@ async fn complete_step(
     .bind(c.retry_at.map(millis))
     .bind(e.error.as_deref())
     .bind(c.finishes().then(|| millis(e.finished_at)))
+    .bind(i64::from(c.snoozed))
+    .bind(e.progress.as_deref())
     .execute(&mut *connection)
     .await
     .doing(DOING)?;

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::{SCHEDULES_CHANNEL, TASKS_CHANNEL};
+use super::{CANCELS_CHANNEL, SCHEDULES_CHANNEL, TASKS_CHANNEL};
 use crate::storage::{Announcement, Doing, Listener, StoreError};
 
-/// A subscription to the task and schedule channels.
+/// A subscription to the task, schedule and cancel channels.
 pub(super) struct Announcements {
     listener: PgListener,
 }
@@ -18,7 +18,7 @@ impl Announcements {
         const DOING: &str = "listening for new tasks";
         let mut listener = PgListener::connect_with(pool).await.doing(DOING)?;
         listener
-            .listen_all([TASKS_CHANNEL, SCHEDULES_CHANNEL])
+            .listen_all([TASKS_CHANNEL, SCHEDULES_CHANNEL, CANCELS_CHANNEL])
             .await
             .doing(DOING)?;
         Ok(Announcements { listener })
@@ -40,6 +40,11 @@ impl Listener for Announcements {
             Some(n) if n.channel() == SCHEDULES_CHANNEL => {
                 Announcement::SchedulesChanged(n.payload().to_owned())
             }
+            Some(n) if n.channel() == CANCELS_CHANNEL => match n.payload().parse() {
+                Ok(id) => Announcement::CancelRequested(id),
+                // Not sent by this runner's code: look at everything once.
+                Err(_) => Announcement::Missed,
+            },
             Some(n) => Announcement::TaskDue(n.payload().to_owned()),
         })
     }

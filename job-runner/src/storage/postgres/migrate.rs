@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "flow control",
         sql: include_str!("migrations/0005_flow_control.sql"),
     },
+    Migration {
+        version: 6,
+        name: "tasks in the application",
+        sql: include_str!("migrations/0006_tasks_in_the_application.sql"),
+    },
 ];
 
 /// The key of the advisory lock that serializes migrations.

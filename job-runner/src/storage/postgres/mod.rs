@@ -26,6 +26,7 @@ mod migrate;
 mod read;
 mod retention;
 mod runners;
+mod running;
 mod schedules;
 mod ticks;
 
@@ -34,6 +35,9 @@ const TASKS_CHANNEL: &str = "jobs_tasks";
 
 /// The channel on which schedule changes are announced (payload: the schedule's id).
 const SCHEDULES_CHANNEL: &str = "jobs_schedules";
+
+/// The channel on which the id of a running task asked to stop is announced.
+const CANCELS_CHANNEL: &str = "jobs_cancels";
 
 /// The database server's clock, in unix milliseconds: leases are judged on it, never on
 /// the clocks of the runners' hosts, which may disagree.

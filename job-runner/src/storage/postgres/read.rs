@@ -7,8 +7,8 @@ use sqlx::Row;
 use super::Postgres;
 use crate::storage::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
 use crate::storage::{
-    Doing, Execution, ExecutionFilter, ExecutionStatus, QueueStats, Reads, StoreError, TaskFilter,
-    TaskRow, TaskState,
+    Doing, Execution, ExecutionFilter, ExecutionStatus, QueueStats, Reads, StoreError, TaskEndRow,
+    TaskFilter, TaskRow, TaskState,
 };
 
 #[async_trait]
@@ -23,6 +23,24 @@ impl Reads for Postgres {
         .await
         .doing(DOING)?;
         row.as_ref().map(rows::task).transpose()
+    }
+
+    async fn task_end(&self, id: i64) -> Result<Option<TaskEndRow>, StoreError> {
+        const DOING: &str = "reading how a task ended";
+        // The result is that of the task's last successful attempt (a task retried by hand
+        // after a success has one per success).
+        let row = sqlx::query(
+            "SELECT t.state, t.last_error, \
+                 (SELECT e.result FROM jobs_executions e \
+                  WHERE e.task_id = t.id AND e.status = 'succeeded' \
+                  ORDER BY e.id DESC LIMIT 1) AS result \
+             FROM jobs_tasks t WHERE t.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .doing(DOING)?;
+        row.as_ref().map(rows::task_end).transpose()
     }
 
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {

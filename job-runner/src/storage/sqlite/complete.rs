@@ -20,6 +20,8 @@ struct JsonCompletion<'a> {
     run_at: Option<i64>,
     error: Option<&'a str>,
     finished_at: Option<i64>,
+    snoozed: i64,
+    progress: Option<&'a str>,
 }
 
 /// One history row as SQLite reads it from the JSON array of a batch.
@@ -39,6 +41,8 @@ struct JsonExecution<'a> {
     runner_id: &'a str,
     chain_id: Option<i64>,
     chain_step: Option<i64>,
+    result: Option<&'a str>,
+    progress: Option<&'a str>,
 }
 
 /// Frees the uniqueness keys held by the tasks `ids` that are finished: for their job's
@@ -94,18 +98,20 @@ pub(super) async fn write_history(
             runner_id: &e.runner_id,
             chain_id: e.chain_id,
             chain_step: e.chain_step,
+            result: e.result.as_deref(),
+            progress: e.progress.as_deref(),
         })
         .collect();
     // `jsonb_each` parses the array once; each element is then read in place.
     sqlx::query(
         "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
              finished_at, duration_ms, status, error, records_processed, runner_id, chain_id, \
-             chain_step) \
+             chain_step, result, progress) \
          SELECT value->>'task_id', value->>'job', value->>'attempt', value->>'trigger', \
              value->>'scheduled_at', value->>'started_at', value->>'finished_at', \
              value->>'duration_ms', value->>'status', value->>'error', \
              value->>'records_processed', value->>'runner_id', value->>'chain_id', \
-             value->>'chain_step' \
+             value->>'chain_step', value->>'result', value->>'progress' \
          FROM jsonb_each($1) ORDER BY key",
     )
     .bind(json_batch(&json, DOING)?)
@@ -135,6 +141,8 @@ async fn complete_batch(
             run_at: c.retry_at.map(millis),
             error: c.execution.error.as_deref(),
             finished_at: c.finishes().then(|| millis(c.execution.finished_at)),
+            snoozed: i64::from(c.snoozed),
+            progress: c.execution.progress.as_deref(),
         })
         .collect();
     let updates = json_batch(&updates, DOING)?;
@@ -146,10 +154,15 @@ async fn complete_batch(
         "UPDATE jobs_tasks SET state = c.state, \
                  run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
                  last_error = c.error, finished_at = c.finished_at, \
-                 locked_by = NULL, locked_at = NULL \
+                 locked_by = NULL, locked_at = NULL, \
+                 attempt = jobs_tasks.attempt - c.snoozed, \
+                 snoozes = jobs_tasks.snoozes + c.snoozed, \
+                 progress = COALESCE(c.progress, jobs_tasks.progress), \
+                 cancel_requested_at = NULL \
              FROM (SELECT value->>'id' AS id, value->>'attempt' AS attempt, \
                        value->>'state' AS state, value->>'run_at' AS run_at, \
-                       value->>'error' AS error, value->>'finished_at' AS finished_at \
+                       value->>'error' AS error, value->>'finished_at' AS finished_at, \
+                       value->>'snoozed' AS snoozed, value->>'progress' AS progress \
                    FROM jsonb_each($1)) AS c \
              WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
                AND +jobs_tasks.state = 'running' AND +jobs_tasks.locked_by = $2 \
@@ -197,7 +210,9 @@ async fn complete_step(
     let e = &c.execution;
     let held = sqlx::query(
         "UPDATE jobs_tasks SET state = $4, run_at = COALESCE($5, run_at), last_error = $6, \
-                 finished_at = $7, locked_by = NULL, locked_at = NULL \
+                 finished_at = $7, locked_by = NULL, locked_at = NULL, \
+                 attempt = attempt - $8, snoozes = snoozes + $8, \
+                 progress = COALESCE($9, progress), cancel_requested_at = NULL \
              WHERE id = $1 AND attempt = $2 AND state = 'running' AND locked_by = $3",
     )
     .bind(c.task_id)
@@ -207,6 +222,8 @@ async fn complete_step(
     .bind(c.retry_at.map(millis))
     .bind(e.error.as_deref())
     .bind(c.finishes().then(|| millis(e.finished_at)))
+    .bind(i64::from(c.snoozed))
+    .bind(e.progress.as_deref())
     .execute(&mut *connection)
     .await
     .doing(DOING)?;

@@ -32,7 +32,21 @@ impl Controls for Sqlite {
         .await
         .doing(DOING)?;
         let Some(updated) = updated.as_ref().map(rows::task).transpose()? else {
-            return found(&mut tx, id).await;
+            // A running task is asked to stop; its runner ends it.
+            let requested = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs_tasks SET cancel_requested_at = COALESCE(cancel_requested_at, $2) \
+                 WHERE id = $1 AND state = 'running' RETURNING {TASK_COLUMNS}"
+            )))
+            .bind(id)
+            .bind(millis(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .doing(DOING)?;
+            let Some(requested) = requested.as_ref().map(rows::task).transpose()? else {
+                return found(&mut tx, id).await;
+            };
+            tx.commit().await.doing(DOING)?;
+            return Ok(Transition::Applied(requested));
         };
         write_history(&mut tx, &[&NewExecution::cancelled(&updated, runner, now)]).await?;
         release_keys(&mut tx, &[updated.id]).await?;

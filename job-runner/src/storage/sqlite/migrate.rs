@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "flow control",
         sql: include_str!("migrations/0005_flow_control.sql"),
     },
+    Migration {
+        version: 6,
+        name: "tasks in the application",
+        sql: include_str!("migrations/0006_tasks_in_the_application.sql"),
+    },
 ];
 
 /// Before one change had one number on every backend, SQLite numbered "events, chains" 3

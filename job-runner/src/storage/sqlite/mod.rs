@@ -23,6 +23,7 @@ mod migrate;
 mod read;
 mod retention;
 mod runners;
+mod running;
 mod schedules;
 mod ticks;
 

@@ -1,0 +1,43 @@
+//! The canceller: stops this runner's attempts whose task was cancelled while it ran. It
+//! looks for requests at each poll; on PostgreSQL the listener also passes each request on
+//! as it is announced, so that an attempt learns of it at once.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::in_flight::InFlight;
+use crate::storage::Store;
+
+/// Stops attempts whose task was cancelled.
+pub(crate) struct Canceller {
+    pub(crate) store: Store,
+    pub(crate) runner_id: String,
+    pub(crate) in_flight: InFlight,
+    pub(crate) every: Duration,
+}
+
+impl Canceller {
+    /// Looks for requests until `stop`.
+    pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.every) => {}
+                _ = stop.changed() => return,
+            }
+            if self.in_flight.tasks().is_empty() {
+                continue;
+            }
+            match self.store.cancel_requests(&self.runner_id).await {
+                Ok(requests) => {
+                    for id in requests {
+                        self.in_flight.cancel(id);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read requests to cancel running tasks")
+                }
+            }
+        }
+    }
+}
