@@ -108,9 +108,10 @@ impl Attempt<'_> {
             }
         };
         tokio::pin!(timed);
-        // Dropping the job's future stops it at its next await.
+        // Dropping the job's future stops it at its next await. In this order: a job that
+        // returns because it saw its task cancelled ends cancelled, not succeeded.
         let ended = tokio::select! {
-            ended = &mut timed => Ended::Ran(ended),
+            biased;
             () = self.fence.ended(epoch) => Ended::Fenced,
             () = self.live.cancelled() => {
                 // The job sees `ctx.cancelled()` resolve, and may stop by itself.
@@ -121,6 +122,7 @@ impl Attempt<'_> {
                     () = self.fence.ended(epoch) => Ended::Fenced,
                 }
             }
+            ended = &mut timed => Ended::Ran(ended),
         };
         let finished_at = clock.now();
         let mut follow_up = None;

@@ -1,10 +1,11 @@
 //! The canceller: stops this runner's attempts whose task was cancelled while it ran. It
-//! looks for requests at each poll; on PostgreSQL the listener also passes each request on
-//! as it is announced, so that an attempt learns of it at once.
+//! looks for requests at each poll, and on PostgreSQL whenever the listener hears that a
+//! task was asked to stop, so that an attempt learns of it at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::in_flight::InFlight;
 use crate::storage::Store;
@@ -15,6 +16,8 @@ pub(crate) struct Canceller {
     pub(crate) runner_id: String,
     pub(crate) in_flight: InFlight,
     pub(crate) every: Duration,
+    /// Notified when a request is announced.
+    pub(crate) wake: Arc<Notify>,
 }
 
 impl Canceller {
@@ -23,6 +26,7 @@ impl Canceller {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(self.every) => {}
+                () = self.wake.notified() => {}
                 _ = stop.changed() => return,
             }
             if self.in_flight.tasks().is_empty() {

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use tokio::sync::{Notify, watch};
 
 use crate::client::Wakers;
-use crate::in_flight::InFlight;
 use crate::storage::{Announcement, Store};
 
 /// Wakes this runner's workers and scheduler on announcements.
@@ -20,8 +19,10 @@ pub(crate) struct Listener {
     pub(crate) store: Store,
     pub(crate) wakers: Wakers,
     pub(crate) schedules_changed: Arc<Notify>,
-    /// This runner's attempts, stopped when their task is cancelled.
-    pub(crate) in_flight: InFlight,
+    /// Wakes the canceller: a running task was asked to stop (perhaps one of this
+    /// runner's; the canceller reads which from the database, as the channel is shared by
+    /// every schema of the database).
+    pub(crate) cancel_requested: Arc<Notify>,
 }
 
 impl Listener {
@@ -31,7 +32,7 @@ impl Listener {
             store,
             wakers,
             schedules_changed,
-            in_flight,
+            cancel_requested,
         } = self;
         let retry = Duration::from_secs(1);
         loop {
@@ -58,13 +59,12 @@ impl Listener {
                     announcement = listener.next() => match announcement {
                         Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
                         Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
-                        Ok(Announcement::CancelRequested(task)) => {
-                            in_flight.cancel(task);
-                        }
+                        Ok(Announcement::CancelRequested(_)) => cancel_requested.notify_one(),
                         Ok(Announcement::Missed) => {
                             tracing::warn!("lost the connection that listens for new tasks; reconnecting");
                             wakers.wake_all();
                             schedules_changed.notify_one();
+                            cancel_requested.notify_one();
                         }
                         Err(error) => {
                             tracing::warn!(%error, "listening for new tasks failed; reconnecting");

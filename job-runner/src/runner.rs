@@ -280,6 +280,7 @@ impl Runner {
         let live_limits = LiveLimits::default();
         live_limits.replace(self.store.limit_overrides().await?);
         let in_flight = InFlight::default();
+        let cancel_requested = Arc::new(tokio::sync::Notify::new());
         let services = vec![
             tokio::spawn(
                 LimitsWatcher {
@@ -307,7 +308,7 @@ impl Runner {
                     store: self.store.clone(),
                     wakers: self.wakers.clone(),
                     schedules_changed: schedules_changed.clone(),
-                    in_flight: in_flight.clone(),
+                    cancel_requested: cancel_requested.clone(),
                 }
                 .run(stopped.clone()),
             ),
@@ -326,6 +327,7 @@ impl Runner {
                     runner_id: self.id.clone(),
                     in_flight: in_flight.clone(),
                     every: self.config.poll_interval,
+                    wake: cancel_requested.clone(),
                 }
                 .run(heartbeat_stopped.clone()),
             ),

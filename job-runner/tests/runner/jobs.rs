@@ -268,3 +268,37 @@ pub async fn add_one(n: u64) -> JobResult<u64> {
 pub async fn times_ten(n: u64) -> JobResult<u64> {
     Ok(n * 10)
 }
+
+/// Counts the words of a text: a job whose caller waits for its result.
+#[job]
+pub async fn word_count(text: String) -> JobResult<usize> {
+    Ok(text.split_whitespace().count())
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Steps {
+    /// How many steps, 100 ms each.
+    pub steps: u64,
+    /// Whether it stops when its task is cancelled.
+    pub cooperative: bool,
+}
+
+/// Takes `steps` steps of 100 ms, reporting its progress after each. A cooperative run
+/// stops at the step where its task is cancelled and says how far it came; the other
+/// carries on regardless.
+#[job(retries = 0)]
+pub async fn stepper(steps: Steps, ctx: JobContext) -> JobResult<u64> {
+    for step in 1..=steps.steps {
+        if steps.cooperative {
+            tokio::select! {
+                () = ctx.cancelled() => return Ok(step - 1),
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ctx.set_meta("step", format!("step {step}"));
+        ctx.progress(step, steps.steps);
+    }
+    Ok(steps.steps)
+}

@@ -40,6 +40,7 @@ mod jobs;
 mod support;
 
 mod admin;
+mod app;
 mod chains;
 mod controls;
 mod cron;
@@ -68,6 +69,7 @@ const TOPICS: &[&[Test]] = &[
     flow::TESTS,
     events::TESTS,
     chains::TESTS,
+    app::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.
