@@ -33,8 +33,10 @@ pub mod sources;
 mod startup;
 pub mod storage;
 pub mod testing;
+pub mod within;
 
 pub use client::Jobs;
 pub use config::Config;
 pub use runner::{Runner, RunnerBuilder, RunnerError};
 pub use startup::connect_options;
+pub use within::{AppConnection, Within};

@@ -1,12 +1,13 @@
-//! Jobs inside the application: a caller waits for a typed result, sees progress from
-//! another process while the job runs, and cancels a running job from another process.
+//! Jobs inside the application: a task enqueued in the application's own transaction, a
+//! caller waiting for a typed result, progress seen from another process while the job
+//! runs, and a running job cancelled from another process.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::Test;
-use crate::jobs::{Stepper, Steps, WordCount};
+use crate::jobs::{Note, Recorded, Stepper, Steps, WordCount};
 use crate::support::{Backend, Site, rows_of_task, statuses, task_state, wait_until};
 
 /// This topic's tests.
@@ -14,6 +15,7 @@ pub const TESTS: &[Test] = tests![
     a_caller_waits_for_the_typed_result,
     progress_is_seen_from_another_process_while_the_job_runs,
     a_running_job_cancelled_from_another_process_ends_cancelled,
+    a_task_enqueued_in_the_applications_transaction_exists_only_if_it_commits,
 ];
 
 fn a_caller_waits_for_the_typed_result(backend: Backend) {
@@ -173,4 +175,184 @@ fn a_running_job_cancelled_from_another_process_ends_cancelled(backend: Backend)
         "{}",
         runner.log()
     );
+}
+
+/// Runs `f` with the library's client and a connection of the application's own to the
+/// site's database (the same database, as an application beside its runners has).
+fn with_app_connection<T>(
+    site: &Site,
+    backend: Backend,
+    f: impl AsyncFnOnce(&job_runner::Jobs, AppConnection) -> T,
+) -> T {
+    site.with_jobs(async |jobs| {
+        use sqlx::Connection;
+        let connection = match backend {
+            Backend::Sqlite => AppConnection::Sqlite(
+                sqlx::SqliteConnection::connect(&site.database_url)
+                    .await
+                    .expect("connect"),
+            ),
+            Backend::Postgres => AppConnection::Postgres(
+                sqlx::PgConnection::connect(&site.database_url)
+                    .await
+                    .expect("connect"),
+            ),
+        };
+        f(jobs, connection).await
+    })
+}
+
+/// The application's connection, on either backend.
+enum AppConnection {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl AppConnection {
+    /// In one transaction: records transfer `id` in the application's table and enqueues
+    /// `recorded` for it (and, with `bulk`, two more at once); commits or rolls back.
+    async fn transfer(&mut self, jobs: &job_runner::Jobs, id: i64, bulk: bool, commit: bool) {
+        use job_core::JobClient;
+        let note = |text: String| Note { text };
+        let extra = || {
+            (0..2)
+                .map(|i| {
+                    job_core::EnqueueRequest::new(
+                        "recorded",
+                        serde_json::json!({"text": format!("{id}.{i}")}),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        match self {
+            AppConnection::Sqlite(connection) => {
+                use sqlx::Connection;
+                let mut tx = connection.begin().await.expect("begin");
+                sqlx::query("CREATE TABLE IF NOT EXISTS app_transfers (id BIGINT PRIMARY KEY)")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("the application's table");
+                sqlx::query("INSERT INTO app_transfers (id) VALUES ($1)")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("the application's row");
+                let within = jobs.within(&mut tx);
+                Recorded::enqueue(&within, note(id.to_string()))
+                    .await
+                    .expect("enqueue");
+                if bulk {
+                    within.enqueue_many(extra()).await.expect("bulk");
+                }
+                drop(within);
+                if commit {
+                    tx.commit().await.expect("commit");
+                } else {
+                    tx.rollback().await.expect("roll back");
+                }
+            }
+            AppConnection::Postgres(connection) => {
+                use sqlx::Connection;
+                let mut tx = connection.begin().await.expect("begin");
+                sqlx::query("CREATE TABLE IF NOT EXISTS app_transfers (id BIGINT PRIMARY KEY)")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("the application's table");
+                sqlx::query("INSERT INTO app_transfers (id) VALUES ($1)")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("the application's row");
+                let within = jobs.within(&mut tx);
+                Recorded::enqueue(&within, note(id.to_string()))
+                    .await
+                    .expect("enqueue");
+                if bulk {
+                    within.enqueue_many(extra()).await.expect("bulk");
+                }
+                drop(within);
+                if commit {
+                    tx.commit().await.expect("commit");
+                } else {
+                    tx.rollback().await.expect("roll back");
+                }
+            }
+        }
+    }
+}
+
+/// The `recorded` tasks stored, by their note.
+fn recorded_notes(site: &Site) -> Vec<String> {
+    let tasks: Vec<Value> = serde_json::from_str(
+        &site.ok(&["tasks", "--json", "--job", "recorded", "--limit", "10000"]),
+    )
+    .expect("tasks as JSON");
+    let mut notes: Vec<String> = tasks
+        .iter()
+        .map(|t| t["args"]["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    notes.sort();
+    notes
+}
+
+fn a_task_enqueued_in_the_applications_transaction_exists_only_if_it_commits(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    // Rolled back: no task, and no runner is told of one.
+    let due = job_runner::storage::Announcement::TaskDue("recorded".into());
+    let heard = with_app_connection(&site, backend, async |jobs, mut app| {
+        let listener = jobs.store().listen().await.expect("listen");
+        app.transfer(jobs, 1, true, false).await;
+        announcements(listener, Duration::from_millis(1500)).await
+    });
+    assert!(
+        recorded_notes(&site).is_empty(),
+        "{:?}",
+        recorded_notes(&site)
+    );
+    assert!(
+        !heard.contains(&due),
+        "a rolled-back enqueue was announced: {heard:?}"
+    );
+    // Committed: the task, its bulk companions and the application's row; the runners are
+    // told (on PostgreSQL), and each task runs once.
+    let heard = with_app_connection(&site, backend, async |jobs, mut app| {
+        let listener = jobs.store().listen().await.expect("listen");
+        app.transfer(jobs, 2, true, true).await;
+        announcements(listener, Duration::from_millis(1500)).await
+    });
+    if backend == Backend::Postgres {
+        assert!(
+            heard.contains(&due),
+            "the commit was not announced: {heard:?}"
+        );
+    }
+    assert_eq!(recorded_notes(&site), ["2", "2.0", "2.1"]);
+    let runner = site.runner();
+    let ran = wait_until(Duration::from_secs(20), || {
+        site.history(&["--job", "recorded"]).len() == 3
+    });
+    assert!(ran, "{}", runner.log());
+    std::thread::sleep(Duration::from_millis(500));
+    let rows = site.history(&["--job", "recorded"]);
+    assert_eq!(
+        statuses(&rows),
+        ["succeeded"; 3],
+        "each ran once: {rows:#?}"
+    );
+}
+
+/// What `listener` hears for `during` (nothing on a backend without announcements).
+async fn announcements(
+    listener: Option<Box<dyn job_runner::storage::Listener>>,
+    during: Duration,
+) -> Vec<job_runner::storage::Announcement> {
+    let mut heard = Vec::new();
+    if let Some(mut listener) = listener {
+        let deadline = tokio::time::Instant::now() + during;
+        while let Ok(next) = tokio::time::timeout_at(deadline, listener.next()).await {
+            heard.push(next.expect("an announcement"));
+        }
+    }
+    heard
 }

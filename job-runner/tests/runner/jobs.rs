@@ -32,7 +32,7 @@ pub struct Note {
 
 /// Succeeds; records the note's length as records processed.
 #[job]
-async fn echo(note: Note) -> JobResult {
+pub async fn echo(note: Note) -> JobResult {
     Ok(Outcome::processed(note.text.len()))
 }
 
@@ -301,4 +301,12 @@ pub async fn stepper(steps: Steps, ctx: JobContext) -> JobResult<u64> {
         ctx.progress(step, steps.steps);
     }
     Ok(steps.steps)
+}
+
+/// Enqueued only in the application's transaction, by one test (the announcements of a
+/// PostgreSQL database are shared by every test's schema: a job of its own is heard only
+/// when that test enqueues it).
+#[job]
+pub async fn recorded(note: Note) -> JobResult {
+    Ok(Outcome::processed(note.text.len()))
 }

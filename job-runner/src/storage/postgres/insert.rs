@@ -225,6 +225,82 @@ async fn start_chain(
     Ok(id)
 }
 
+/// Stores tasks on `connection`, all or none, and announces the jobs with a task due now:
+/// alone or inside the caller's transaction (the application's own, whose commit makes
+/// them visible and delivers the announcements); returns each task's id and whether it
+/// already existed.
+pub(crate) async fn insert_tasks_on(
+    connection: &mut PgConnection,
+    tasks: &[NewTask],
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, bool)>, StoreError> {
+    use sqlx::Connection;
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut due: Vec<&str> = tasks
+        .iter()
+        .filter(|t| t.run_at <= now)
+        .map(|t| t.job.as_str())
+        .collect();
+    due.sort_unstable();
+    due.dedup();
+    // No uniqueness key, no chain: one statement (so one round trip, atomic by itself)
+    // stores the tasks and announces the due ones.
+    if tasks
+        .iter()
+        .all(|t| t.unique_key.is_none() && t.then.is_empty())
+    {
+        let rows: Vec<&NewTask> = tasks.iter().collect();
+        let ids = insert_plain(connection, &rows, now, &due).await?;
+        return Ok(ids.into_iter().map(|id| (id, false)).collect());
+    }
+    let mut tx = connection.begin().await.doing(DOING)?;
+    let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
+    // Tasks without a key go in with one statement; keyed ones one by one, since each
+    // may resolve to an existing task.
+    let plain: Vec<usize> = (0..tasks.len())
+        .filter(|&i| tasks[i].unique_key.is_none() && tasks[i].then.is_empty())
+        .collect();
+    if !plain.is_empty() {
+        let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
+        let new_ids = insert_plain(&mut tx, &rows, now, &due).await?;
+        for (&i, id) in plain.iter().zip(new_ids) {
+            ids[i] = Some((id, false));
+        }
+    } else {
+        for &job in &due {
+            announce_task(&mut tx, job).await?;
+        }
+    }
+    for (i, task) in tasks.iter().enumerate() {
+        if !task.then.is_empty() {
+            ids[i] = Some((start_chain(&mut tx, task, now).await?, false));
+            continue;
+        }
+        let Some(key) = &task.unique_key else {
+            continue;
+        };
+        ids[i] = Some(match take_key(&mut tx, task, key, now).await? {
+            Some(existing) => (existing, true),
+            None => {
+                let id = insert_one(&mut tx, task, now).await?;
+                hold_key(&mut tx, task, key, id).await?;
+                (id, false)
+            }
+        });
+    }
+    tx.commit().await.doing(DOING)?;
+    ids.into_iter()
+        .map(|id| {
+            id.ok_or_else(|| StoreError::Corrupt {
+                doing: DOING,
+                detail: "a task was not stored".into(),
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Inserts for Postgres {
     async fn insert_tasks(
@@ -235,68 +311,8 @@ impl Inserts for Postgres {
         if tasks.is_empty() {
             return Ok(Vec::new());
         }
-        let mut due: Vec<&str> = tasks
-            .iter()
-            .filter(|t| t.run_at <= now)
-            .map(|t| t.job.as_str())
-            .collect();
-        due.sort_unstable();
-        due.dedup();
-        // No uniqueness key, no chain: one statement (so one round trip, atomic by itself)
-        // stores the tasks and announces the due ones.
-        if tasks
-            .iter()
-            .all(|t| t.unique_key.is_none() && t.then.is_empty())
-        {
-            let mut connection = self.pool.acquire().await.doing(DOING)?;
-            let rows: Vec<&NewTask> = tasks.iter().collect();
-            let ids = insert_plain(&mut connection, &rows, now, &due).await?;
-            return Ok(ids.into_iter().map(|id| (id, false)).collect());
-        }
-        let mut tx = self.begin(DOING).await?;
-        let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
-        // Tasks without a key go in with one statement; keyed ones one by one, since each
-        // may resolve to an existing task.
-        let plain: Vec<usize> = (0..tasks.len())
-            .filter(|&i| tasks[i].unique_key.is_none() && tasks[i].then.is_empty())
-            .collect();
-        if !plain.is_empty() {
-            let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
-            let new_ids = insert_plain(&mut tx, &rows, now, &due).await?;
-            for (&i, id) in plain.iter().zip(new_ids) {
-                ids[i] = Some((id, false));
-            }
-        } else {
-            for &job in &due {
-                announce_task(&mut tx, job).await?;
-            }
-        }
-        for (i, task) in tasks.iter().enumerate() {
-            if !task.then.is_empty() {
-                ids[i] = Some((start_chain(&mut tx, task, now).await?, false));
-                continue;
-            }
-            let Some(key) = &task.unique_key else {
-                continue;
-            };
-            ids[i] = Some(match take_key(&mut tx, task, key, now).await? {
-                Some(existing) => (existing, true),
-                None => {
-                    let id = insert_one(&mut tx, task, now).await?;
-                    hold_key(&mut tx, task, key, id).await?;
-                    (id, false)
-                }
-            });
-        }
-        tx.commit().await.doing(DOING)?;
-        ids.into_iter()
-            .map(|id| {
-                id.ok_or_else(|| StoreError::Corrupt {
-                    doing: DOING,
-                    detail: "a task was not stored".into(),
-                })
-            })
-            .collect()
+        let mut connection = self.pool.acquire().await.doing(DOING)?;
+        insert_tasks_on(&mut connection, tasks, now).await
     }
 
     async fn insert_running_task(

@@ -20,7 +20,7 @@ mod complete;
 mod control;
 mod events;
 mod flow;
-mod insert;
+pub(crate) mod insert;
 mod listen;
 mod migrate;
 mod read;

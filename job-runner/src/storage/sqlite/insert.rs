@@ -208,6 +208,60 @@ async fn start_chain(
     Ok(id)
 }
 
+/// Stores tasks in one transaction on `connection`, all or none: a transaction of its own,
+/// or a savepoint inside the caller's (the application's own transaction, whose commit
+/// makes them visible); returns each task's id and whether it already existed.
+pub(crate) async fn insert_tasks_on(
+    connection: &mut SqliteConnection,
+    tasks: &[NewTask],
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, bool)>, StoreError> {
+    use sqlx::Connection;
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = connection.begin().await.doing(DOING)?;
+    let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
+    // Tasks without a key go in with one statement; keyed ones one by one, since each
+    // may resolve to an existing task.
+    let plain: Vec<usize> = (0..tasks.len())
+        .filter(|&i| tasks[i].unique_key.is_none() && tasks[i].then.is_empty())
+        .collect();
+    if !plain.is_empty() {
+        let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
+        let new_ids = insert_plain(&mut tx, &rows, now).await?;
+        for (&i, id) in plain.iter().zip(new_ids) {
+            ids[i] = Some((id, false));
+        }
+    }
+    for (i, task) in tasks.iter().enumerate() {
+        if !task.then.is_empty() {
+            ids[i] = Some((start_chain(&mut tx, task, now).await?, false));
+            continue;
+        }
+        let Some(key) = &task.unique_key else {
+            continue;
+        };
+        ids[i] = Some(match take_key(&mut tx, task, key, now).await? {
+            Some(existing) => (existing, true),
+            None => {
+                let id = insert_one(&mut tx, task, now).await?;
+                hold_key(&mut tx, task, key, id).await?;
+                (id, false)
+            }
+        });
+    }
+    tx.commit().await.doing(DOING)?;
+    ids.into_iter()
+        .map(|id| {
+            id.ok_or_else(|| StoreError::Corrupt {
+                doing: DOING,
+                detail: "a task was not stored".into(),
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
 impl Inserts for Sqlite {
     async fn insert_tasks(
@@ -219,46 +273,8 @@ impl Inserts for Sqlite {
             return Ok(Vec::new());
         }
         let _turn = self.write_turn().await;
-        let mut tx = self.begin(DOING).await?;
-        let mut ids: Vec<Option<(i64, bool)>> = vec![None; tasks.len()];
-        // Tasks without a key go in with one statement; keyed ones one by one, since each
-        // may resolve to an existing task.
-        let plain: Vec<usize> = (0..tasks.len())
-            .filter(|&i| tasks[i].unique_key.is_none() && tasks[i].then.is_empty())
-            .collect();
-        if !plain.is_empty() {
-            let rows: Vec<&NewTask> = plain.iter().map(|&i| &tasks[i]).collect();
-            let new_ids = insert_plain(&mut tx, &rows, now).await?;
-            for (&i, id) in plain.iter().zip(new_ids) {
-                ids[i] = Some((id, false));
-            }
-        }
-        for (i, task) in tasks.iter().enumerate() {
-            if !task.then.is_empty() {
-                ids[i] = Some((start_chain(&mut tx, task, now).await?, false));
-                continue;
-            }
-            let Some(key) = &task.unique_key else {
-                continue;
-            };
-            ids[i] = Some(match take_key(&mut tx, task, key, now).await? {
-                Some(existing) => (existing, true),
-                None => {
-                    let id = insert_one(&mut tx, task, now).await?;
-                    hold_key(&mut tx, task, key, id).await?;
-                    (id, false)
-                }
-            });
-        }
-        tx.commit().await.doing(DOING)?;
-        ids.into_iter()
-            .map(|id| {
-                id.ok_or_else(|| StoreError::Corrupt {
-                    doing: DOING,
-                    detail: "a task was not stored".into(),
-                })
-            })
-            .collect()
+        let mut connection = self.pool.acquire().await.doing(DOING)?;
+        insert_tasks_on(&mut connection, tasks, now).await
     }
 
     async fn insert_running_task(

@@ -18,7 +18,7 @@ mod complete;
 mod control;
 mod events;
 mod flow;
-mod insert;
+pub(crate) mod insert;
 mod migrate;
 mod read;
 mod retention;
