@@ -250,3 +250,17 @@ fn settings(
         queue_limit: None,
     })
 }
+
+impl From<&JobSettings> for crate::storage::KnownJob {
+    fn from(settings: &JobSettings) -> crate::storage::KnownJob {
+        let options = settings.descriptor.options();
+        crate::storage::KnownJob {
+            job: settings.name().to_owned(),
+            queue: settings.queue.clone(),
+            priority: settings.priority,
+            max_attempts: settings.max_attempts(),
+            exclusive: settings.exclusive,
+            keyed: options.unique.is_some() || !options.per.is_empty(),
+        }
+    }
+}

@@ -254,6 +254,8 @@ impl Runner {
             heartbeat_at: now,
         };
         self.store.register_runner(&row).await?;
+        let known: Vec<crate::storage::KnownJob> = self.plan.jobs().map(Into::into).collect();
+        self.store.record_jobs(&known, now).await?;
         scheduler::sync_code(&self.store, &self.plan, now).await?;
         self.report_start().await;
         let health = Health::new(now);

@@ -21,9 +21,9 @@ use job_core::Event;
 
 use super::{
     Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
-    ExecutionFilter, FlowState, LimitOverride, Limits, NewTask, Pruned, QueueStats, RescuedTask,
-    RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskEndRow, TaskFilter, TaskRow,
-    TickOutcome, TickTask, Transition,
+    ExecutionFilter, FlowState, KnownJob, LimitOverride, Limits, NewTask, Pruned, QueueStats,
+    RescuedTask, RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskEndRow,
+    TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -381,6 +381,13 @@ pub trait Schedules {
 pub trait Runners {
     /// Registers (or re-registers) a runner with a fresh heartbeat.
     async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError>;
+
+    /// Records the jobs a runner runs, replacing what was recorded of each (the newest
+    /// runner's settings win); jobs of other runners are kept.
+    async fn record_jobs(&self, jobs: &[KnownJob], now: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The jobs recorded by the runners of this database, by name.
+    async fn known_jobs(&self) -> Result<Vec<KnownJob>, StoreError>;
 
     /// Renews a runner's heartbeat; `false` when its row is gone (another runner declared it
     /// dead and recovered its claims).

@@ -57,7 +57,7 @@ pub use error::StoreError;
 pub use event::{EventOutcome, EventRow};
 pub use execution::{AttemptOf, Execution, ExecutionFilter, ExecutionStatus, NewExecution};
 pub use flow::{FlowState, KeyState, LimitOverride, Limits, QueueLimit};
-pub use runner::{RescuedTask, RunnerRow};
+pub use runner::{KnownJob, RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{
     ChainLink, ClaimedTask, Completion, FailedAttempt, FollowUp, NewTask, QueueStats, RetryPolicy,

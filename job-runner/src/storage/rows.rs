@@ -6,8 +6,8 @@ use job_core::Trigger;
 use sqlx::Row;
 
 use super::{
-    ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, LimitOverride, RunnerRow,
-    ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
+    ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, KnownJob, LimitOverride,
+    RunnerRow, ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
 };
 
 /// Unix milliseconds of an instant, as stored.
@@ -116,6 +116,19 @@ pub(crate) fn task_end(row: &impl Columns) -> Result<TaskEndRow, StoreError> {
             .ok_or_else(|| corrupt(DOING, format!("unknown state `{state}`")))?,
         last_error: row.opt_text("last_error", DOING)?,
         result: row.opt_text("result", DOING)?,
+    })
+}
+
+/// A job the runners recorded, from `jobs_known`.
+pub(crate) fn known_job(row: &impl Columns) -> Result<KnownJob, StoreError> {
+    const DOING: &str = "reading the jobs the runners recorded";
+    Ok(KnownJob {
+        job: row.text("job", DOING)?,
+        queue: row.text("queue", DOING)?,
+        priority: row.int("priority", DOING)? as i32,
+        max_attempts: row.int("max_attempts", DOING)? as u32,
+        exclusive: row.int("exclusive", DOING)? != 0,
+        keyed: row.int("keyed", DOING)? != 0,
     })
 }
 

@@ -7,6 +7,25 @@ use serde::Serialize;
 use super::rows::{Columns, instant};
 use super::{AttemptOf, ExecutionStatus, FailedAttempt, NewExecution, RetryPolicy, StoreError};
 
+/// A job as the runners of a database run it: the settings a task of it is stored with,
+/// for enqueues from outside the Rust client (PostgreSQL's `jobs_enqueue`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownJob {
+    /// The job's name.
+    pub job: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its priority.
+    pub priority: i32,
+    /// Attempts a task of it may have.
+    pub max_attempts: u32,
+    /// Whether at most one of its tasks runs at once.
+    pub exclusive: bool,
+    /// Whether its tasks have keys (uniqueness or partition) that only the Rust client
+    /// computes.
+    pub keyed: bool,
+}
+
 /// A registered runner process.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunnerRow {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::Runs::Only;
 use crate::Test;
 use crate::jobs::{Note, Recorded, Stepper, Steps, WordCount};
 use crate::support::{Backend, Site, rows_of_task, statuses, task_state, wait_until};
@@ -16,6 +17,7 @@ pub const TESTS: &[Test] = tests![
     progress_is_seen_from_another_process_while_the_job_runs,
     a_running_job_cancelled_from_another_process_ends_cancelled,
     a_task_enqueued_in_the_applications_transaction_exists_only_if_it_commits,
+    sql_enqueues_a_known_job_and_refuses_what_it_cannot_store => Only(Backend::Postgres),
 ];
 
 fn a_caller_waits_for_the_typed_result(backend: Backend) {
@@ -355,4 +357,54 @@ async fn announcements(
         }
     }
     heard
+}
+
+fn sql_enqueues_a_known_job_and_refuses_what_it_cannot_store(backend: Backend) {
+    let site = Site::new(backend);
+    site.ok(&["migrate"]);
+    // The runner records its jobs at start: from then on SQL can enqueue them.
+    let runner = site.runner();
+    let (id, unknown, keyed, count) = site.with_jobs(async |jobs| {
+        use sqlx::Connection;
+        let mut sql = sqlx::PgConnection::connect(&site.database_url)
+            .await
+            .expect("connect");
+        let mut tx = sql.begin().await.expect("begin");
+        let id: i64 = sqlx::query_scalar("SELECT jobs_enqueue('word_count', '\"one two three\"')")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("enqueue from SQL");
+        tx.commit().await.expect("commit");
+        let mut refused = async |statement: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+                .execute(&mut sql)
+                .await
+                .expect_err("refused")
+                .to_string()
+        };
+        let unknown = refused("SELECT jobs_enqueue('nope')").await;
+        let keyed =
+            refused("SELECT jobs_enqueue('one_report', '{\"customer\": \"a\", \"millis\": 1}')")
+                .await;
+        let task = job_core::TaskId::new(id.to_string());
+        let mut count = None;
+        for _ in 0..200 {
+            count = jobs.result::<WordCount>(&task).await.expect("read");
+            if count.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (id, unknown, keyed, count)
+    });
+    assert_eq!(count, Some(3), "{}", runner.log());
+    assert!(unknown.contains("no job named nope is known"), "{unknown}");
+    assert!(keyed.contains("uniqueness or partition keys"), "{keyed}");
+    // Stored as the job's own settings say, and recorded as enqueued.
+    let task = listed(&site, id);
+    assert_eq!(
+        (task["queue"].as_str(), task["trigger"].as_str()),
+        (Some("default"), Some("enqueue"))
+    );
+    assert_eq!(task["max_attempts"], 11);
 }

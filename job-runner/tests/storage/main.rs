@@ -11,9 +11,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use job_core::{Event, Trigger};
 use job_runner::storage::{
     Announcement, Backend, Completion, EventOutcome, Execution, ExecutionFilter, ExecutionStatus,
-    FailedAttempt, LimitOverride, Limits, Listener, NewExecution, NewTask, QueueLimit, RetryPolicy,
-    RunnerRow, ScheduleRow, Store, TakenTick, TaskFilter, TaskState, TickOutcome, TickTask,
-    Transition,
+    FailedAttempt, KnownJob, LimitOverride, Limits, Listener, NewExecution, NewTask, QueueLimit,
+    RetryPolicy, RunnerRow, ScheduleRow, Store, TakenTick, TaskFilter, TaskState, TickOutcome,
+    TickTask, Transition,
 };
 
 #[path = "../backends/mod.rs"]

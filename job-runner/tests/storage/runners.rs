@@ -267,3 +267,37 @@ async fn a_lost_attempt_is_retried_when_the_policy_says() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_jobs_runners_run_are_recorded_and_the_newest_settings_win() {
+    each_backend(async |store, now| {
+        let job = |name: &str, queue: &str, keyed| KnownJob {
+            job: name.into(),
+            queue: queue.into(),
+            priority: 3,
+            max_attempts: 11,
+            exclusive: false,
+            keyed,
+        };
+        assert!(store.known_jobs().await.expect("read").is_empty());
+        store
+            .record_jobs(&[job("b", "default", false), job("a", "mail", true)], now)
+            .await
+            .expect("record");
+        // Another runner, with a newer build: its settings replace those of its jobs, and
+        // the jobs it does not have are kept.
+        store
+            .record_jobs(&[job("b", "reports", false)], now)
+            .await
+            .expect("record");
+        store
+            .record_jobs(&[], now)
+            .await
+            .expect("nothing to record");
+        assert_eq!(
+            store.known_jobs().await.expect("read"),
+            [job("a", "mail", true), job("b", "reports", false)]
+        );
+    })
+    .await;
+}

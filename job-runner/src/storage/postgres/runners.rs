@@ -11,11 +11,70 @@ use super::{Postgres, SERVER_NOW, announce_task};
 use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
 use crate::storage::runner::{LOST_CLAIM_COLUMNS, LostClaim, Recovery};
 use crate::storage::{
-    Doing, NewExecution, RescuedTask, RetryPolicy, RunnerRow, Runners, StoreError,
+    Doing, KnownJob, NewExecution, RescuedTask, RetryPolicy, RunnerRow, Runners, StoreError,
 };
 
 #[async_trait]
 impl Runners for Postgres {
+    async fn known_jobs(&self) -> Result<Vec<KnownJob>, StoreError> {
+        const DOING: &str = "reading the jobs the runners recorded";
+        let rows = sqlx::query(
+            "SELECT job, queue, priority, max_attempts, exclusive, keyed FROM jobs_known \
+             ORDER BY job",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::known_job).collect()
+    }
+
+    async fn record_jobs(&self, jobs: &[KnownJob], now: DateTime<Utc>) -> Result<(), StoreError> {
+        const DOING: &str = "recording the runner's jobs";
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let n = jobs.len();
+        let (mut job, mut queue, mut priority) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut max_attempts, mut exclusive, mut keyed) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for j in jobs {
+            job.push(j.job.as_str());
+            queue.push(j.queue.as_str());
+            priority.push(i64::from(j.priority));
+            max_attempts.push(i64::from(j.max_attempts));
+            exclusive.push(i64::from(j.exclusive));
+            keyed.push(i64::from(j.keyed));
+        }
+        sqlx::query(
+            "INSERT INTO jobs_known (job, queue, priority, max_attempts, exclusive, keyed, \
+                 updated_at) \
+             SELECT j.*, $7 FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], \
+                 $5::bigint[], $6::bigint[]) AS j \
+             ON CONFLICT (job) DO UPDATE SET queue = excluded.queue, \
+                 priority = excluded.priority, max_attempts = excluded.max_attempts, \
+                 exclusive = excluded.exclusive, keyed = excluded.keyed, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(job)
+        .bind(queue)
+        .bind(priority)
+        .bind(max_attempts)
+        .bind(exclusive)
+        .bind(keyed)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
+        Ok(())
+    }
+
     async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError> {
         const DOING: &str = "registering the runner";
         sqlx::query(sqlx::AssertSqlSafe(format!(

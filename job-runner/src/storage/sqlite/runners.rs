@@ -6,16 +6,74 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::Sqlite;
 use super::complete::{release_keys, write_history};
+use super::{Sqlite, json_batch};
 use crate::storage::rows::{self, RUNNER_COLUMNS, millis};
 use crate::storage::runner::{LOST_CLAIM_COLUMNS, LostClaim, Recovery};
 use crate::storage::{
-    Doing, NewExecution, RescuedTask, RetryPolicy, RunnerRow, Runners, StoreError,
+    Doing, KnownJob, NewExecution, RescuedTask, RetryPolicy, RunnerRow, Runners, StoreError,
 };
 
 #[async_trait]
 impl Runners for Sqlite {
+    async fn known_jobs(&self) -> Result<Vec<KnownJob>, StoreError> {
+        const DOING: &str = "reading the jobs the runners recorded";
+        let rows = sqlx::query(
+            "SELECT job, queue, priority, max_attempts, exclusive, keyed FROM jobs_known \
+             ORDER BY job",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        rows.iter().map(rows::known_job).collect()
+    }
+
+    async fn record_jobs(&self, jobs: &[KnownJob], now: DateTime<Utc>) -> Result<(), StoreError> {
+        const DOING: &str = "recording the runner's jobs";
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        #[derive(serde::Serialize)]
+        struct Row<'a> {
+            job: &'a str,
+            queue: &'a str,
+            priority: i32,
+            max_attempts: u32,
+            exclusive: bool,
+            keyed: bool,
+        }
+        let rows: Vec<Row<'_>> = jobs
+            .iter()
+            .map(|j| Row {
+                job: &j.job,
+                queue: &j.queue,
+                priority: j.priority,
+                max_attempts: j.max_attempts,
+                exclusive: j.exclusive,
+                keyed: j.keyed,
+            })
+            .collect();
+        let _turn = self.write_turn().await;
+        // `WHERE true` lets SQLite read the upsert's `ON CONFLICT` after a SELECT.
+        sqlx::query(
+            "INSERT INTO jobs_known (job, queue, priority, max_attempts, exclusive, keyed, \
+                 updated_at) \
+             SELECT value->>'job', value->>'queue', value->>'priority', \
+                 value->>'max_attempts', value->>'exclusive', value->>'keyed', $2 \
+             FROM jsonb_each($1) WHERE true \
+             ON CONFLICT (job) DO UPDATE SET queue = excluded.queue, \
+                 priority = excluded.priority, max_attempts = excluded.max_attempts, \
+                 exclusive = excluded.exclusive, keyed = excluded.keyed, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(json_batch(&rows, DOING)?)
+        .bind(millis(now))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
+        Ok(())
+    }
+
     async fn register_runner(&self, runner: &RunnerRow) -> Result<(), StoreError> {
         const DOING: &str = "registering the runner";
         let _turn = self.write_turn().await;

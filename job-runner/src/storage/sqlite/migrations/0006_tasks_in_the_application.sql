@@ -7,3 +7,15 @@ ALTER TABLE jobs_tasks ADD COLUMN progress TEXT;
 ALTER TABLE jobs_tasks ADD COLUMN cancel_requested_at INTEGER;
 ALTER TABLE jobs_executions ADD COLUMN result TEXT;
 ALTER TABLE jobs_executions ADD COLUMN progress TEXT;
+
+-- The jobs the runners of this database run, with the settings a task of each is stored
+-- with: recorded by each runner at start, read by enqueues from outside the Rust client.
+CREATE TABLE jobs_known (
+    job TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    exclusive INTEGER NOT NULL,
+    keyed INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
