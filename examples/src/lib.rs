@@ -66,6 +66,7 @@ pub mod cleanup;
 pub mod ingest;
 pub mod keys;
 pub mod transfer;
+pub mod web;
 
 pub use crate::auth::{AuthDb, StoreError};
 pub use crate::transfer::{TransferConfig, TransferError, TransferRequest};

@@ -287,20 +287,39 @@ impl TransferError {
     }
 }
 
+/// What a transfer did: the task's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transferred {
+    /// Bytes copied and verified.
+    pub bytes: u64,
+    /// Where the copy is, relative to the destination folder.
+    pub destination: PathBuf,
+}
+
 /// Copies one document from the source folder to the destination folder of the shared
 /// [`TransferConfig`], and verifies the copy (size and checksum); retried with exponential
 /// backoff from 5 seconds to 10 minutes while the destination is unavailable.
 ///
-/// A request that escapes its folder, or names a missing source, fails permanently. It
-/// reports 1 record processed.
+/// A request that escapes its folder, or names a missing source, fails permanently. Its
+/// progress says which document it copies (0 of 1 while it copies, 1 of 1 once verified);
+/// its result is what it copied ([`Transferred`]).
 #[job(queue = "transfers", retries = 8, backoff = "5s..10m", timeout = "5m")]
-pub async fn transfer_document(request: TransferRequest, ctx: JobContext) -> JobResult {
+pub async fn transfer_document(
+    request: TransferRequest,
+    ctx: JobContext,
+) -> JobResult<Transferred> {
     let config = ctx.data::<TransferConfig>()?;
-    config
+    ctx.set_meta("source", &request.source);
+    ctx.progress(0, 1);
+    let bytes = config
         .transfer(&request)
         .await
         .map_err(TransferError::into_job_error)?;
-    Ok(Outcome::processed(1_u32))
+    ctx.progress(1, 1);
+    Ok(Transferred {
+        bytes,
+        destination: request.destination,
+    })
 }
 
 /// `path` when it is relative and stays inside its folder (only normal components and

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use examples::transfer::{TransferDocument, TransferRequest};
+use examples::transfer::{TransferDocument, TransferRequest, Transferred};
 use examples::{TransferConfig, TransferError};
 use job_core::testing::{RecordingClient, TestContext};
 use job_core::{Backoff, Job, JobError};
@@ -37,11 +37,16 @@ impl Folders {
         self.config.destination_dir.join(name)
     }
 
+    /// Runs a transfer; returns the bytes its result says it copied.
     async fn transfer(&self, source: &str, destination: &str) -> Result<u64, JobError> {
-        self.context()
+        let outcome = self
+            .context()
             .run(TransferDocument, TransferRequest::new(source, destination))
-            .await
-            .map(|outcome| outcome.records_processed().unwrap_or(0))
+            .await?;
+        let result = outcome.output().cloned().unwrap_or_default();
+        let transferred: Transferred = serde_json::from_value(result).map_err(JobError::from)?;
+        assert_eq!(transferred.destination, PathBuf::from(destination));
+        Ok(transferred.bytes)
     }
 }
 
@@ -74,12 +79,12 @@ async fn copies_a_document_and_verifies_it() {
     let content = document(200_000);
     std::fs::write(folders.inbox("invoice-42.pdf"), &content).expect("write the source");
 
-    let processed = folders
+    let copied = folders
         .transfer("invoice-42.pdf", "2026/03/invoice-42.pdf")
         .await
         .expect("the transfer succeeds");
 
-    assert_eq!(processed, 1);
+    assert_eq!(copied, 200_000);
     let copy = std::fs::read(folders.outbox("2026/03/invoice-42.pdf")).expect("the copy exists");
     assert_eq!(copy, content);
     // No temporary file is left behind, and the source stays where it was.

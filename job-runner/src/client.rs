@@ -74,6 +74,31 @@ impl Jobs {
         }
     }
 
+    /// A client for an application process beside the runners (a web server that enqueues
+    /// jobs, reads their results and cancels them): the jobs linked into the program, with
+    /// `config`'s settings (and the `JOBS_*` variables), on the database it names, migrated
+    /// if needed. It runs nothing; the runners do.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), job_runner::RunnerError> {
+    /// use job_runner::{Config, Jobs};
+    ///
+    /// let config = Config::load(None, &job_runner::config::process_env)?;
+    /// let jobs = Jobs::connect(config).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(config: crate::Config) -> Result<Jobs, crate::RunnerError> {
+        let registry = job_core::Registry::from_linked()?;
+        let startup = crate::startup::Startup::new(
+            config,
+            registry,
+            crate::startup::Overrides::Refuse,
+            &crate::config::process_env,
+        )?;
+        let store = startup.open(crate::startup::Schema::Migrate).await?;
+        Ok(Jobs::new(store, startup.plan.clone(), Clock::system()))
+    }
+
     /// The counters this client's runner keeps.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics

@@ -1,5 +1,6 @@
 //! The `job-runner` binary itself, with the example jobs: it starts on its own database,
-//! lists them, and runs the document transfer chain.
+//! lists them, and runs the document transfer chain; and the transfer API example beside
+//! it, driven over HTTP as a user would with curl.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::support::{Backend, wait_until};
 /// This topic's tests.
 pub const TESTS: &[Test] = tests![
     the_binary_runs_the_examples_and_lists_them => Only(Backend::Sqlite),
+    the_transfer_api_records_a_request_and_reports_its_job => Only(Backend::Sqlite),
 ];
 
 fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
@@ -127,5 +129,92 @@ fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
     assert!(
         chain.contains(&("ingest_document", 1)) && chain.contains(&("index_document", 2)),
         "{chain:?}"
+    );
+}
+
+fn the_transfer_api_records_a_request_and_reports_its_job(_: Backend) {
+    use crate::http::request;
+    let dir = tempfile::tempdir().expect("a folder");
+    let command = |binary: &std::path::Path| {
+        let mut command = std::process::Command::new(binary);
+        command
+            .current_dir(dir.path())
+            .env_remove("JOBS_DATABASE_URL")
+            .env("JOBS_ADMIN_ADDR", "off")
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    // `cargo test` builds the examples beside the test binaries.
+    let api_binary = std::env::current_exe()
+        .expect("the test binary")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target folder")
+        .join("examples/transfer_api");
+    assert!(
+        api_binary.exists(),
+        "{} was not built",
+        api_binary.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut runner = command(std::path::Path::new(env!("CARGO_BIN_EXE_job-runner")))
+        .spawn()
+        .expect("start job-runner");
+    let inbox = dir.path().join("transfers/inbox");
+    assert!(
+        wait_until(Duration::from_secs(20), || inbox.exists()),
+        "the runner did not start"
+    );
+    let mut api = command(&api_binary)
+        .env("EXAMPLES_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .spawn()
+        .expect("start the API");
+    let listening = wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    // A document already in place (dropped before, so the runner's folder source has
+    // nothing to do with it: it is under a subfolder the source does not watch).
+    std::fs::create_dir_all(inbox.join("scans")).expect("a subfolder");
+    std::fs::write(inbox.join("scans/q3.txt"), "quarterly figures\n").expect("a document");
+    let json = [("content-type", "application/json")];
+    let created = request(
+        "POST",
+        &base,
+        "/transfers",
+        &json,
+        br#"{"source": "scans/q3.txt", "destination": "2026/q3.txt"}"#,
+    );
+    let refused = request("POST", &base, "/transfers", &json, b"{\"source\": 3}");
+    let mut last = Value::Null;
+    let done = wait_until(Duration::from_secs(30), || {
+        last = request("GET", &base, "/transfers/1", &[], b"").json();
+        last["state"] == "succeeded"
+    });
+    let missing = request("GET", &base, "/transfers/99", &[], b"");
+    for child in [&mut api, &mut runner] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(listening, "the API did not listen");
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["transfer"], 1);
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("destination"), "{}", refused.text());
+    assert!(done, "the transfer did not succeed: {last}");
+    assert_eq!(last["result"]["bytes"], 18, "{last}");
+    assert_eq!(last["result"]["destination"], "2026/q3.txt");
+    assert_eq!(last["progress"]["done"], 1, "{last}");
+    assert_eq!(last["progress"]["meta"]["source"], "scans/q3.txt");
+    assert_eq!(last["task"], created.json()["task"]);
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("transfers/outbox/2026/q3.txt")).expect("the copy"),
+        "quarterly figures\n"
     );
 }
