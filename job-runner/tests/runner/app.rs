@@ -117,7 +117,10 @@ fn a_running_job_cancelled_from_another_process_ends_cancelled(backend: Backend)
     // On PostgreSQL the runner learns of the cancel by NOTIFY, at once; on SQLite at its
     // next poll (100 ms in the tests).
     site.env("JOBS_CANCEL_GRACE", "1s");
+    site.env("JOBS_ADMIN_ADDR", "127.0.0.1:0");
+    site.env("JOBS_ADMIN_TOKEN", crate::support::TOKEN);
     let runner = site.runner();
+    let admin = runner.admin_url();
     // 60 s each, unless cancelled.
     let cooperative = enqueue_stepper(
         &site,
@@ -137,10 +140,21 @@ fn a_running_job_cancelled_from_another_process_ends_cancelled(backend: Backend)
         task_state(&site, cooperative) == "running" && task_state(&site, stubborn) == "running"
     });
     assert!(both_running, "{}", runner.log());
-    for id in [cooperative, stubborn] {
-        let out = site.ok(&["cancel", &id.to_string()]);
-        assert!(out.contains("asked task"), "{out}");
-    }
+    // One from the command line, the other through the admin API: one control path.
+    let out = site.ok(&["cancel", &cooperative.to_string()]);
+    assert!(out.contains("asked task"), "{out}");
+    let auth = format!("Bearer {}", crate::support::TOKEN);
+    let answer = crate::http::request(
+        "POST",
+        &admin,
+        &format!("/api/tasks/{stubborn}/cancel"),
+        &[("Authorization", auth.as_str())],
+        b"",
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let asked = answer.json();
+    assert_eq!(asked["state"], "running", "{asked}");
+    assert!(asked["cancel_requested_at"].is_string(), "{asked}");
     // Well within the jobs' own 60 s.
     let ended = wait_until(Duration::from_secs(20), || {
         task_state(&site, cooperative) == "cancelled" && task_state(&site, stubborn) == "cancelled"

@@ -108,7 +108,7 @@ function renderExecutions(page) {
     row.dataset.job = e.job;
     row.dataset.status = e.status;
     row.dataset.task = e.task_id;
-    if (e.status !== "succeeded") row.className = "failure";
+    if (e.status !== "succeeded" && e.status !== "snoozed") row.className = "failure";
     cell(row, e.id);
     cell(row, e.job);
     cell(row, e.task_id);
@@ -119,6 +119,7 @@ function renderExecutions(page) {
     cell(row, e.duration_ms + " ms");
     cell(row, e.status, "status " + e.status);
     cell(row, e.records_processed);
+    cell(row, e.result === null || e.result === undefined ? null : JSON.stringify(e.result));
     cell(row, e.error, "error-text");
     body.appendChild(row);
   }
@@ -159,6 +160,40 @@ function renderLimits(limits, queues) {
   }
 }
 
+function progressText(progress) {
+  if (!progress) return null;
+  if (progress.done === undefined) return null;
+  if (progress.total === undefined) return String(progress.done);
+  const percent = progress.total > 0 ? Math.floor((100 * progress.done) / progress.total) : 100;
+  return progress.done + " of " + progress.total + " (" + percent + "%)";
+}
+
+function renderRunning(page) {
+  const body = document.querySelector("#running tbody");
+  body.replaceChildren();
+  document.getElementById("no-running").hidden = page.items.length > 0;
+  for (const t of page.items) {
+    const row = document.createElement("tr");
+    row.dataset.task = t.id;
+    cell(row, t.id);
+    cell(row, t.job);
+    cell(row, t.attempt + " of " + t.max_attempts);
+    cell(row, t.locked_by);
+    cell(row, progressText(t.progress));
+    const meta = t.progress && t.progress.meta ? t.progress.meta : {};
+    cell(row, Object.entries(meta).map(([k, v]) => k + ": " + (typeof v === "string" ? v : JSON.stringify(v))).join(", ") || null);
+    const actions = cell(row, "");
+    if (t.cancel_requested_at) {
+      actions.textContent = "cancelling";
+    } else {
+      actions.replaceChildren(
+        button("Cancel", "cancel", { task: t.id }, () => act("Cancelling task " + t.id, () => api("POST", "/api/tasks/" + t.id + "/cancel"))),
+      );
+    }
+    body.appendChild(row);
+  }
+}
+
 function renderDead(page) {
   const body = document.querySelector("#dead tbody");
   body.replaceChildren();
@@ -184,15 +219,17 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
-    const [jobs, limits, queueLimits, executions, dead] = await Promise.all([
+    const [jobs, limits, queueLimits, running, executions, dead] = await Promise.all([
       api("GET", "/api/jobs"),
       api("GET", "/api/limits"),
       api("GET", "/api/queues/limits"),
+      api("GET", "/api/tasks?state=running&limit=50"),
       api("GET", "/api/executions?limit=30"),
       api("GET", "/api/tasks?state=dead&limit=50"),
     ]);
     renderJobs(jobs);
     renderLimits(limits, queueLimits);
+    renderRunning(running);
     renderExecutions(executions);
     renderDead(dead);
     document.getElementById("updated").textContent = "Updated " + new Date().toLocaleTimeString();
