@@ -5,7 +5,9 @@ use job_core::Trigger;
 use serde::Serialize;
 
 use super::rows::{Columns, instant};
-use super::{AttemptOf, ExecutionStatus, FailedAttempt, NewExecution, RetryPolicy, StoreError};
+use super::{
+    AttemptOf, ExecutionStatus, FailedAttempt, NewExecution, RetryPolicy, StoreError, TaskState,
+};
 
 /// A job as the runners of a database run it: the settings a task of it is stored with,
 /// for enqueues from outside the Rust client (PostgreSQL's `jobs_enqueue`).
@@ -62,7 +64,7 @@ pub struct RescuedTask {
 /// (`r`).
 pub(crate) const LOST_CLAIM_COLUMNS: &str = "t.id, t.job, t.attempt, t.max_attempts, \
      t.trigger, t.scheduled_at, t.locked_at, t.locked_by, t.chain_id, t.chain_step, \
-     r.heartbeat_at";
+     t.cancel_requested_at, r.heartbeat_at";
 
 /// A claim whose runner stopped heartbeating (or is giving up its claims), as a backend
 /// finds it.
@@ -78,6 +80,8 @@ pub(crate) struct LostClaim {
     last_seen: Option<DateTime<Utc>>,
     chain_id: Option<i64>,
     chain_step: Option<i64>,
+    /// The task was asked to stop while it ran: it ends cancelled, not retried.
+    cancel_requested: bool,
 }
 
 /// What becomes of a lost claim: the task's next state, and the history row of the lost
@@ -89,8 +93,10 @@ pub(crate) struct Recovery {
     pub(crate) attempt: u32,
     /// The runner that held the claim.
     pub(crate) lost_by: String,
-    /// When the task runs again (`None`: it is dead).
+    /// When the task runs again (`None`: it is dead or cancelled).
     pub(crate) retry_at: Option<DateTime<Utc>>,
+    /// The task's next state: pending (retried), dead or cancelled.
+    pub(crate) next_state: TaskState,
     /// Why, as the task's last error.
     pub(crate) reason: String,
     /// The history row of the lost attempt.
@@ -113,6 +119,7 @@ impl LostClaim {
             last_seen: row.opt_int("heartbeat_at", DOING)?.map(instant),
             chain_id: row.opt_int("chain_id", DOING)?,
             chain_step: row.opt_int("chain_step", DOING)?,
+            cancel_requested: row.opt_int("cancel_requested_at", DOING)?.is_some(),
         })
     }
 
@@ -136,17 +143,24 @@ impl LostClaim {
                 None => format!("lost: runner {lost_by} is gone; attempt {attempt} did not finish"),
             }
         };
-        let retry_at = policy.retry_at(&FailedAttempt {
-            job: &self.job,
-            task_id: self.task_id,
-            attempt,
-            max_attempts: self.max_attempts,
-            error: &job_core::JobError::msg(&reason),
-            at: now,
-        });
-        let status = match retry_at {
-            Some(_) => ExecutionStatus::Failed,
-            None => ExecutionStatus::Dead,
+        // A task asked to stop is not run again: the cancel is what was wanted.
+        let (reason, retry_at) = if self.cancel_requested {
+            (format!("cancelled while running; {reason}"), None)
+        } else {
+            let retry_at = policy.retry_at(&FailedAttempt {
+                job: &self.job,
+                task_id: self.task_id,
+                attempt,
+                max_attempts: self.max_attempts,
+                error: &job_core::JobError::msg(&reason),
+                at: now,
+            });
+            (reason, retry_at)
+        };
+        let (status, next_state) = match (retry_at, self.cancel_requested) {
+            (Some(_), _) => (ExecutionStatus::Failed, TaskState::Pending),
+            (None, true) => (ExecutionStatus::Cancelled, TaskState::Cancelled),
+            (None, false) => (ExecutionStatus::Dead, TaskState::Dead),
         };
         let of = AttemptOf {
             task_id: self.task_id,
@@ -170,6 +184,7 @@ impl LostClaim {
             attempt,
             lost_by: self.lost_by,
             retry_at,
+            next_state,
             reason,
             execution,
         }

@@ -242,3 +242,46 @@ async fn how_a_task_ended_is_read_with_its_result() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_lost_attempt_of_a_task_being_cancelled_ends_cancelled_not_retried() {
+    each_backend(async |store, now| {
+        store
+            .register_runner(&runner("r1", now))
+            .await
+            .expect("register");
+        let ids: Vec<i64> = store
+            .insert_tasks(&[task("a", now), task("a", now)], now)
+            .await
+            .expect("insert")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        store.claim("a", "r1", now, 2, false).await.expect("claim");
+        store.cancel(ids[0], "cli", now).await.expect("cancel");
+        // The runner gives up its claims (it stops) before it ends the attempts.
+        let rescued = store
+            .rescue(now, Duration::from_secs(10), "r1", Some("r1"), &AtOnce)
+            .await
+            .expect("rescue");
+        assert_eq!(rescued.len(), 2);
+        let cancelled = store.task(ids[0]).await.expect("read").expect("stored");
+        assert_eq!(cancelled.state, TaskState::Cancelled);
+        assert!(cancelled.finished_at.is_some());
+        let retried = store.task(ids[1]).await.expect("read").expect("stored");
+        assert_eq!(retried.state, TaskState::Pending, "the other is retried");
+        let row = history(&store)
+            .await
+            .into_iter()
+            .find(|e| e.task_id == ids[0])
+            .expect("a history row");
+        assert_eq!(row.status, ExecutionStatus::Cancelled);
+        assert!(
+            row.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("cancelled while running")),
+            "{row:?}"
+        );
+    })
+    .await;
+}

@@ -162,11 +162,7 @@ impl Runners for Postgres {
                  WHERE id = $1 AND state = 'running' AND locked_by = $6 AND attempt = $7",
             )
             .bind(recovery.task_id)
-            .bind(if recovery.retry_at.is_some() {
-                "pending"
-            } else {
-                "dead"
-            })
+            .bind(recovery.next_state.as_str())
             .bind(millis(recovery.retry_at.unwrap_or(now)))
             .bind(&recovery.reason)
             .bind(recovery.retry_at.is_none().then(|| millis(now)))
@@ -185,12 +181,12 @@ impl Runners for Postgres {
         }
         let history: Vec<&NewExecution> = recovered.iter().map(|r| &r.execution).collect();
         write_history(&mut tx, &history).await?;
-        let dead: Vec<i64> = recovered
+        let finished: Vec<i64> = recovered
             .iter()
             .filter(|r| r.retry_at.is_none())
             .map(|r| r.task_id)
             .collect();
-        release_keys(&mut tx, &dead).await?;
+        release_keys(&mut tx, &finished).await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM jobs_runners WHERE heartbeat_at < {SERVER_NOW} - $1 AND id <> $2"
         )))
