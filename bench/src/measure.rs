@@ -1,9 +1,10 @@
 //! What `bench run` measures on one backend, one step after another: drains over a
 //! concurrency sweep against raw apalis, the baseline at the SDK's best concurrency, the
 //! larger drains and their peak memory, enqueue rates, enqueue-to-start latency, a drain
-//! with large tables, flow control (limits, keys, fairness), and several runner processes
-//! (PostgreSQL).
+//! with large tables, flow control (limits, keys, fairness), results and progress and
+//! enqueues in the application's transaction, and several runner processes (PostgreSQL).
 
+mod app;
 mod flow;
 
 use std::time::Duration;
@@ -63,6 +64,8 @@ pub async fn measure_backend(
     measure.large_tables(best, empty_rate_of_large).await?;
     // Flow control: limits and keys against the same drain without them, and fairness.
     measure.flow_control().await?;
+    // Jobs inside the application: results and progress, enqueues in a transaction.
+    measure.app_integration(best.concurrency).await?;
     // 5: several runner processes (PostgreSQL).
     if backend == Backend::Postgres {
         measure.several_processes(best).await?;

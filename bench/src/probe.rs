@@ -143,6 +143,19 @@ pub async fn bench_keyed(task: Keyed, ctx: JobContext) -> JobResult {
     Ok(Outcome::none())
 }
 
+/// The no-op job as an application job that reports: its progress and meta, and its index
+/// as its result (kept with the attempt). Its drain against `bench_noop`'s is the cost of
+/// results and progress.
+#[job(name = "bench_reporting")]
+pub async fn bench_reporting(index: u32, ctx: JobContext) -> JobResult<u32> {
+    ctx.set_meta("index", index);
+    ctx.progress(1, 1);
+    if let Ok(probe) = ctx.data::<std::sync::Arc<Probe>>() {
+        probe.hit(index);
+    }
+    Ok(index)
+}
+
 /// Which of the bench's jobs a runner runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Workload {
@@ -151,6 +164,8 @@ pub enum Workload {
     Noop,
     /// `bench_keyed`: claims take keys in turn.
     Keyed,
+    /// `bench_reporting`: reports progress and returns a result.
+    Reporting,
 }
 
 impl Workload {
@@ -159,6 +174,7 @@ impl Workload {
         match self {
             Workload::Noop => BenchNoop::name(),
             Workload::Keyed => BenchKeyed::name(),
+            Workload::Reporting => BenchReporting::name(),
         }
     }
 
@@ -167,6 +183,7 @@ impl Workload {
         match self {
             Workload::Noop => "noop",
             Workload::Keyed => "keyed",
+            Workload::Reporting => "reporting",
         }
     }
 }

@@ -9,7 +9,7 @@ use job_core::JobClient;
 use job_runner::config::JobOverride;
 use job_runner::{Config, Jobs, Runner};
 
-use crate::probe::{BenchKeyed, BenchNoop, Keyed, Probe, Workload};
+use crate::probe::{BenchKeyed, BenchNoop, BenchReporting, Keyed, Probe, Workload};
 
 /// The runner's settings for a run.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +98,7 @@ pub async fn enqueue_bulk_of(
         let requests = (next..end)
             .map(|index| match workload {
                 Workload::Noop => BenchNoop::enqueue(jobs, index).into_request(),
+                Workload::Reporting => BenchReporting::enqueue(jobs, index).into_request(),
                 Workload::Keyed => BenchKeyed::enqueue(
                     jobs,
                     Keyed {
@@ -127,10 +128,96 @@ pub async fn enqueue_single(jobs: &Jobs, from: u32, to: u32) -> anyhow::Result<D
 /// tasks of every bench job.
 pub async fn client(url: &str) -> anyhow::Result<(Runner, Jobs)> {
     let runner = Runner::builder(config(url, Settings::noop(1, 4))?)
-        .registry(crate::probe::registry(&[Workload::Noop, Workload::Keyed])?)
+        .registry(crate::probe::registry(&[
+            Workload::Noop,
+            Workload::Keyed,
+            Workload::Reporting,
+        ])?)
         .data(Arc::new(Probe::new(0, false)))
         .build()
         .await?;
     let jobs = runner.jobs().clone();
     Ok((runner, jobs))
+}
+
+/// Stores no-op tasks `from..to` inside the application's own transactions, through a
+/// connection of `pool`: one transaction per task (`batch` 1, single enqueues) or per
+/// `batch` tasks (bulk); returns the time taken.
+pub async fn enqueue_within(
+    jobs: &Jobs,
+    pool: &AppPool,
+    from: u32,
+    to: u32,
+    batch: u32,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let mut next = from;
+    while next < to {
+        let end = (next + batch).min(to);
+        match pool {
+            AppPool::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                store_within(&jobs.within(&mut tx), next, end).await?;
+                tx.commit().await?;
+            }
+            AppPool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                store_within(&jobs.within(&mut tx), next, end).await?;
+                tx.commit().await?;
+            }
+        }
+        next = end;
+    }
+    Ok(start.elapsed())
+}
+
+/// Stores no-op tasks `from..to` through `client`: one call for one task, one bulk call for
+/// more.
+async fn store_within(client: &dyn JobClient, from: u32, to: u32) -> anyhow::Result<()> {
+    if to - from == 1 {
+        BenchNoop::enqueue(client, from).await?;
+        return Ok(());
+    }
+    let requests = (from..to)
+        .map(|index| BenchNoop::enqueue(client, index).into_request())
+        .collect::<Result<Vec<_>, _>>()?;
+    client.enqueue_many(requests).await?;
+    Ok(())
+}
+
+/// The application's own pool on the bench database.
+pub enum AppPool {
+    /// On SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// On PostgreSQL.
+    Postgres(sqlx::PgPool),
+}
+
+impl AppPool {
+    /// A pool of a few connections on `url`.
+    pub async fn open(url: &str) -> anyhow::Result<AppPool> {
+        Ok(if url.starts_with("sqlite:") {
+            AppPool::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect(url)
+                    .await?,
+            )
+        } else {
+            AppPool::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect(url)
+                    .await?,
+            )
+        })
+    }
+
+    /// Closes it.
+    pub async fn close(&self) {
+        match self {
+            AppPool::Sqlite(pool) => pool.close().await,
+            AppPool::Postgres(pool) => pool.close().await,
+        }
+    }
 }
