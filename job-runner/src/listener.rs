@@ -1,8 +1,9 @@
 //! The listener: wakes this runner's workers when any process stores a task that is due
 //! now, and its scheduler when a schedule changes, through the driver's announcements
-//! (PostgreSQL's LISTEN/NOTIFY; SQLite has none, and this service ends at once). Delayed
-//! tasks and retries are found by the workers' own timers, and the poll interval covers
-//! announcements lost while the connection was down.
+//! (PostgreSQL's LISTEN/NOTIFY; on SQLite, every commit to the database file wakes every
+//! worker, and the scheduler reads the schedules' fingerprint; where SQLite has no watch,
+//! this service ends at once). Delayed tasks and retries are found by the workers' own
+//! timers, and the poll interval covers announcements lost while the connection was down.
 
 use std::time::Duration;
 
@@ -18,6 +19,9 @@ pub(crate) struct Listener {
     pub(crate) store: Store,
     pub(crate) wakers: Wakers,
     pub(crate) schedules_changed: Arc<Notify>,
+    /// Notified when the database may have changed: the scheduler reads the schedules'
+    /// fingerprint again.
+    pub(crate) schedules_touched: Arc<Notify>,
 }
 
 impl Listener {
@@ -27,6 +31,7 @@ impl Listener {
             store,
             wakers,
             schedules_changed,
+            schedules_touched,
         } = self;
         let retry = Duration::from_secs(1);
         loop {
@@ -53,6 +58,11 @@ impl Listener {
                     announcement = listener.next() => match announcement {
                         Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
                         Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
+                        Ok(Announcement::Changed) => {
+                            tracing::debug!("the database changed; looking for tasks");
+                            wakers.wake_all();
+                            schedules_touched.notify_one();
+                        }
                         Ok(Announcement::Missed) => {
                             tracing::warn!("lost the connection that listens for new tasks; reconnecting");
                             wakers.wake_all();
