@@ -51,6 +51,7 @@ mod recovery;
 mod retries;
 mod running;
 mod schedules;
+mod wakes;
 
 use support::Backend;
 
@@ -68,6 +69,7 @@ const TOPICS: &[&[Test]] = &[
     flow::TESTS,
     events::TESTS,
     chains::TESTS,
+    wakes::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.
