@@ -9,6 +9,9 @@
 //! `bench simulate [--quick] [--out DIR]` times the virtual-clock simulation (see
 //! `simulate.rs`) and writes `DIR/simulation.json`.
 //!
+//! `bench latency --backend sqlite|postgres` measures the enqueue-to-start latency only,
+//! in this process and across processes.
+//!
 //! `bench child ...` is a runner process that `run` starts (see `child.rs`).
 
 use std::path::{Path, PathBuf};
@@ -52,6 +55,9 @@ enum Command {
     Drain(DrainArgs),
     /// Bulk enqueues only, for profiling: prints the rate (`--jobs` tasks, 1,000 per call).
     Enqueue(DrainArgs),
+    /// Enqueue-to-start latency only, in this process and across processes: prints the
+    /// percentiles of each.
+    Latency(LatencyArgs),
     /// The virtual-clock simulation: a year of a daily job, a week of an every-minute job
     /// (run it from a debug build: its target is for one). Writes simulation.json.
     Simulate(simulate::SimulateArgs),
@@ -86,6 +92,32 @@ struct DrainArgs {
     /// The keys the keyed job's tasks are spread over.
     #[arg(long, default_value_t = 100)]
     keys: u32,
+    /// The PostgreSQL server.
+    #[arg(
+        long,
+        env = "JOBS_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+    /// Pooled connections.
+    #[arg(long, default_value_t = 8)]
+    pool: u32,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct LatencyArgs {
+    /// The backend.
+    #[arg(long, value_enum)]
+    backend: Backend,
+    /// Samples measured (after the warm-up).
+    #[arg(long, default_value_t = 200)]
+    samples: u32,
+    /// Tasks enqueued before the samples, not measured.
+    #[arg(long, default_value_t = 20)]
+    warmup: u32,
+    /// The pause between two enqueues, in milliseconds.
+    #[arg(long, default_value_t = 10)]
+    spacing_ms: u64,
     /// The PostgreSQL server.
     #[arg(
         long,
@@ -230,6 +262,7 @@ fn main() -> std::process::ExitCode {
             Command::Child(args) => child::main(args).await,
             Command::Drain(args) => drain_once(args).await,
             Command::Enqueue(args) => enqueue_once(args).await,
+            Command::Latency(args) => latency_once(args).await,
             Command::Simulate(args) => simulate::main(args).await,
         }
     });
@@ -439,6 +472,53 @@ async fn enqueue_once(args: DrainArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+async fn latency_once(args: LatencyArgs) -> anyhow::Result<()> {
+    let work = std::env::temp_dir().join(format!("bench-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let bench = Bench {
+        place: Place {
+            work: work.clone(),
+            postgres: args.postgres.clone(),
+        },
+        exe: std::env::current_exe()?,
+        pool: args.pool,
+    };
+    let spacing = std::time::Duration::from_millis(args.spacing_ms);
+    let result = async {
+        let local = bench
+            .latency(
+                System::Sdk,
+                args.backend,
+                args.samples,
+                args.warmup,
+                spacing,
+            )
+            .await?;
+        let local: Vec<_> = local.into_iter().map(|(total, _)| total).collect();
+        let remote = bench
+            .remote_latency(args.backend, args.samples, args.warmup, spacing)
+            .await?;
+        let fmt = |p: &report::Percentiles| {
+            format!(
+                "p50 {:.2} / p95 {:.2} / p99 {:.2} / max {:.2} ms",
+                p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+            )
+        };
+        println!(
+            "in this process:   {}",
+            fmt(&report::Percentiles::of(&local))
+        );
+        println!(
+            "across processes:  {}",
+            fmt(&report::Percentiles::of(&remote))
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&work);
+    result
 }
 
 fn step(what: &str) {

@@ -436,7 +436,8 @@ impl Bench {
     }
 
     /// Enqueue-to-start latencies across processes: a runner process, tasks enqueued by
-    /// this one (PostgreSQL wakes the runner by NOTIFY; SQLite runners poll).
+    /// this one (PostgreSQL wakes the runner by NOTIFY; SQLite by a watch of the database
+    /// file, on Linux).
     pub async fn remote_latency(
         &self,
         backend: Backend,

@@ -190,7 +190,8 @@ impl Executor {
     }
 
     /// Claims due tasks while slots are free; sleeps until the next task is due, a local
-    /// enqueue wakes it, or the poll interval passes (for tasks stored by other processes).
+    /// enqueue or the listener wakes it, or the poll interval passes (for tasks stored by
+    /// other processes where no announcement came).
     async fn fetch(
         self,
         slots: Arc<Semaphore>,

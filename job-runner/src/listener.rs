@@ -1,9 +1,10 @@
 //! The listener: wakes this runner's workers when any process stores a task that is due
-//! now, its scheduler when a schedule changes, and stops its attempts of tasks cancelled
-//! while they run, through the driver's announcements
-//! (PostgreSQL's LISTEN/NOTIFY; SQLite has none, and this service ends at once). Delayed
-//! tasks and retries are found by the workers' own timers, and the poll interval covers
-//! announcements lost while the connection was down.
+//! now, its scheduler when a schedule changes, and its canceller when a running task is
+//! asked to stop, through the driver's announcements (PostgreSQL's LISTEN/NOTIFY; on
+//! SQLite, every commit to the database file wakes every worker, and the scheduler reads the
+//! schedules' fingerprint, while the canceller keeps to its poll; where SQLite has no watch,
+//! this service ends at once). Delayed tasks and retries are found by the workers' own
+//! timers, and the poll interval covers announcements lost while the connection was down.
 
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ pub(crate) struct Listener {
     pub(crate) store: Store,
     pub(crate) wakers: Wakers,
     pub(crate) schedules_changed: Arc<Notify>,
+    /// Notified when the database may have changed: the scheduler reads the schedules'
+    /// fingerprint again.
+    pub(crate) schedules_touched: Arc<Notify>,
     /// Wakes the canceller: a running task was asked to stop (perhaps one of this
     /// runner's; the canceller reads which from the database, as the channel is shared by
     /// every schema of the database).
@@ -32,6 +36,7 @@ impl Listener {
             store,
             wakers,
             schedules_changed,
+            schedules_touched,
             cancel_requested,
         } = self;
         let retry = Duration::from_secs(1);
@@ -60,6 +65,13 @@ impl Listener {
                         Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
                         Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
                         Ok(Announcement::CancelRequested(_)) => cancel_requested.notify_one(),
+                        // Not the canceller: a drain changes the file every few
+                        // milliseconds, and its poll finds requests soon enough.
+                        Ok(Announcement::Changed) => {
+                            tracing::debug!("the database changed; looking for tasks");
+                            wakers.wake_all();
+                            schedules_touched.notify_one();
+                        }
                         Ok(Announcement::Missed) => {
                             tracing::warn!("lost the connection that listens for new tasks; reconnecting");
                             wakers.wake_all();

@@ -260,6 +260,7 @@ impl Runner {
         self.report_start().await;
         let health = Health::new(now);
         let schedules_changed = Arc::new(tokio::sync::Notify::new());
+        let schedules_touched = Arc::new(tokio::sync::Notify::new());
 
         let (stop, stopped) = watch::channel(false);
         // The heartbeat stops last, once every attempt has ended and its end is stored: a
@@ -310,6 +311,7 @@ impl Runner {
                     store: self.store.clone(),
                     wakers: self.wakers.clone(),
                     schedules_changed: schedules_changed.clone(),
+                    schedules_touched: schedules_touched.clone(),
                     cancel_requested: cancel_requested.clone(),
                 }
                 .run(stopped.clone()),
@@ -348,6 +350,7 @@ impl Runner {
                     clock: clock.clone(),
                     poll: self.config.poll_interval,
                     changed: schedules_changed.clone(),
+                    touched: schedules_touched,
                 }
                 .run(stopped.clone()),
             ),

@@ -144,6 +144,9 @@ pub(crate) struct Scheduler {
     /// How often to look for changed schedules (at once when `changed` is notified).
     pub(crate) poll: Duration,
     pub(crate) changed: Arc<Notify>,
+    /// Notified when the database may have changed: the fingerprint is read again, and the
+    /// schedules reloaded only if it differs.
+    pub(crate) touched: Arc<Notify>,
 }
 
 impl Scheduler {
@@ -154,6 +157,7 @@ impl Scheduler {
             clock,
             poll,
             changed,
+            touched,
         } = self;
         let start = clock.now();
         let mut entries: Vec<(Entry, Option<DateTime<Utc>>)> = Vec::new();
@@ -202,6 +206,8 @@ impl Scheduler {
             tokio::select! {
                 _ = clock.sleep_until(wake_at) => {}
                 _ = changed.notified() => fingerprint = None,
+                // After a failure, not before the poll (see above).
+                _ = touched.notified(), if !failed => {}
                 _ = stop.changed() => return,
             }
             let now = clock.now();

@@ -55,8 +55,10 @@ pub trait Driver:
     /// Closes every pooled connection.
     async fn close(&self);
 
-    /// Announcements from other processes (PostgreSQL's LISTEN/NOTIFY): `None` where the
-    /// backend has none, and the runner polls.
+    /// Announcements from other processes (PostgreSQL's LISTEN/NOTIFY; on SQLite, a watch
+    /// of the database file that announces every commit as [`Announcement::Changed`]):
+    /// `None` where the backend has none (SQLite in memory, or on a system other than
+    /// Linux), and the runner polls.
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>, StoreError>;
 }
 

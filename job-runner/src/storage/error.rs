@@ -41,6 +41,15 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The database file could not be watched for changes made by other processes.
+    #[error("cannot watch `{path}` for changes made by other processes: {source}")]
+    Watch {
+        /// The database file.
+        path: String,
+        /// What the system reported.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value could not be read.
     #[error("unreadable stored value while {doing}: {detail}")]
     Corrupt {

@@ -154,6 +154,9 @@ pub enum Announcement {
     /// The subscription was interrupted: announcements may have been missed, so look at
     /// everything once.
     Missed,
+    /// The database changed, and what changed is not known (SQLite: a process committed,
+    /// this one included): look at everything once.
+    Changed,
 }
 
 /// The job database: a connected driver, whose operations (the driver's traits) are

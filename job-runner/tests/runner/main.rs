@@ -52,6 +52,7 @@ mod recovery;
 mod retries;
 mod running;
 mod schedules;
+mod wakes;
 
 use support::Backend;
 
@@ -70,6 +71,7 @@ const TOPICS: &[&[Test]] = &[
     events::TESTS,
     chains::TESTS,
     app::TESTS,
+    wakes::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.

@@ -7,8 +7,8 @@ async fn a_driver_answers_announces_and_closes() {
     each_backend(async |store, now| {
         store.ping().await.expect("ping");
         match store.backend() {
-            // SQLite has no announcements: runners poll.
-            Backend::Sqlite => assert!(store.listen().await.expect("listen").is_none()),
+            // Every commit to the file is announced: see the tests below.
+            Backend::Sqlite => {}
             Backend::Postgres => {
                 let mut listener = store.listen().await.expect("listen").expect("a listener");
                 store
@@ -45,6 +45,42 @@ async fn a_driver_answers_announces_and_closes() {
         );
     })
     .await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sqlite_announces_what_another_process_commits_to_the_same_file() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+    let runner = Store::connect(&url, &job_runner::storage::ConnectOptions::default())
+        .await
+        .expect("open SQLite");
+    runner.migrate().await.expect("migrate");
+    let mut listener = runner.listen().await.expect("listen").expect("a listener");
+    // Another process: connections of its own on the same file.
+    let web = Store::connect(&url, &job_runner::storage::ConnectOptions::default())
+        .await
+        .expect("open SQLite again");
+    let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
+    web.insert_tasks(&[task("due_now", now)], now)
+        .await
+        .expect("insert");
+    heard(&mut *listener, Announcement::Changed).await;
+    web.close().await;
+    runner.close().await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sqlite_in_memory_has_no_announcements() {
+    let store = Store::connect(
+        "sqlite::memory:",
+        &job_runner::storage::ConnectOptions::default(),
+    )
+    .await
+    .expect("open SQLite in memory");
+    assert!(store.listen().await.expect("listen").is_none());
+    store.close().await;
 }
 
 /// Waits up to 10 s for `expected` among the announcements.

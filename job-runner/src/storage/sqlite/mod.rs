@@ -1,5 +1,9 @@
 //! The SQLite driver: an embedded file in WAL mode, one file per duty.
 //!
+//! Runners hear of other processes' commits through a watch of the database's folder
+//! (inotify, Linux only; see `watch.rs`); elsewhere, and for a database in memory, they
+//! find other processes' tasks at their poll.
+//!
 //! Batches are passed to SQLite as one JSON array per statement, read once as JSONB
 //! (`jsonb_each`), since SQLite has no array parameters.
 
@@ -26,6 +30,8 @@ mod runners;
 mod running;
 mod schedules;
 mod ticks;
+#[cfg(target_os = "linux")]
+mod watch;
 
 /// The statement that opens a write transaction: `IMMEDIATE` takes the write lock at once,
 /// so that a transaction never fails to upgrade a read lock.
@@ -90,6 +96,23 @@ impl Sqlite {
         self.writer.lock().await
     }
 
+    /// The database file's path, as SQLite opened it; `None` for a database in memory.
+    #[cfg(target_os = "linux")]
+    async fn file(&self) -> Result<Option<std::path::PathBuf>, StoreError> {
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_optional(&self.pool)
+                .await
+                .doing("finding the database file")?
+                .unwrap_or_default();
+        if file.is_empty() {
+            return Ok(None);
+        }
+        // The folder's real path: the log is created next to the file SQLite opened.
+        let path = std::path::PathBuf::from(file);
+        Ok(Some(std::fs::canonicalize(&path).unwrap_or(path)))
+    }
+
     /// Opens a write transaction.
     async fn begin(
         &self,
@@ -117,7 +140,26 @@ impl Driver for Sqlite {
         self.pool.close().await;
     }
 
-    /// SQLite has no announcements across processes: runners poll.
+    /// Every commit to the database file, as [`Announcement::Changed`](super::Announcement)
+    /// (Linux); `None` for a database in memory, on other systems, and when the system
+    /// refuses the watch (its limit of inotify watches reached: said once, and runners
+    /// poll).
+    #[cfg(target_os = "linux")]
+    async fn listen(&self) -> Result<Option<Box<dyn Listener>>, StoreError> {
+        let Some(path) = self.file().await? else {
+            return Ok(None);
+        };
+        match watch::Changes::watch(&path) {
+            Ok(changes) => Ok(Some(Box::new(changes))),
+            Err(error) => {
+                tracing::warn!(%error, "tasks stored by other processes are found at the poll");
+                Ok(None)
+            }
+        }
+    }
+
+    /// SQLite has no announcements across processes here: runners poll.
+    #[cfg(not(target_os = "linux"))]
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>, StoreError> {
         Ok(None)
     }

@@ -1,5 +1,6 @@
-//! Stored schedules on SQLite. Runners see changes at their next poll of the schedules'
-//! fingerprint.
+//! Stored schedules on SQLite. Runners read the schedules' fingerprint again when the
+//! database changes (where its file is watched: see `watch.rs`) and at every poll, and
+//! reload the schedules when it differs.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
