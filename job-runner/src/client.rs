@@ -60,6 +60,7 @@ pub struct Jobs {
     clock: Clock,
     wakers: Wakers,
     metrics: Metrics,
+    ends: crate::ends::Ends,
 }
 
 impl Jobs {
@@ -71,6 +72,7 @@ impl Jobs {
             clock,
             wakers: Wakers::default(),
             metrics: Metrics::default(),
+            ends: crate::ends::Ends::default(),
         }
     }
 
@@ -275,12 +277,87 @@ impl Jobs {
     }
 }
 
+/// Waits for the end of task `id` (or a hint to look again) among the announcements;
+/// `false` when they stopped.
+async fn next_end(receiver: &mut tokio::sync::broadcast::Receiver<i64>, id: i64) -> bool {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match receiver.recv().await {
+            Ok(ended) if ended == id || ended == crate::ends::ANY => return true,
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => return true,
+            Err(RecvError::Closed) => return false,
+        }
+    }
+}
+
 /// A task id as stored (a number); `None` for text that cannot be one.
 fn parse_task_id(task: &TaskId) -> Option<i64> {
     task.as_str().parse().ok()
 }
 
 impl JobClient for Jobs {
+    /// On PostgreSQL, woken by the task's end (announced by the completion), with a look at
+    /// the database every second besides; on SQLite, a look every 5 ms at first, then every
+    /// 100 ms at most.
+    fn wait_end(
+        &self,
+        task: &TaskId,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'_, Result<TaskEnd, WaitError>> {
+        let task = task.clone();
+        Box::pin(async move {
+            let id = parse_task_id(&task).ok_or_else(|| WaitError::UnknownTask(task.clone()))?;
+            let storage = |e: StoreError| WaitError::Storage(Box::new(e));
+            // Subscribed before the task is marked and read: no end is missed.
+            let mut ended = self.ends.subscribe(&self.store).await;
+            if ended.is_some() {
+                self.store.await_end(id).await.map_err(storage)?;
+            }
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut pause = std::time::Duration::from_millis(5);
+            loop {
+                if let Some(end) = self.task_end(&task).await? {
+                    return Ok(end);
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    let state = self
+                        .store
+                        .task_end(id)
+                        .await
+                        .map_err(storage)?
+                        .map_or_else(|| "gone".to_owned(), |row| row.state.to_string());
+                    return Err(WaitError::Timeout {
+                        task,
+                        waited: timeout,
+                        state,
+                    });
+                }
+                let nap = match ended {
+                    Some(_) => std::time::Duration::from_secs(1),
+                    None => {
+                        let nap = pause;
+                        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                        nap
+                    }
+                };
+                let sleep = tokio::time::sleep(nap.min(deadline - now));
+                match ended.as_mut() {
+                    None => sleep.await,
+                    Some(receiver) => tokio::select! {
+                        () = sleep => {}
+                        heard = next_end(receiver, id) => {
+                            if !heard {
+                                ended = None;
+                            }
+                        }
+                    },
+                }
+            }
+        })
+    }
+
     fn task_end(&self, task: &TaskId) -> BoxFuture<'_, Result<Option<TaskEnd>, WaitError>> {
         let task = task.clone();
         Box::pin(async move {

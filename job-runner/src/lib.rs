@@ -12,6 +12,7 @@ pub mod client;
 mod completer;
 pub mod config;
 pub mod control;
+mod ends;
 pub mod events;
 mod executor;
 mod heartbeat;

@@ -65,6 +65,8 @@ impl Listener {
                         Ok(Announcement::TaskDue(job)) => wakers.wake(&job),
                         Ok(Announcement::SchedulesChanged(_)) => schedules_changed.notify_one(),
                         Ok(Announcement::CancelRequested(_)) => cancel_requested.notify_one(),
+                        // Heard by callers waiting for results, on a subscription of their own.
+                        Ok(Announcement::TaskEnded(_)) => {}
                         // Not the canceller: a drain changes the file every few
                         // milliseconds, and its poll finds requests soon enough.
                         Ok(Announcement::Changed) => {

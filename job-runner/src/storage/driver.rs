@@ -216,6 +216,15 @@ pub trait Running {
 
     /// The tasks `runner` holds that were asked to stop (see [`Controls::cancel`]).
     async fn cancel_requests(&self, runner: &str) -> Result<Vec<i64>, StoreError>;
+
+    /// Announcements of the ends of awaited tasks ([`Announcement::TaskEnded`]), for a
+    /// caller that waits for results: `None` where the backend has none (the caller polls).
+    async fn listen_ends(&self) -> Result<Option<Box<dyn Listener>>, StoreError>;
+
+    /// Marks task `id` as awaited: when its attempt ends, its end is announced to
+    /// [`listen_ends`](Running::listen_ends). Nothing where the backend has no
+    /// announcements.
+    async fn await_end(&self, id: i64) -> Result<(), StoreError>;
 }
 
 /// Reading tasks and history.

@@ -151,6 +151,8 @@ pub enum Announcement {
     SchedulesChanged(String),
     /// The running task with this id was asked to stop.
     CancelRequested(i64),
+    /// The awaited task with this id ended (see [`Running::await_end`]).
+    TaskEnded(i64),
     /// The subscription was interrupted: announcements may have been missed, so look at
     /// everything once.
     Missed,

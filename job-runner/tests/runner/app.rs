@@ -21,6 +21,7 @@ pub const TESTS: &[Test] = tests![
 ];
 
 fn a_caller_waits_for_the_typed_result(backend: Backend) {
+    use job_core::JobClient;
     let site = Site::new(backend);
     site.ok(&["migrate"]);
     let runner = site.runner();
@@ -56,6 +57,37 @@ fn a_caller_waits_for_the_typed_result(backend: Backend) {
             .await
             .expect_err("no such task");
         assert!(error.to_string().contains("no task 987654"), "{error}");
+        let slow = Steps {
+            steps: 600,
+            cooperative: true,
+        };
+        let error = Stepper::enqueue(jobs, slow)
+            .wait(Duration::from_millis(800))
+            .await
+            .expect_err("a minute's job does not end in 800 ms");
+        let text = error.to_string();
+        assert!(
+            text.contains("did not end within 800ms") && text.contains("it is still"),
+            "{text}"
+        );
+        // A cancelled task's wait says so.
+        let task = Stepper::enqueue(
+            jobs,
+            Steps {
+                steps: 600,
+                cooperative: true,
+            },
+        )
+        .await
+        .expect("enqueue");
+        jobs.cancel(&task).await.expect("cancel");
+        let error = jobs
+            .wait_end(&task, Duration::from_secs(20))
+            .await
+            .expect("it ends")
+            .into_result::<u64>(&task)
+            .expect_err("cancelled");
+        assert!(error.to_string().contains("was cancelled"), "{error}");
     });
 }
 

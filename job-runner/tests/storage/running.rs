@@ -286,3 +286,60 @@ async fn a_lost_attempt_of_a_task_being_cancelled_ends_cancelled_not_retried() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_ends_of_awaited_tasks_are_announced_and_only_theirs() {
+    each_backend(async |store, now| {
+        let ids: Vec<i64> = store
+            .insert_tasks(&[task("a", now), task("a", now)], now)
+            .await
+            .expect("insert")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let listener = store.listen_ends().await.expect("listen");
+        store.await_end(ids[1]).await.expect("await");
+        let Some(mut listener) = listener else {
+            // SQLite: callers poll.
+            assert_eq!(store.backend(), Backend::Sqlite);
+            return;
+        };
+        store.claim("a", "r1", now, 2, false).await.expect("claim");
+        store
+            .complete(
+                "r1",
+                &[
+                    ended(
+                        ids[0],
+                        TaskState::Succeeded,
+                        ExecutionStatus::Succeeded,
+                        now,
+                    ),
+                    ended(
+                        ids[1],
+                        TaskState::Succeeded,
+                        ExecutionStatus::Succeeded,
+                        now,
+                    ),
+                ],
+                now,
+            )
+            .await
+            .expect("complete");
+        // The channel is the database's: other schemas' tasks may be announced too.
+        let mut heard = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while let Ok(next) = tokio::time::timeout_at(deadline, listener.next()).await {
+            heard.push(next.expect("an announcement"));
+        }
+        assert!(
+            heard.contains(&Announcement::TaskEnded(ids[1])),
+            "the awaited task's end was not announced: {heard:?}"
+        );
+        assert!(
+            !heard.contains(&Announcement::TaskEnded(ids[0])),
+            "a task no one waits for was announced: {heard:?}"
+        );
+    })
+    .await;
+}

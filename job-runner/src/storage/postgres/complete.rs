@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
-use super::{Postgres, announce_task, insert};
+use super::{ENDS_CHANNEL, Postgres, announce_task, insert};
 use crate::storage::rows::millis;
 use crate::storage::{Completion, Completions, Doing, NewExecution, StoreError, TaskState};
 
@@ -171,7 +171,8 @@ async fn complete_batch(
         snoozed.push(i64::from(c.snoozed));
     }
     // The history rows come from the update's own output, so only the tasks
-    // that this runner still held get one, with no second look-up. One
+    // that this runner still held get one, with no second look-up; the ends of
+    // the tasks a caller waits for are announced (none: no NOTIFY at all). One
     // statement, one round trip, atomic.
     let applied: HashSet<i64> = sqlx::query(
         "WITH applied AS (\
@@ -196,7 +197,8 @@ async fn complete_batch(
                  RETURNING jobs_tasks.id, c.job, c.attempt, c.trigger, c.scheduled_at, \
                      c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
                      c.records, c.runner_id, c.chain_id, c.chain_step, c.result, c.progress, \
-                     jobs_tasks.state AS done, jobs_tasks.finished_at AS done_at), \
+                     jobs_tasks.state AS done, jobs_tasks.finished_at AS done_at, \
+                     jobs_tasks.awaited), \
              released AS (\
                  UPDATE jobs_unique SET until = CASE WHEN a.done = 'succeeded' AND jobs_unique.period_ms > 0 \
                      THEN a.done_at + jobs_unique.period_ms ELSE 0 END \
@@ -209,8 +211,11 @@ async fn complete_batch(
                  SELECT id, job, attempt, trigger, scheduled_at, started_at, ended_at, \
                      duration_ms, status, error, records, runner_id, chain_id, chain_step, \
                      result, progress \
-                 FROM applied) \
-             SELECT id FROM applied",
+                 FROM applied), \
+             ended AS (\
+                 SELECT COUNT(pg_notify($22, id::text)) FROM applied \
+                 WHERE awaited = 1 AND done <> 'pending') \
+             SELECT id FROM applied CROSS JOIN ended",
     )
     // Planned at each call with the batch in hand (an unnamed statement): a
     // plan made once for any batch, on a table without statistics yet, can
@@ -238,6 +243,7 @@ async fn complete_batch(
     .bind(result)
     .bind(progress)
     .bind(snoozed)
+    .bind(ENDS_CHANNEL)
     .fetch_all(connection)
     .await
     .doing(DOING)?

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::{CANCELS_CHANNEL, SCHEDULES_CHANNEL, TASKS_CHANNEL};
+use super::{CANCELS_CHANNEL, ENDS_CHANNEL, SCHEDULES_CHANNEL, TASKS_CHANNEL};
 use crate::storage::{Announcement, Doing, Listener, StoreError};
 
 /// A subscription to the task, schedule and cancel channels.
@@ -21,6 +21,14 @@ impl Announcements {
             .listen_all([TASKS_CHANNEL, SCHEDULES_CHANNEL, CANCELS_CHANNEL])
             .await
             .doing(DOING)?;
+        Ok(Announcements { listener })
+    }
+
+    /// Opens a connection and listens for the ends of awaited tasks.
+    pub(super) async fn ends(pool: &PgPool) -> Result<Announcements, StoreError> {
+        const DOING: &str = "listening for the ends of tasks";
+        let mut listener = PgListener::connect_with(pool).await.doing(DOING)?;
+        listener.listen(ENDS_CHANNEL).await.doing(DOING)?;
         Ok(Announcements { listener })
     }
 }
@@ -40,6 +48,10 @@ impl Listener for Announcements {
             Some(n) if n.channel() == SCHEDULES_CHANNEL => {
                 Announcement::SchedulesChanged(n.payload().to_owned())
             }
+            Some(n) if n.channel() == ENDS_CHANNEL => match n.payload().parse() {
+                Ok(id) => Announcement::TaskEnded(id),
+                Err(_) => Announcement::Missed,
+            },
             Some(n) if n.channel() == CANCELS_CHANNEL => match n.payload().parse() {
                 Ok(id) => Announcement::CancelRequested(id),
                 // Not sent by this runner's code: look at everything once.

@@ -39,6 +39,10 @@ const SCHEDULES_CHANNEL: &str = "jobs_schedules";
 /// The channel on which the id of a running task asked to stop is announced.
 const CANCELS_CHANNEL: &str = "jobs_cancels";
 
+/// The channel on which the id of a task that ended is announced, for the tasks a caller
+/// waits for (`awaited`).
+const ENDS_CHANNEL: &str = "jobs_ended";
+
 /// The database server's clock, in unix milliseconds: leases are judged on it, never on
 /// the clocks of the runners' hosts, which may disagree.
 const SERVER_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";

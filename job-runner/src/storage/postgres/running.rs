@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::Postgres;
-use crate::storage::{Doing, Running, StoreError};
+use super::{Postgres, listen};
+use crate::storage::{Doing, Listener, Running, StoreError};
 
 #[async_trait]
 impl Running for Postgres {
@@ -50,5 +50,20 @@ impl Running for Postgres {
         .await
         .doing(DOING)?;
         rows.iter().map(|row| row.try_get(0).doing(DOING)).collect()
+    }
+
+    async fn listen_ends(&self) -> Result<Option<Box<dyn Listener>>, StoreError> {
+        Ok(Some(Box::new(
+            listen::Announcements::ends(&self.pool).await?,
+        )))
+    }
+
+    async fn await_end(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs_tasks SET awaited = 1 WHERE id = $1 AND awaited = 0")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .doing("marking a task as awaited")?;
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::{Sqlite, json_batch};
-use crate::storage::{Doing, Running, StoreError};
+use crate::storage::{Doing, Listener, Running, StoreError};
 
 #[async_trait]
 impl Running for Sqlite {
@@ -54,5 +54,14 @@ impl Running for Sqlite {
         .await
         .doing(DOING)?;
         rows.iter().map(|row| row.try_get(0).doing(DOING)).collect()
+    }
+
+    /// A caller polls on SQLite: a watch of the file would wake it at every commit.
+    async fn listen_ends(&self) -> Result<Option<Box<dyn Listener>>, StoreError> {
+        Ok(None)
+    }
+
+    async fn await_end(&self, _id: i64) -> Result<(), StoreError> {
+        Ok(())
     }
 }

@@ -5,6 +5,8 @@
 ALTER TABLE jobs_tasks ADD COLUMN snoozes BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE jobs_tasks ADD COLUMN progress TEXT;
 ALTER TABLE jobs_tasks ADD COLUMN cancel_requested_at BIGINT;
+-- A caller waits for the task's end: the completion announces it (on jobs_ended).
+ALTER TABLE jobs_tasks ADD COLUMN awaited BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE jobs_executions ADD COLUMN result TEXT;
 ALTER TABLE jobs_executions ADD COLUMN progress TEXT;
 
