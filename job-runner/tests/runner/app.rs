@@ -292,7 +292,6 @@ impl AppConnection {
                 if bulk {
                     within.enqueue_many(extra()).await.expect("bulk");
                 }
-                drop(within);
                 if commit {
                     tx.commit().await.expect("commit");
                 } else {
@@ -318,7 +317,6 @@ impl AppConnection {
                 if bulk {
                     within.enqueue_many(extra()).await.expect("bulk");
                 }
-                drop(within);
                 if commit {
                     tx.commit().await.expect("commit");
                 } else {
