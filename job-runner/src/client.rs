@@ -267,14 +267,25 @@ impl Jobs {
                 woken.push(&task.job);
             }
         }
-        Ok(ids
-            .into_iter()
-            .map(|(id, existing)| Enqueued {
-                id: TaskId::new(id.to_string()),
-                existing,
-            })
-            .collect())
+        Ok(enqueued(ids))
     }
+}
+
+/// The stored tasks' ids, and whether each already existed, as enqueues report them.
+pub(crate) fn enqueued(ids: Vec<(i64, bool)>) -> Vec<Enqueued> {
+    ids.into_iter()
+        .map(|(id, existing)| Enqueued {
+            id: TaskId::new(id.to_string()),
+            existing,
+        })
+        .collect()
+}
+
+/// The one task a single enqueue stored.
+pub(crate) fn the_one(mut stored: Vec<Enqueued>) -> Result<Enqueued, EnqueueError> {
+    stored
+        .pop()
+        .ok_or_else(|| EnqueueError::Storage("the storage returned no id for the task".into()))
 }
 
 /// Waits for the end of task `id` (or a hint to look again) among the announcements;
@@ -382,12 +393,7 @@ impl JobClient for Jobs {
     }
 
     fn enqueue(&self, request: EnqueueRequest) -> BoxFuture<'_, Result<Enqueued, EnqueueError>> {
-        Box::pin(async move {
-            let mut stored = self.store_tasks(vec![request]).await?;
-            stored.pop().ok_or_else(|| {
-                EnqueueError::Storage("the storage returned no id for the task".into())
-            })
-        })
+        Box::pin(async move { the_one(self.store_tasks(vec![request]).await?) })
     }
 
     fn enqueue_many(

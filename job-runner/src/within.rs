@@ -1,18 +1,17 @@
 //! Enqueueing inside the application's own transaction: the task exists if and only if the
 //! transaction commits.
 
-use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient, TaskId};
+use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
 use tokio::sync::Mutex;
 
-use crate::client::Jobs;
+use crate::client::{Jobs, enqueued, the_one};
 use crate::storage::{Backend, NewTask, StoreError};
 
 mod sealed {
     pub trait Sealed {}
     impl Sealed for sqlx::PgConnection {}
     impl Sealed for sqlx::SqliteConnection {}
-    impl Sealed for sqlx::Transaction<'_, sqlx::Postgres> {}
-    impl Sealed for sqlx::Transaction<'_, sqlx::Sqlite> {}
+    impl<DB: sqlx::Database> Sealed for sqlx::Transaction<'_, DB> where DB::Connection: Sealed {}
 }
 
 /// A connection of the application's own (sqlx's PostgreSQL or SQLite connection, or a
@@ -62,23 +61,13 @@ impl AppConnection for sqlx::SqliteConnection {
     }
 }
 
-impl AppConnection for sqlx::Transaction<'_, sqlx::Postgres> {
+/// A transaction is its connection, in a transaction.
+impl<DB: sqlx::Database> AppConnection for sqlx::Transaction<'_, DB>
+where
+    DB::Connection: AppConnection,
+{
     fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    fn store_tasks<'a>(
-        &'a mut self,
-        tasks: &'a [NewTask],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> BoxFuture<'a, Result<Vec<(i64, bool)>, StoreError>> {
-        (**self).store_tasks(tasks, now)
-    }
-}
-
-impl AppConnection for sqlx::Transaction<'_, sqlx::Sqlite> {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
+        (**self).backend()
     }
 
     fn store_tasks<'a>(
@@ -145,24 +134,13 @@ impl<C: AppConnection> Within<'_, C> {
             .store_tasks(&tasks, now)
             .await
             .map_err(|e| EnqueueError::Storage(Box::new(e)))?;
-        Ok(ids
-            .into_iter()
-            .map(|(id, existing)| Enqueued {
-                id: TaskId::new(id.to_string()),
-                existing,
-            })
-            .collect())
+        Ok(enqueued(ids))
     }
 }
 
 impl<C: AppConnection> JobClient for Within<'_, C> {
     fn enqueue(&self, request: EnqueueRequest) -> BoxFuture<'_, Result<Enqueued, EnqueueError>> {
-        Box::pin(async move {
-            let mut stored = self.store(vec![request]).await?;
-            stored.pop().ok_or_else(|| {
-                EnqueueError::Storage("the storage returned no id for the task".into())
-            })
-        })
+        Box::pin(async move { the_one(self.store(vec![request]).await?) })
     }
 
     fn enqueue_many(

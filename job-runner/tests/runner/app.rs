@@ -272,57 +272,37 @@ impl AppConnection {
                 })
                 .collect::<Vec<_>>()
         };
+        // The same statements on either backend's connection.
+        macro_rules! in_transaction {
+            ($connection:expr) => {{
+                use sqlx::Connection;
+                let mut tx = $connection.begin().await.expect("begin");
+                sqlx::query("CREATE TABLE IF NOT EXISTS app_transfers (id BIGINT PRIMARY KEY)")
+                    .execute(&mut *tx)
+                    .await
+                    .expect("the application's table");
+                sqlx::query("INSERT INTO app_transfers (id) VALUES ($1)")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("the application's row");
+                let within = jobs.within(&mut tx);
+                Recorded::enqueue(&within, note(id.to_string()))
+                    .await
+                    .expect("enqueue");
+                if bulk {
+                    within.enqueue_many(extra()).await.expect("bulk");
+                }
+                if commit {
+                    tx.commit().await.expect("commit");
+                } else {
+                    tx.rollback().await.expect("roll back");
+                }
+            }};
+        }
         match self {
-            AppConnection::Sqlite(connection) => {
-                use sqlx::Connection;
-                let mut tx = connection.begin().await.expect("begin");
-                sqlx::query("CREATE TABLE IF NOT EXISTS app_transfers (id BIGINT PRIMARY KEY)")
-                    .execute(&mut *tx)
-                    .await
-                    .expect("the application's table");
-                sqlx::query("INSERT INTO app_transfers (id) VALUES ($1)")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .expect("the application's row");
-                let within = jobs.within(&mut tx);
-                Recorded::enqueue(&within, note(id.to_string()))
-                    .await
-                    .expect("enqueue");
-                if bulk {
-                    within.enqueue_many(extra()).await.expect("bulk");
-                }
-                if commit {
-                    tx.commit().await.expect("commit");
-                } else {
-                    tx.rollback().await.expect("roll back");
-                }
-            }
-            AppConnection::Postgres(connection) => {
-                use sqlx::Connection;
-                let mut tx = connection.begin().await.expect("begin");
-                sqlx::query("CREATE TABLE IF NOT EXISTS app_transfers (id BIGINT PRIMARY KEY)")
-                    .execute(&mut *tx)
-                    .await
-                    .expect("the application's table");
-                sqlx::query("INSERT INTO app_transfers (id) VALUES ($1)")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .expect("the application's row");
-                let within = jobs.within(&mut tx);
-                Recorded::enqueue(&within, note(id.to_string()))
-                    .await
-                    .expect("enqueue");
-                if bulk {
-                    within.enqueue_many(extra()).await.expect("bulk");
-                }
-                if commit {
-                    tx.commit().await.expect("commit");
-                } else {
-                    tx.rollback().await.expect("roll back");
-                }
-            }
+            AppConnection::Sqlite(connection) => in_transaction!(connection),
+            AppConnection::Postgres(connection) => in_transaction!(connection),
         }
     }
 }
