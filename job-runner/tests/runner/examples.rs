@@ -155,7 +155,7 @@ fn the_transfer_api_records_a_request_and_reports_its_job(_: Backend) {
         .join("examples/transfer_api");
     assert!(
         api_binary.exists(),
-        "{} was not built",
+        "{} was not built: `cargo test` builds it; alone, `cargo build -p job-runner --example transfer_api`",
         api_binary.display()
     );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
