@@ -211,7 +211,7 @@ impl Written {
 }
 
 /// The end of an attempt that the database refused, in a form that stores: the refusal as
-/// its error, no records, no next step. A failed attempt keeps its next state; a succeeded
+/// its error, no records, result or progress, no next step. A failed attempt keeps its next state; a succeeded
 /// one ends dead (it is not run again unseen: its work may be done; `job-runner retry` runs
 /// it again).
 pub(crate) fn unstorable(refused: &Completion, error: &StoreError) -> Completion {
@@ -219,6 +219,8 @@ pub(crate) fn unstorable(refused: &Completion, error: &StoreError) -> Completion
     let mut substitute = refused.clone();
     substitute.follow_up = None;
     substitute.execution.records_processed = None;
+    substitute.execution.result = None;
+    substitute.execution.progress = None;
     if succeeded {
         substitute.next_state = TaskState::Dead;
         substitute.retry_at = None;
@@ -288,7 +290,9 @@ mod tests {
             retry_at: None,
             snoozed: false,
             execution: NewExecution::new(of, "r1", ExecutionStatus::Succeeded, now, now)
-                .with_records(Some(1)),
+                .with_records(Some(1))
+                .with_result(Some(format!("{{\"task\":{task_id}}}")))
+                .with_progress(Some(r#"{"done":1}"#.into())),
             chain: None,
             follow_up: None,
         }
@@ -312,6 +316,11 @@ mod tests {
             .find(|c| c.task_id == 5)
             .expect("recorded");
         assert_eq!(poisoned.next_state, TaskState::Dead);
+        // What the job returned and reported may be what the database refused.
+        assert_eq!(
+            (&poisoned.execution.result, &poisoned.execution.progress),
+            (&None, &None)
+        );
         assert!(
             poisoned
                 .execution
@@ -323,6 +332,7 @@ mod tests {
         );
         let clean = written.recorded.iter().filter(|c| c.task_id != 5);
         assert!(clean.clone().all(|c| c.next_state == TaskState::Succeeded));
+        assert!(clean.clone().all(|c| c.execution.result.is_some()));
         assert_eq!(clean.count(), 7);
     }
 
