@@ -234,8 +234,31 @@ fn the_admin_api_triggers_pauses_retries_and_counts(backend: Backend) {
     assert!(moved, "the execution counter did not move");
 }
 
+/// The statuses the OpenAPI document lists for `method` on `concrete` (a path with its
+/// parameters filled in, and perhaps a query).
+fn documented(doc: &serde_json::Value, method: &str, concrete: &str) -> Vec<String> {
+    let path = concrete.split('?').next().unwrap_or(concrete);
+    let fits = |template: &str| {
+        let (a, b): (Vec<&str>, Vec<&str>) =
+            (template.split('/').collect(), path.split('/').collect());
+        a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}')))
+    };
+    doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(template, _)| fits(template))
+        .filter_map(|(_, item)| item[method.to_lowercase()]["responses"].as_object())
+        .flat_map(|responses| responses.keys().cloned())
+        .collect()
+}
+
 fn bad_admin_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) {
     let (_site, runner, url) = admin_site(backend);
+    let doc = call("GET", &url, "/api/openapi.json", Some(TOKEN), "").json();
     let done = call(
         "POST",
         &url,
@@ -312,6 +335,13 @@ fn bad_admin_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) {
             409,
             "only dead or cancelled tasks can be retried",
         ),
+        (
+            "GET",
+            "/api/executions?job=nope",
+            "",
+            404,
+            "no job named `nope`",
+        ),
         ("GET", "/api/executions?limit=0", "", 400, "at least 1"),
         ("GET", "/api/executions?limit=5000", "", 400, "at most 1000"),
         (
@@ -357,6 +387,10 @@ fn bad_admin_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) {
             status,
             "{method} {path}: {}",
             response.text()
+        );
+        assert!(
+            documented(&doc, method, path).contains(&status.to_string()),
+            "{method} {path} answers {status}, which the OpenAPI document does not list"
         );
         let json = response.json();
         let message = json["error"]["message"].as_str().unwrap_or_default();
