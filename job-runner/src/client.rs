@@ -128,7 +128,10 @@ impl Jobs {
 
     /// The typed result of task `task` of job `J`: `Ok(None)` while it is pending or
     /// running; its return value once it succeeded; an error that says so when it is dead or
-    /// cancelled, or when no such task is stored.
+    /// cancelled, or when no such task is stored. For a job that returns a value
+    /// (`JobResult<T>`); the output an [`Outcome`](job_core::Outcome) carries
+    /// (`with_output`) is kept too, and read as JSON with
+    /// [`task_end`](JobClient::task_end).
     ///
     /// ```no_run
     /// # use job_core::prelude::*;
