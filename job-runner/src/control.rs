@@ -231,9 +231,13 @@ impl Control {
     /// The Prometheus metrics: this runner's counters and the database's gauges.
     pub async fn metrics(&self) -> Result<String, ControlError> {
         let queues = self.store().queue_stats(self.now()).await?;
-        let dead = self.store().dead_counts().await?;
+        let dead = self.store().task_counts(TaskState::Dead).await?;
+        let running = self.store().task_counts(TaskState::Running).await?;
         let limited = self.limits().await?;
-        Ok(self.jobs.metrics().render(&queues, &dead, &limited))
+        Ok(self
+            .jobs
+            .metrics()
+            .render(&queues, &dead, &running, &limited))
     }
 }
 

@@ -57,11 +57,13 @@ impl Metrics {
         *counters.ticks.entry(job.to_owned()).or_default() += 1;
     }
 
-    /// The Prometheus text exposition of the counters and of `queues` and `dead`.
+    /// The Prometheus text exposition of the counters and of `queues`, `dead`, `running` and
+    /// `limited`.
     pub fn render(
         &self,
         queues: &[QueueStats],
         dead: &[(String, i64)],
+        running: &[(String, i64)],
         limited: &[JobLimits],
     ) -> String {
         let counters = self.counters.lock().unwrap_or_else(PoisonError::into_inner);
@@ -135,6 +137,11 @@ impl Metrics {
         for (job, n) in dead {
             let _ = writeln!(out, "jobs_dead_tasks{{job=\"{}\"}} {n}", label(job));
         }
+        out.push_str("# HELP jobs_in_flight Attempts running now across every runner, by job.\n");
+        out.push_str("# TYPE jobs_in_flight gauge\n");
+        for (job, n) in running {
+            let _ = writeln!(out, "jobs_in_flight{{job=\"{}\"}} {n}", label(job));
+        }
         out.push_str(
             "# HELP jobs_limit_running Attempts running now of jobs with limits, by job.\n",
         );
@@ -167,4 +174,50 @@ fn label(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every metric the Grafana dashboard in docs/ plots is one the runner exposes.
+    #[test]
+    fn the_grafana_dashboard_plots_only_metrics_the_runner_exposes() {
+        let metrics = Metrics::default();
+        metrics.execution("a", ExecutionStatus::Succeeded, 0.1);
+        metrics.tick("a");
+        let exposed: Vec<String> = metrics
+            .render(&[], &[], &[], &[])
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .map(str::to_owned)
+            .collect();
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/grafana-dashboard.json"))
+                .expect("the dashboard is JSON");
+        let mut plotted = 0;
+        for panel in dashboard["panels"].as_array().expect("panels") {
+            for target in panel["targets"].as_array().expect("targets") {
+                let expr = target["expr"].as_str().expect("an expression");
+                let names: Vec<&str> = expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|word| word.starts_with("jobs_"))
+                    .collect();
+                assert!(!names.is_empty(), "{expr} plots no metric of the runner");
+                for name in names {
+                    let family = ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .find_map(|suffix| name.strip_suffix(suffix))
+                        .unwrap_or(name);
+                    assert!(
+                        exposed.iter().any(|e| e == family),
+                        "the dashboard plots `{name}`, which /metrics does not expose: {exposed:?}"
+                    );
+                    plotted += 1;
+                }
+            }
+        }
+        assert!(plotted >= 9, "{plotted}");
+    }
 }

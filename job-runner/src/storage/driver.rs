@@ -23,7 +23,7 @@ use super::{
     Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
     ExecutionFilter, FlowState, KnownJob, LimitOverride, Limits, NewTask, Pruned, QueueStats,
     RescuedTask, RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskEndRow,
-    TaskFilter, TaskRow, TickOutcome, TickTask, Transition,
+    TaskFilter, TaskRow, TaskState, TickOutcome, TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -255,8 +255,8 @@ pub trait Reads {
     /// Due pending tasks per queue (paused jobs' tasks included: they wait).
     async fn queue_stats(&self, now: DateTime<Utc>) -> Result<Vec<QueueStats>, StoreError>;
 
-    /// Dead tasks per job.
-    async fn dead_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
+    /// The tasks in `state` per job (dead ones, running ones...), by job's name.
+    async fn task_counts(&self, state: TaskState) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// History rows matching `filter`, newest first.
     async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError>;

@@ -232,6 +232,21 @@ fn the_admin_api_triggers_pauses_retries_and_counts(backend: Backend) {
         echo_count(&call("GET", &url, "/metrics", Some(TOKEN), "").text()) > before
     });
     assert!(moved, "the execution counter did not move");
+    // A running attempt shows as in flight, across every runner, while it runs.
+    call(
+        "POST",
+        &url,
+        "/api/jobs/slow/trigger",
+        Some(TOKEN),
+        r#"{"args":{"millis":3000,"marker":"in-flight"}}"#,
+    );
+    let in_flight = wait_until(Duration::from_secs(10), || {
+        call("GET", &url, "/metrics", Some(TOKEN), "")
+            .text()
+            .lines()
+            .any(|l| l == "jobs_in_flight{job=\"slow\"} 1")
+    });
+    assert!(in_flight, "jobs_in_flight did not show the running attempt");
 }
 
 /// The statuses the OpenAPI document lists for `method` on `concrete` (a path with its

@@ -46,8 +46,17 @@ async fn stored_tasks_are_counted_by_job_queue_and_state() {
         };
         store.complete("r1", &[end], now).await.expect("complete");
         assert_eq!(
-            store.dead_counts().await.expect("dead"),
+            store.task_counts(TaskState::Dead).await.expect("dead"),
             vec![("b".to_owned(), 1)]
+        );
+        // One task of `a` runs.
+        store.claim("a", "r1", now, 1, false).await.expect("claim");
+        assert_eq!(
+            store
+                .task_counts(TaskState::Running)
+                .await
+                .expect("running"),
+            vec![("a".to_owned(), 1)]
         );
         assert_eq!(
             store.stored_jobs().await.expect("jobs"),

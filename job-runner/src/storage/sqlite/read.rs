@@ -121,11 +121,12 @@ impl Reads for Sqlite {
             .collect()
     }
 
-    async fn dead_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        const DOING: &str = "counting dead tasks";
+    async fn task_counts(&self, state: TaskState) -> Result<Vec<(String, i64)>, StoreError> {
+        const DOING: &str = "counting tasks by job";
         let rows = sqlx::query(
-            "SELECT job, COUNT(*) FROM jobs_tasks WHERE state = 'dead' GROUP BY job ORDER BY job",
+            "SELECT job, COUNT(*) FROM jobs_tasks WHERE state = $1 GROUP BY job ORDER BY job",
         )
+        .bind(state.as_str())
         .fetch_all(&self.pool)
         .await
         .doing(DOING)?;
