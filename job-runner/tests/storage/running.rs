@@ -269,6 +269,8 @@ async fn a_lost_attempt_of_a_task_being_cancelled_ends_cancelled_not_retried() {
         let cancelled = store.task(ids[0]).await.expect("read").expect("stored");
         assert_eq!(cancelled.state, TaskState::Cancelled);
         assert!(cancelled.finished_at.is_some());
+        // The request is answered: retried by hand, the task is not stopped again.
+        assert_eq!(cancelled.cancel_requested_at, None);
         let retried = store.task(ids[1]).await.expect("read").expect("stored");
         assert_eq!(retried.state, TaskState::Pending, "the other is retried");
         let row = history(&store)

@@ -158,7 +158,8 @@ impl Runners for Sqlite {
             let recovery = LostClaim::read(row)?.recovery(now, also, policy);
             let moved = sqlx::query(
                 "UPDATE jobs_tasks SET state = $2, run_at = $3, locked_by = NULL, \
-                     locked_at = NULL, last_error = $4, finished_at = $5 \
+                     locked_at = NULL, last_error = $4, finished_at = $5, \
+                     cancel_requested_at = NULL \
                  WHERE id = $1 AND state = 'running' AND locked_by = $6 AND attempt = $7",
             )
             .bind(recovery.task_id)
