@@ -29,7 +29,7 @@ impl Canceller {
                 () = self.wake.notified() => {}
                 _ = stop.changed() => return,
             }
-            if self.in_flight.tasks().is_empty() {
+            if self.in_flight.is_empty() {
                 continue;
             }
             match self.store.cancel_requests(&self.runner_id).await {

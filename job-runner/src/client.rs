@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::plan::Plan;
-use crate::storage::{NewTask, Store, StoreError, TaskRow, TaskState, Transition};
+use crate::storage::{NewTask, Store, StoreError, TaskEndRow, TaskRow, TaskState, Transition};
 
 /// Wakes the local workers of a job when a task of it is stored due now.
 #[derive(Clone, Default)]
@@ -305,6 +305,20 @@ async fn next_end(receiver: &mut tokio::sync::broadcast::Receiver<i64>, id: i64)
     }
 }
 
+/// How a task ended, as its row says: `None` while it is pending or running.
+fn end_of(row: TaskEndRow) -> Option<TaskEnd> {
+    match row.state {
+        TaskState::Pending | TaskState::Running => None,
+        TaskState::Succeeded => Some(TaskEnd::Succeeded {
+            result: row.result.map(crate::storage::rows::json),
+        }),
+        TaskState::Dead => Some(TaskEnd::Dead {
+            error: row.last_error.unwrap_or_default(),
+        }),
+        TaskState::Cancelled => Some(TaskEnd::Cancelled),
+    }
+}
+
 /// A task id as stored (a number); `None` for text that cannot be one.
 fn parse_task_id(task: &TaskId) -> Option<i64> {
     task.as_str().parse().ok()
@@ -331,21 +345,22 @@ impl JobClient for Jobs {
             let deadline = tokio::time::Instant::now() + timeout;
             let mut pause = std::time::Duration::from_millis(5);
             loop {
-                if let Some(end) = self.task_end(&task).await? {
+                let row = self
+                    .store
+                    .task_end(id)
+                    .await
+                    .map_err(storage)?
+                    .ok_or_else(|| WaitError::UnknownTask(task.clone()))?;
+                let state = row.state;
+                if let Some(end) = end_of(row) {
                     return Ok(end);
                 }
                 let now = tokio::time::Instant::now();
                 if now >= deadline {
-                    let state = self
-                        .store
-                        .task_end(id)
-                        .await
-                        .map_err(storage)?
-                        .map_or_else(|| "gone".to_owned(), |row| row.state.to_string());
                     return Err(WaitError::Timeout {
                         task,
                         waited: timeout,
-                        state,
+                        state: state.to_string(),
                     });
                 }
                 let nap = match ended {
@@ -382,16 +397,7 @@ impl JobClient for Jobs {
                 .await
                 .map_err(|e| WaitError::Storage(Box::new(e)))?
                 .ok_or_else(|| WaitError::UnknownTask(task.clone()))?;
-            Ok(match row.state {
-                TaskState::Pending | TaskState::Running => None,
-                TaskState::Succeeded => Some(TaskEnd::Succeeded {
-                    result: row.result.map(crate::storage::rows::json),
-                }),
-                TaskState::Dead => Some(TaskEnd::Dead {
-                    error: row.last_error.unwrap_or_default(),
-                }),
-                TaskState::Cancelled => Some(TaskEnd::Cancelled),
-            })
+            Ok(end_of(row))
         })
     }
 
