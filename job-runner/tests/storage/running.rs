@@ -2,6 +2,18 @@
 
 use super::*;
 
+/// Stores `n` tasks of job `a` due at `now`; their ids.
+async fn due_tasks(store: &Store, n: usize, now: DateTime<Utc>) -> Vec<i64> {
+    let tasks: Vec<NewTask> = (0..n).map(|_| task("a", now)).collect();
+    store
+        .insert_tasks(&tasks, now)
+        .await
+        .expect("insert")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// The end of attempt 1 of task `id`, as `status`, with `next_state`.
 fn ended(id: i64, next_state: TaskState, status: ExecutionStatus, at: DateTime<Utc>) -> Completion {
     Completion {
@@ -19,13 +31,7 @@ fn ended(id: i64, next_state: TaskState, status: ExecutionStatus, at: DateTime<U
 #[tokio::test]
 async fn progress_is_written_only_for_tasks_the_runner_holds() {
     each_backend(async |store, now| {
-        let ids: Vec<i64> = store
-            .insert_tasks(&[task("a", now), task("a", now)], now)
-            .await
-            .expect("insert")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let ids = due_tasks(&store, 2, now).await;
         store.claim("a", "r1", now, 1, false).await.expect("claim");
         let held = ids[0];
         let report = |id: i64| (id, format!(r#"{{"done":{id},"total":10}}"#));
@@ -70,13 +76,7 @@ async fn progress_is_written_only_for_tasks_the_runner_holds() {
 async fn a_running_task_is_asked_to_stop_and_its_runner_finds_the_request() {
     each_backend(async |store, now| {
         let mut listener = store.listen().await.expect("listen");
-        let ids: Vec<i64> = store
-            .insert_tasks(&[task("a", now), task("a", now)], now)
-            .await
-            .expect("insert")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let ids = due_tasks(&store, 2, now).await;
         store.claim("a", "r1", now, 1, false).await.expect("claim");
         let (running, pending) = (ids[0], ids[1]);
         assert!(store.cancel_requests("r1").await.expect("read").is_empty());
@@ -182,13 +182,7 @@ async fn a_snooze_gives_back_its_attempt_and_is_counted() {
 async fn how_a_task_ended_is_read_with_its_result() {
     each_backend(async |store, now| {
         assert_eq!(store.task_end(123_456).await.expect("read"), None);
-        let ids: Vec<i64> = store
-            .insert_tasks(&[task("a", now), task("a", now), task("a", now)], now)
-            .await
-            .expect("insert")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let ids = due_tasks(&store, 3, now).await;
         let end = |id| {
             let store = store.clone();
             async move { store.task_end(id).await.expect("read").expect("stored") }
@@ -251,13 +245,7 @@ async fn a_lost_attempt_of_a_task_being_cancelled_ends_cancelled_not_retried() {
             .register_runner(&runner("r1", now))
             .await
             .expect("register");
-        let ids: Vec<i64> = store
-            .insert_tasks(&[task("a", now), task("a", now)], now)
-            .await
-            .expect("insert")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let ids = due_tasks(&store, 2, now).await;
         store.claim("a", "r1", now, 2, false).await.expect("claim");
         store.cancel(ids[0], "cli", now).await.expect("cancel");
         // The runner gives up its claims (it stops) before it ends the attempts.
@@ -292,13 +280,7 @@ async fn a_lost_attempt_of_a_task_being_cancelled_ends_cancelled_not_retried() {
 #[tokio::test]
 async fn the_ends_of_awaited_tasks_are_announced_and_only_theirs() {
     each_backend(async |store, now| {
-        let ids: Vec<i64> = store
-            .insert_tasks(&[task("a", now), task("a", now)], now)
-            .await
-            .expect("insert")
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
+        let ids = due_tasks(&store, 2, now).await;
         let listener = store.listen_ends().await.expect("listen");
         store.await_end(ids[1]).await.expect("await");
         let Some(mut listener) = listener else {
