@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "tasks in the application",
         sql: include_str!("migrations/0006_tasks_in_the_application.sql"),
     },
+    Migration {
+        version: 7,
+        name: "operations console",
+        sql: include_str!("migrations/0007_operations_console.sql"),
+    },
 ];
 
 /// The key of the advisory lock that serializes migrations.
