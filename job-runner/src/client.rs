@@ -10,6 +10,7 @@ use job_core::{
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::metrics::Metrics;
 use crate::plan::Plan;
@@ -246,10 +247,22 @@ impl Jobs {
             partition_key: descriptor.partition_key(&request.args)?,
             exclusive: settings.exclusive,
             then: request.then.clone(),
+            // The enqueuer's span (a chain's next step: the previous step's attempt).
+            trace_context: crate::telemetry::current_context(),
         })
     }
 
     async fn store_tasks(
+        &self,
+        requests: Vec<EnqueueRequest>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
+        let span = enqueue_span(&requests, &self.plan);
+        let stored = self.store_tasks_in_span(requests).instrument(span.clone()).await;
+        record_enqueued(&span, &stored);
+        stored
+    }
+
+    async fn store_tasks_in_span(
         &self,
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
@@ -271,6 +284,32 @@ impl Jobs {
             }
         }
         Ok(enqueued(ids))
+    }
+}
+
+/// The span of an enqueue: the job and queue (of the first request, with how many there
+/// are), then the task's id once stored. Its trace context is stored with the tasks.
+pub(crate) fn enqueue_span(requests: &[EnqueueRequest], plan: &Plan) -> tracing::Span {
+    let job = requests.first().map_or("", |r| r.job.as_str());
+    let queue = plan.get(job).map_or("", |s| s.queue.as_str());
+    tracing::info_span!(
+        "enqueue",
+        otel.kind = "producer",
+        job,
+        queue,
+        tasks = requests.len(),
+        task_id = tracing::field::Empty,
+        existing = tracing::field::Empty,
+    )
+}
+
+/// Records on an enqueue's span what it stored: the task's id (of a single enqueue).
+pub(crate) fn record_enqueued(span: &tracing::Span, stored: &Result<Vec<Enqueued>, EnqueueError>) {
+    if let Ok([one]) = stored.as_deref() {
+        if let Ok(id) = one.id.as_str().parse::<i64>() {
+            span.record("task_id", id);
+        }
+        span.record("existing", one.existing);
     }
 }
 

@@ -27,7 +27,7 @@ use crate::heartbeat::Fence;
 use crate::in_flight::InFlight;
 use crate::limits::{self, LiveLimits};
 use crate::plan::JobSettings;
-use crate::storage::{ClaimedTask, Completion, Store};
+use crate::storage::{ClaimedTask, Completion, ExecutionStatus, Store};
 
 /// A claimed task and the worker slot it holds until its completion is stored.
 pub(crate) struct Work {
@@ -334,11 +334,29 @@ impl Executor {
         let task = &work.task;
         let span = tracing::info_span!(
             "attempt",
+            otel.kind = "consumer",
             job = parts.settings.name(),
             task_id = task.id,
-            attempt = task.attempt
+            attempt = task.attempt,
+            queue = parts.settings.queue.as_str(),
+            chain_step = task.chain.as_ref().map(|link| link.step),
+            outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
         );
-        let completion = self.attempt(task).instrument(span).await;
+        // The span continues the enqueuer's trace (a chain's step: the previous step's).
+        if let Some(context) = &task.trace_context {
+            crate::telemetry::continue_stored(&span, context);
+        }
+        let completion = self.attempt(task).instrument(span.clone()).await;
+        let outcome = completion.execution.status;
+        span.record("outcome", outcome.as_str());
+        if !matches!(
+            outcome,
+            ExecutionStatus::Succeeded | ExecutionStatus::Snoozed | ExecutionStatus::Cancelled
+        ) {
+            span.record("otel.status_code", "ERROR");
+        }
+        drop(span);
         parts.completer.complete(completion).await;
         drop(work);
         self.ended.notify_one();

@@ -33,6 +33,7 @@ pub mod secret;
 pub mod sources;
 mod startup;
 pub mod storage;
+pub mod telemetry;
 pub mod testing;
 pub mod within;
 
@@ -40,4 +41,5 @@ pub use client::Jobs;
 pub use config::Config;
 pub use runner::{Runner, RunnerBuilder, RunnerError};
 pub use startup::connect_options;
+pub use telemetry::Telemetry;
 pub use within::{AppConnection, Within};

@@ -4,7 +4,9 @@
 use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
 use tokio::sync::Mutex;
 
-use crate::client::{Jobs, enqueued, the_one};
+use tracing::Instrument;
+
+use crate::client::{Jobs, enqueue_span, enqueued, record_enqueued, the_one};
 use crate::storage::{Backend, NewTask, StoreError};
 
 mod sealed {
@@ -117,6 +119,16 @@ impl Jobs {
 
 impl<C: AppConnection> Within<'_, C> {
     async fn store(&self, requests: Vec<EnqueueRequest>) -> Result<Vec<Enqueued>, EnqueueError> {
+        let span = enqueue_span(&requests, self.jobs.plan());
+        let stored = self.store_in_span(requests).instrument(span.clone()).await;
+        record_enqueued(&span, &stored);
+        stored
+    }
+
+    async fn store_in_span(
+        &self,
+        requests: Vec<EnqueueRequest>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
         let now = self.jobs.clock().now();
         let tasks = requests
             .iter()

@@ -16,9 +16,10 @@ use clap::{Args, Parser, Subcommand};
 use job_core::{Clock, Registry};
 
 use crate::client::Jobs;
-use crate::config::{Config, ConfigError, process_env};
+use crate::config::{Config, ConfigError, TelemetryConfig, process_env};
 use crate::control::Control;
 use crate::startup::{Overrides, Schema, Startup};
+use crate::telemetry::Telemetry;
 
 mod app;
 mod args;
@@ -177,7 +178,6 @@ pub fn main_from(
             };
         }
     };
-    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -188,7 +188,24 @@ pub fn main_from(
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli.execute(setup)) {
+    let telemetry = match cli
+        .telemetry()
+        .map(|config| Telemetry::start(&config, runtime.handle().clone()))
+        .transpose()
+    {
+        Ok(telemetry) => telemetry.flatten(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing(telemetry.as_ref());
+    let ended = runtime.block_on(cli.execute(setup));
+    // The last spans are sent before the process exits.
+    if let Some(telemetry) = telemetry {
+        runtime.block_on(telemetry.shutdown());
+    }
+    match ended {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -197,17 +214,44 @@ pub fn main_from(
     }
 }
 
-fn init_tracing() {
+/// Logs to stderr (`JOBS_LOG`, else `RUST_LOG`, else `info,sqlx=warn`), and sends spans
+/// to `telemetry` when traces are exported (spans at `info` and above, whatever the log
+/// filter).
+fn init_tracing(telemetry: Option<&Telemetry>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("JOBS_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let spans = telemetry.map(|t| {
+        t.layer()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(spans)
         .try_init();
 }
 
 impl Cli {
+    /// Where the command exports traces: the commands that run or enqueue jobs, when the
+    /// configuration asks for export. A configuration that cannot be read exports nothing
+    /// here (the command itself reports the error).
+    fn telemetry(&self) -> Option<TelemetryConfig> {
+        let traced = matches!(
+            self.command,
+            None | Some(Command::Run(_) | Command::Exec(_) | Command::Trigger(_))
+        );
+        if !traced {
+            return None;
+        }
+        self.global.config().ok().map(|config| config.telemetry)
+    }
+
     async fn execute(self, setup: Setup) -> Result<(), CliError> {
         let global = self.global;
         match self.command.unwrap_or_default() {

@@ -134,7 +134,7 @@ pub(crate) fn known_job(row: &impl Columns) -> Result<KnownJob, StoreError> {
 
 /// The columns [`claimed`] reads.
 pub(crate) const CLAIMED_COLUMNS: &str = "id, job, args, attempt, max_attempts, trigger, \
-     scheduled_at, run_at, priority, chain_id, chain_step, chain_rest, snoozes";
+     scheduled_at, run_at, priority, chain_id, chain_step, chain_rest, snoozes, trace_context";
 
 /// A task claimed for an attempt, from [`CLAIMED_COLUMNS`].
 pub(crate) fn claimed(row: &impl Columns) -> Result<ClaimedTask, StoreError> {
@@ -155,6 +155,7 @@ pub(crate) fn claimed(row: &impl Columns) -> Result<ClaimedTask, StoreError> {
             row.opt_int("chain_step", DOING)?,
             row.opt_text("chain_rest", DOING)?,
         ),
+        trace_context: row.opt_text("trace_context", DOING)?,
     })
 }
 

@@ -90,6 +90,10 @@ pub struct NewTask {
     /// The jobs that follow it, when it starts a chain at run time: each runs with the
     /// previous one's output. Empty for a task that starts none.
     pub then: Vec<String>,
+    /// The trace context of the code that stored it (W3C `traceparent`, then `tracestate`
+    /// after a newline when there is one): its attempts' spans continue that trace. `None`
+    /// when no OpenTelemetry span was current (see [`crate::telemetry`]).
+    pub trace_context: Option<String>,
 }
 
 /// A task claimed for one attempt.
@@ -117,6 +121,8 @@ pub struct ClaimedTask {
     pub snoozes: u32,
     /// Its place in a chain, when it is a step of one.
     pub chain: Option<ChainLink>,
+    /// The trace context stored with the task ([`NewTask::trace_context`]).
+    pub trace_context: Option<String>,
 }
 
 impl ClaimedTask {
@@ -134,6 +140,7 @@ impl ClaimedTask {
             priority: task.priority,
             snoozes: 0,
             chain: None,
+            trace_context: task.trace_context.clone(),
         }
     }
 }

@@ -48,6 +48,7 @@ fn task(job: &str, run_at: DateTime<Utc>) -> NewTask {
         partition_key: None,
         exclusive: false,
         then: Vec::new(),
+        trace_context: None,
     }
 }
 
