@@ -257,7 +257,10 @@ impl Jobs {
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
         let span = enqueue_span(&requests, &self.plan);
-        let stored = self.store_tasks_in_span(requests).instrument(span.clone()).await;
+        let stored = self
+            .store_tasks_in_span(requests)
+            .instrument(span.clone())
+            .await;
         record_enqueued(&span, &stored);
         stored
     }

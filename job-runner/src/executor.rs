@@ -339,7 +339,7 @@ impl Executor {
             task_id = task.id,
             attempt = task.attempt,
             queue = parts.settings.queue.as_str(),
-            chain_step = task.chain.as_ref().map(|link| link.step),
+            chain_step = crate::chain::link_of(task, &parts.settings).map(|link| link.step),
             outcome = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
         );

@@ -125,8 +125,10 @@ impl opentelemetry_http::HttpClient for OnRuntime {
     async fn send_bytes(
         &self,
         request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-    ) -> Result<opentelemetry_http::Response<opentelemetry_http::Bytes>, opentelemetry_http::HttpError>
-    {
+    ) -> Result<
+        opentelemetry_http::Response<opentelemetry_http::Bytes>,
+        opentelemetry_http::HttpError,
+    > {
         let client = self.client.clone();
         self.runtime
             .spawn(async move { client.send_bytes(request).await })
@@ -218,7 +220,9 @@ mod tests {
                 let _entered = request.enter();
                 current_context().expect("a context")
             };
-            let (parent, state) = stored.split_once('\n').expect("traceparent, then tracestate");
+            let (parent, state) = stored
+                .split_once('\n')
+                .expect("traceparent, then tracestate");
             assert!(
                 parent.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
                 "{parent}"
@@ -229,7 +233,10 @@ mod tests {
             continue_stored(&attempt, &stored);
             let _entered = attempt.enter();
             let own = current_context().expect("a context");
-            assert!(own.starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{own}");
+            assert!(
+                own.starts_with("00-0af7651916cd43dd8448eb211c80319c-"),
+                "{own}"
+            );
         });
     }
 }

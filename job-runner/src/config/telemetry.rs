@@ -4,8 +4,8 @@
 
 use serde::Deserialize;
 
-use super::error::ConfigError;
 use super::Env;
+use super::error::ConfigError;
 
 /// The service name spans are exported under unless told otherwise.
 pub const DEFAULT_SERVICE_NAME: &str = "job-runner";
@@ -133,7 +133,9 @@ fn service_name(name: String, origin: &str) -> Result<String, ConfigError> {
     if name.is_empty() {
         return Err(ConfigError::Value {
             origin: origin.to_owned(),
-            message: "the service name is empty; leave it out for \"job-runner\", or name the service".into(),
+            message:
+                "the service name is empty; leave it out for \"job-runner\", or name the service"
+                    .into(),
         });
     }
     Ok(name)
@@ -209,7 +211,10 @@ mod tests {
         let error = Config::load(Some(&path), &env_of(&[]))
             .unwrap_err()
             .to_string();
-        assert!(error.starts_with("invalid `telemetry.endpoint` in "), "{error}");
+        assert!(
+            error.starts_with("invalid `telemetry.endpoint` in "),
+            "{error}"
+        );
         assert!(error.contains("http://127.0.0.1:4318"), "{error}");
         std::fs::write(&path, "[telemetry]\nendpont = \"http://a:4318\"\n").unwrap();
         let error = Config::load(Some(&path), &env_of(&[]))
