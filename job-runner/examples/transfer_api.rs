@@ -36,9 +36,6 @@ use job_core::{BoxFuture, JobClient, TaskEnd, TaskId};
 use job_runner::storage::TaskState;
 use job_runner::{Config, Jobs, Telemetry};
 use tracing::Instrument;
-use tracing_subscriber::Layer as _;
-use tracing_subscriber::layer::SubscriberExt as _;
-use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The runner's client, as the service needs it.
 struct Runners(Jobs);
@@ -100,21 +97,6 @@ fn request_span(request: &Request) -> tracing::Span {
     span
 }
 
-/// Logs to stderr, and exports spans when the configuration asks for it.
-fn init_tracing(telemetry: Option<&Telemetry>) {
-    let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let spans = telemetry.map(|t| {
-        t.layer()
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-    });
-    let _ = tracing_subscriber::registry()
-        .with(logs)
-        .with(spans)
-        .try_init();
-}
-
 /// Resolves at SIGINT or SIGTERM.
 async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -132,7 +114,7 @@ async fn stop_signal() {
 async fn main() -> anyhow::Result<()> {
     let config = Config::load(None, &job_runner::config::process_env)?;
     let telemetry = Telemetry::start(&config.telemetry, tokio::runtime::Handle::current())?;
-    init_tracing(telemetry.as_ref());
+    job_runner::telemetry::init_tracing(telemetry.as_ref());
     anyhow::ensure!(
         config.database_url.starts_with("sqlite:"),
         "this example keeps its requests in the runners' SQLite database, and JOBS_DATABASE_URL names another backend; unset it to use jobs.db"

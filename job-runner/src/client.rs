@@ -256,13 +256,7 @@ impl Jobs {
         &self,
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
-        let span = enqueue_span(&requests, &self.plan);
-        let stored = self
-            .store_tasks_in_span(requests)
-            .instrument(span.clone())
-            .await;
-        record_enqueued(&span, &stored);
-        stored
+        in_enqueue_span(&self.plan, requests, |r| self.store_tasks_in_span(r)).await
     }
 
     async fn store_tasks_in_span(
@@ -290,9 +284,26 @@ impl Jobs {
     }
 }
 
+/// Stores `requests` with `store` inside the span of an enqueue (see [`enqueue_span`]),
+/// whose trace context is stored with the tasks; the span records the task's id.
+pub(crate) async fn in_enqueue_span<F, Fut>(
+    plan: &Plan,
+    requests: Vec<EnqueueRequest>,
+    store: F,
+) -> Result<Vec<Enqueued>, EnqueueError>
+where
+    F: FnOnce(Vec<EnqueueRequest>) -> Fut,
+    Fut: Future<Output = Result<Vec<Enqueued>, EnqueueError>>,
+{
+    let span = enqueue_span(&requests, plan);
+    let stored = store(requests).instrument(span.clone()).await;
+    record_enqueued(&span, &stored);
+    stored
+}
+
 /// The span of an enqueue: the job and queue (of the first request, with how many there
-/// are), then the task's id once stored. Its trace context is stored with the tasks.
-pub(crate) fn enqueue_span(requests: &[EnqueueRequest], plan: &Plan) -> tracing::Span {
+/// are), then the task's id once stored.
+fn enqueue_span(requests: &[EnqueueRequest], plan: &Plan) -> tracing::Span {
     let job = requests.first().map_or("", |r| r.job.as_str());
     let queue = plan.get(job).map_or("", |s| s.queue.as_str());
     tracing::info_span!(
@@ -307,7 +318,7 @@ pub(crate) fn enqueue_span(requests: &[EnqueueRequest], plan: &Plan) -> tracing:
 }
 
 /// Records on an enqueue's span what it stored: the task's id (of a single enqueue).
-pub(crate) fn record_enqueued(span: &tracing::Span, stored: &Result<Vec<Enqueued>, EnqueueError>) {
+fn record_enqueued(span: &tracing::Span, stored: &Result<Vec<Enqueued>, EnqueueError>) {
     if let Ok([one]) = stored.as_deref() {
         if let Ok(id) = one.id.as_str().parse::<i64>() {
             span.record("task_id", id);

@@ -111,6 +111,29 @@ impl Telemetry {
     }
 }
 
+/// Installs the process's tracing subscriber (once; later calls do nothing): logs to stderr,
+/// filtered by `JOBS_LOG`, else `RUST_LOG`, else `info,sqlx=warn`; and, with `telemetry`,
+/// spans at `info` and above sent to it, whatever the log filter.
+pub fn init_tracing(telemetry: Option<&Telemetry>) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JOBS_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let spans = telemetry.map(|t| {
+        t.layer()
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(spans)
+        .try_init();
+}
+
 /// An HTTP client that sends on a Tokio runtime. The batch span processor exports from a
 /// thread of its own, outside any runtime, where hyper cannot run: each request is handed
 /// to the runtime, and its answer awaited from there.

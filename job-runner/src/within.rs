@@ -4,9 +4,7 @@
 use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
 use tokio::sync::Mutex;
 
-use tracing::Instrument;
-
-use crate::client::{Jobs, enqueue_span, enqueued, record_enqueued, the_one};
+use crate::client::{Jobs, enqueued, in_enqueue_span, the_one};
 use crate::storage::{Backend, NewTask, StoreError};
 
 mod sealed {
@@ -119,10 +117,7 @@ impl Jobs {
 
 impl<C: AppConnection> Within<'_, C> {
     async fn store(&self, requests: Vec<EnqueueRequest>) -> Result<Vec<Enqueued>, EnqueueError> {
-        let span = enqueue_span(&requests, self.jobs.plan());
-        let stored = self.store_in_span(requests).instrument(span.clone()).await;
-        record_enqueued(&span, &stored);
-        stored
+        in_enqueue_span(self.jobs.plan(), requests, |r| self.store_in_span(r)).await
     }
 
     async fn store_in_span(

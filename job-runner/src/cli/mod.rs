@@ -199,7 +199,7 @@ pub fn main_from(
             return ExitCode::FAILURE;
         }
     };
-    init_tracing(telemetry.as_ref());
+    crate::telemetry::init_tracing(telemetry.as_ref());
     let ended = runtime.block_on(cli.execute(setup));
     // The last spans are sent before the process exits.
     if let Some(telemetry) = telemetry {
@@ -212,29 +212,6 @@ pub fn main_from(
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to stderr (`JOBS_LOG`, else `RUST_LOG`, else `info,sqlx=warn`), and sends spans
-/// to `telemetry` when traces are exported (spans at `info` and above, whatever the log
-/// filter).
-fn init_tracing(telemetry: Option<&Telemetry>) {
-    use tracing_subscriber::Layer as _;
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("JOBS_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let logs = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(filter);
-    let spans = telemetry.map(|t| {
-        t.layer()
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
-    });
-    let _ = tracing_subscriber::registry()
-        .with(logs)
-        .with(spans)
-        .try_init();
 }
 
 impl Cli {

@@ -14,6 +14,7 @@ use prost::Message;
 
 use crate::Runs::Only;
 use crate::Test;
+use crate::examples::{app_command, free_port, transfer_api_binary};
 use crate::support::{Backend, Site, task_id, wait_until};
 
 /// This topic's tests.
@@ -225,35 +226,17 @@ fn an_http_requests_trace_goes_on_through_both_steps_of_its_chain(_: Backend) {
     use crate::http::request;
     let receiver = Receiver::start();
     let dir = tempfile::tempdir().expect("a folder");
+    // Both processes export to the receiver, each under a service name of its own.
     let command = |binary: &std::path::Path, service: &str| {
-        let mut command = std::process::Command::new(binary);
+        let mut command = app_command(dir.path(), binary);
         command
-            .current_dir(dir.path())
-            .env_remove("JOBS_DATABASE_URL")
-            .env("JOBS_ADMIN_ADDR", "off")
-            .env("NO_COLOR", "1")
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url)
             .env("OTEL_SERVICE_NAME", service)
-            .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
+            .env("OTEL_BSP_SCHEDULE_DELAY", "100");
         command
     };
-    let api_binary = std::env::current_exe()
-        .expect("the test binary")
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the target folder")
-        .join("examples/transfer_api");
-    assert!(
-        api_binary.exists(),
-        "{} was not built: `cargo test` builds it; alone, `cargo build -p job-runner --example transfer_api`",
-        api_binary.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let api_binary = transfer_api_binary();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut runner = command(
         std::path::Path::new(env!("CARGO_BIN_EXE_job-runner")),
