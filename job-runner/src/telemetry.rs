@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_http::{Bytes, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -62,10 +63,10 @@ impl Telemetry {
             return Ok(None);
         };
         let client = OnRuntime {
-            client: opentelemetry_http::hyper::HyperClient::with_default_connector(
-                EXPORT_TIMEOUT,
-                None,
-            ),
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http(),
             runtime,
         };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -134,29 +135,48 @@ pub fn init_tracing(telemetry: Option<&Telemetry>) {
         .try_init();
 }
 
-/// An HTTP client that sends on a Tokio runtime. The batch span processor exports from a
-/// thread of its own, outside any runtime, where hyper cannot run: each request is handed
-/// to the runtime, and its answer awaited from there.
+/// The largest collector answer read (an OTLP answer is a few bytes).
+const ANSWER_MAX_BYTES: usize = 64 * 1024;
+
+/// An HTTP/1.1 client (hyper's) that sends on a Tokio runtime. The batch span processor
+/// exports from a thread of its own, outside any runtime, where hyper cannot run: each
+/// request is handed to the runtime, and its answer awaited from there.
 #[derive(Debug)]
 struct OnRuntime {
-    client: opentelemetry_http::hyper::HyperClient,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<Bytes>,
+    >,
     runtime: tokio::runtime::Handle,
 }
 
 #[async_trait::async_trait]
 impl opentelemetry_http::HttpClient for OnRuntime {
-    async fn send_bytes(
-        &self,
-        request: opentelemetry_http::Request<opentelemetry_http::Bytes>,
-    ) -> Result<
-        opentelemetry_http::Response<opentelemetry_http::Bytes>,
-        opentelemetry_http::HttpError,
-    > {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        use http_body_util::BodyExt as _;
         let client = self.client.clone();
-        self.runtime
-            .spawn(async move { client.send_bytes(request).await })
-            .await
-            .map_err(|e| Box::new(e) as opentelemetry_http::HttpError)?
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, http_body_util::Full::new(body));
+        let exchange = async move {
+            let response = client.request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, ANSWER_MAX_BYTES)
+                .collect()
+                .await?
+                .to_bytes();
+            Ok::<_, HttpError>(Response::from_parts(parts, body))
+        };
+        // The timer too is made on the runtime: this thread has none.
+        let sent = self
+            .runtime
+            .spawn(async move { tokio::time::timeout(EXPORT_TIMEOUT, exchange).await })
+            .await?;
+        sent.map_err(|_| {
+            format!(
+                "the collector did not answer within {}",
+                job_schedule::format_duration(EXPORT_TIMEOUT)
+            )
+        })?
     }
 }
 
