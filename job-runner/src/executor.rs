@@ -27,7 +27,7 @@ use crate::heartbeat::Fence;
 use crate::in_flight::InFlight;
 use crate::limits::{self, LiveLimits};
 use crate::plan::JobSettings;
-use crate::storage::{ClaimedTask, Completion, ExecutionStatus, Store};
+use crate::storage::{ClaimedTask, Completion, Store};
 
 /// A claimed task and the worker slot it holds until its completion is stored.
 pub(crate) struct Work {
@@ -332,30 +332,9 @@ impl Executor {
     async fn execute(&self, work: Work) {
         let parts = &*self.inner;
         let task = &work.task;
-        let span = tracing::info_span!(
-            "attempt",
-            otel.kind = "consumer",
-            job = parts.settings.name(),
-            task_id = task.id,
-            attempt = task.attempt,
-            queue = parts.settings.queue.as_str(),
-            chain_step = crate::chain::link_of(task, &parts.settings).map(|link| link.step),
-            outcome = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-        );
-        // The span continues the enqueuer's trace (a chain's step: the previous step's).
-        if let Some(context) = &task.trace_context {
-            crate::telemetry::continue_stored(&span, context);
-        }
+        let span = crate::attempt::span(task, &parts.settings);
         let completion = self.attempt(task).instrument(span.clone()).await;
-        let outcome = completion.execution.status;
-        span.record("outcome", outcome.as_str());
-        if !matches!(
-            outcome,
-            ExecutionStatus::Succeeded | ExecutionStatus::Snoozed | ExecutionStatus::Cancelled
-        ) {
-            span.record("otel.status_code", "ERROR");
-        }
+        crate::attempt::record_outcome(&span, completion.execution.status);
         drop(span);
         parts.completer.complete(completion).await;
         drop(work);

@@ -24,6 +24,9 @@ struct JsonTask<'a> {
     trigger: &'static str,
     exclusive: i64,
     partition_key: Option<&'a str>,
+    /// Left out when there is none (most tasks, when traces are not exported): a missing
+    /// key reads as NULL.
+    #[serde(skip_serializing_if = "Option::is_none")]
     trace_context: Option<&'a str>,
 }
 
