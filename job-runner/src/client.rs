@@ -10,7 +10,6 @@ use job_core::{
 };
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
-use tracing::Instrument;
 
 use crate::metrics::Metrics;
 use crate::plan::Plan;
@@ -256,18 +255,16 @@ impl Jobs {
         &self,
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
-        in_enqueue_span(&self.plan, requests, |r| self.store_tasks_in_span(r)).await
+        self.traced_enqueue(requests, async |tasks, now| self.insert(tasks, now).await)
+            .await
     }
 
-    async fn store_tasks_in_span(
+    /// Stores `tasks` and wakes this process's workers of the due ones.
+    async fn insert(
         &self,
-        requests: Vec<EnqueueRequest>,
+        tasks: Vec<NewTask>,
+        now: DateTime<Utc>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
-        let now = self.clock.now();
-        let tasks = requests
-            .iter()
-            .map(|r| self.task_for(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
         let ids = self
             .store
             .insert_tasks(&tasks, now)
@@ -284,21 +281,32 @@ impl Jobs {
     }
 }
 
-/// Stores `requests` with `store` inside the span of an enqueue (see [`enqueue_span`]),
-/// whose trace context is stored with the tasks; the span records the task's id.
-pub(crate) async fn in_enqueue_span<F, Fut>(
-    plan: &Plan,
-    requests: Vec<EnqueueRequest>,
-    store: F,
-) -> Result<Vec<Enqueued>, EnqueueError>
-where
-    F: FnOnce(Vec<EnqueueRequest>) -> Fut,
-    Fut: Future<Output = Result<Vec<Enqueued>, EnqueueError>>,
-{
-    let span = enqueue_span(&requests, plan);
-    let stored = store(requests).instrument(span.clone()).await;
-    record_enqueued(&span, &stored);
-    stored
+impl Jobs {
+    /// An enqueue in its span (see [`enqueue_span`]): the tasks of `requests` are made
+    /// inside it (so they store its trace context), then stored by `store` while it stays
+    /// open (it lasts until they are stored, and records the task's id). It is not entered
+    /// while they are stored: what the storage spawns meanwhile (a connection) must not
+    /// hold it open.
+    pub(crate) async fn traced_enqueue(
+        &self,
+        requests: Vec<EnqueueRequest>,
+        store: impl AsyncFnOnce(Vec<NewTask>, DateTime<Utc>) -> Result<Vec<Enqueued>, EnqueueError>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
+        let now = self.clock.now();
+        let span = enqueue_span(&requests, &self.plan);
+        let tasks = span.in_scope(|| {
+            requests
+                .iter()
+                .map(|r| self.task_for(r, now))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let stored = match tasks {
+            Ok(tasks) => store(tasks, now).await,
+            Err(error) => Err(error),
+        };
+        record_enqueued(&span, &stored);
+        stored
+    }
 }
 
 /// The span of an enqueue: the job and queue (of the first request, with how many there

@@ -13,6 +13,7 @@
 //! `NULL`, and an attempt sets no parent.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -68,6 +69,8 @@ impl Telemetry {
             )
             .build_http(),
             runtime,
+            endpoint: endpoint.clone(),
+            failing: AtomicBool::new(false),
         };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -148,11 +151,45 @@ struct OnRuntime {
         http_body_util::Full<Bytes>,
     >,
     runtime: tokio::runtime::Handle,
+    /// Where the spans go, for the warnings.
+    endpoint: String,
+    /// Whether the last export failed: a failure is logged when exports start failing,
+    /// not at every batch.
+    failing: AtomicBool,
+}
+
+impl OnRuntime {
+    /// Logs the first failure of a run of them, and the first success after one.
+    fn note(&self, failure: Option<String>) {
+        match failure {
+            Some(error) if !self.failing.swap(true, Ordering::Relaxed) => tracing::warn!(
+                endpoint = %self.endpoint,
+                %error,
+                "cannot export spans; they are dropped until the collector takes them"
+            ),
+            None if self.failing.swap(false, Ordering::Relaxed) => {
+                tracing::info!(endpoint = %self.endpoint, "exporting spans again");
+            }
+            _ => {}
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl opentelemetry_http::HttpClient for OnRuntime {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let sent = self.send(request).await;
+        self.note(match &sent {
+            Ok(response) if response.status().is_success() => None,
+            Ok(response) => Some(format!("the collector answered {}", response.status())),
+            Err(error) => Some(error.to_string()),
+        });
+        sent
+    }
+}
+
+impl OnRuntime {
+    async fn send(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         use http_body_util::BodyExt as _;
         let client = self.client.clone();
         let (parts, body) = request.into_parts();

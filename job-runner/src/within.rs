@@ -4,7 +4,7 @@
 use job_core::{BoxFuture, EnqueueError, EnqueueRequest, Enqueued, JobClient};
 use tokio::sync::Mutex;
 
-use crate::client::{Jobs, enqueued, in_enqueue_span, the_one};
+use crate::client::{Jobs, enqueued, the_one};
 use crate::storage::{Backend, NewTask, StoreError};
 
 mod sealed {
@@ -117,18 +117,17 @@ impl Jobs {
 
 impl<C: AppConnection> Within<'_, C> {
     async fn store(&self, requests: Vec<EnqueueRequest>) -> Result<Vec<Enqueued>, EnqueueError> {
-        in_enqueue_span(self.jobs.plan(), requests, |r| self.store_in_span(r)).await
+        self.jobs
+            .traced_enqueue(requests, async |tasks, now| self.insert(tasks, now).await)
+            .await
     }
 
-    async fn store_in_span(
+    /// Stores `tasks` on the connection, inside its transaction.
+    async fn insert(
         &self,
-        requests: Vec<EnqueueRequest>,
+        tasks: Vec<NewTask>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
-        let now = self.jobs.clock().now();
-        let tasks = requests
-            .iter()
-            .map(|r| self.jobs.task_for(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
         let mut connection = self.connection.lock().await;
         let theirs = connection.backend();
         let ours = self.jobs.store().backend();
