@@ -293,6 +293,7 @@ async fn tasks(
         job: q.job,
         before_id: cursor(q.cursor.as_deref())?,
         limit,
+        ..TaskFilter::default()
     };
     let rows = state.control.tasks(&filter).await?;
     Ok(Json(page(rows, limit, |t| t.id)))

@@ -86,6 +86,7 @@ pub(super) async fn tasks(control: &Control, args: TasksArgs) -> Result<(), CliE
         job: args.job,
         before_id: None,
         limit: args.limit,
+        ..TaskFilter::default()
     };
     let rows = control.tasks(&filter).await?;
     if args.json {

@@ -1,0 +1,203 @@
+//! Tasks in bulk on PostgreSQL: counts, and actions in batches of ids.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+
+use super::complete::{release_keys, write_history};
+use super::{CANCELS_CHANNEL, Postgres, announce_task};
+use crate::storage::rows::{self, TASK_COLUMNS, millis};
+use crate::storage::{
+    Bulk, BulkAction, BulkOutcome, Doing, NewExecution, StoreError, TaskCount, TaskFilter,
+    bind_all, task_conditions,
+};
+
+#[async_trait]
+impl Bulk for Postgres {
+    async fn count_tasks(&self, filter: &TaskFilter) -> Result<TaskCount, StoreError> {
+        const DOING: &str = "counting tasks";
+        let (conditions, binds) = task_conditions(filter, 1);
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*), MAX(id) FROM jobs_tasks WHERE {conditions}"
+        )));
+        let row = bind_all(query, binds)
+            .fetch_one(&self.pool)
+            .await
+            .doing(DOING)?;
+        let count: i64 = row.try_get(0).doing(DOING)?;
+        Ok(TaskCount {
+            count: count.max(0) as u64,
+            up_to_id: row.try_get(1).doing(DOING)?,
+        })
+    }
+
+    async fn bulk_tasks(
+        &self,
+        action: &BulkAction<'_>,
+        filter: &TaskFilter,
+        up_to_id: i64,
+        batch: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BulkOutcome, StoreError> {
+        const DOING: &str = "acting on tasks in bulk";
+        let mut outcome = BulkOutcome::default();
+        // Newest first, below a cursor that only goes down: a task is looked at once, even
+        // when the action moves it out of the filter or back into it.
+        let mut cursor = filter
+            .before_id
+            .map_or(up_to_id.saturating_add(1), |before| {
+                before.min(up_to_id.saturating_add(1))
+            });
+        loop {
+            let page = TaskFilter {
+                before_id: Some(cursor),
+                ..filter.clone()
+            };
+            let (conditions, binds) = task_conditions(&page, 2);
+            let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, job FROM jobs_tasks WHERE {conditions} ORDER BY id DESC LIMIT $1"
+            )))
+            .bind(i64::from(batch.max(1)));
+            let found = bind_all(query, binds)
+                .fetch_all(&self.pool)
+                .await
+                .doing(DOING)?;
+            let mut ids = Vec::with_capacity(found.len());
+            let mut jobs: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+            for row in &found {
+                let id: i64 = row.try_get(0).doing(DOING)?;
+                ids.push(id);
+                jobs.entry(row.try_get(1).doing(DOING)?)
+                    .or_default()
+                    .push(id);
+            }
+            let Some(&lowest) = ids.last() else {
+                return Ok(outcome);
+            };
+            let mut tx = self.begin(DOING).await?;
+            let applied = match action {
+                BulkAction::Retry { extra_attempts } => {
+                    let mut applied = 0;
+                    for (job, ids) in &jobs {
+                        applied += retry(&mut tx, job, ids, extra_attempts(job), now).await?;
+                    }
+                    applied
+                }
+                BulkAction::Cancel { runner } => cancel(&mut tx, &ids, runner, now).await?,
+                BulkAction::Delete => delete(&mut tx, &ids).await?,
+            };
+            tx.commit().await.doing(DOING)?;
+            outcome.matched += ids.len() as u64;
+            outcome.applied += applied;
+            outcome.skipped += ids.len() as u64 - applied;
+            if ids.len() < batch.max(1) as usize {
+                return Ok(outcome);
+            }
+            cursor = lowest;
+        }
+    }
+}
+
+/// Retries the dead and cancelled tasks among `ids` (all of `job`), as `Controls::retry`
+/// does one; returns how many.
+async fn retry(
+    tx: &mut PgConnection,
+    job: &str,
+    ids: &[i64],
+    extra_attempts: u32,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs_tasks SET state = 'pending', run_at = $2, finished_at = NULL, \
+             max_attempts = attempt + $3 \
+         WHERE id = ANY($1) AND state IN ('dead', 'cancelled')",
+    )
+    .persistent(false)
+    .bind(ids)
+    .bind(millis(now))
+    .bind(i64::from(extra_attempts.max(1)))
+    .execute(&mut *tx)
+    .await
+    .doing("retrying tasks in bulk")?
+    .rows_affected();
+    if done > 0 {
+        announce_task(tx, job).await?;
+    }
+    Ok(done)
+}
+
+/// Cancels the pending tasks among `ids` and asks the running ones to stop, as
+/// `Controls::cancel` does one; returns how many.
+async fn cancel(
+    tx: &mut PgConnection,
+    ids: &[i64],
+    runner: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    const DOING: &str = "cancelling tasks in bulk";
+    let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE jobs_tasks SET state = 'cancelled', finished_at = $2 \
+         WHERE id = ANY($1) AND state = 'pending' RETURNING {TASK_COLUMNS}"
+    )))
+    .persistent(false)
+    .bind(ids)
+    .bind(millis(now))
+    .fetch_all(&mut *tx)
+    .await
+    .doing(DOING)?
+    .iter()
+    .map(rows::task)
+    .collect::<Result<Vec<_>, _>>()?;
+    let history: Vec<NewExecution> = cancelled
+        .iter()
+        .map(|task| NewExecution::cancelled(task, runner, now))
+        .collect();
+    write_history(tx, &history.iter().collect::<Vec<_>>()).await?;
+    let cancelled_ids: Vec<i64> = cancelled.iter().map(|task| task.id).collect();
+    release_keys(tx, &cancelled_ids).await?;
+    // The running ones are asked to stop, and their runners told at once.
+    let requested: Vec<i64> = sqlx::query_scalar(
+        "UPDATE jobs_tasks SET cancel_requested_at = COALESCE(cancel_requested_at, $2) \
+         WHERE id = ANY($1) AND state = 'running' RETURNING id",
+    )
+    .persistent(false)
+    .bind(ids)
+    .bind(millis(now))
+    .fetch_all(&mut *tx)
+    .await
+    .doing(DOING)?;
+    if !requested.is_empty() {
+        sqlx::query("SELECT pg_notify($1, id::text) FROM UNNEST($2::bigint[]) AS id")
+            .bind(CANCELS_CHANNEL)
+            .bind(&requested)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+    }
+    Ok((cancelled.len() + requested.len()) as u64)
+}
+
+/// Deletes the finished tasks among `ids`, and releases the uniqueness keys they hold (the
+/// cleaner leaves their history rows, and so does this); returns how many.
+async fn delete(tx: &mut PgConnection, ids: &[i64]) -> Result<u64, StoreError> {
+    const DOING: &str = "deleting tasks in bulk";
+    let deleted: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM jobs_tasks \
+         WHERE id = ANY($1) AND state IN ('succeeded', 'dead', 'cancelled') RETURNING id",
+    )
+    .persistent(false)
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .doing(DOING)?;
+    if !deleted.is_empty() {
+        sqlx::query("DELETE FROM jobs_unique WHERE task_id = ANY($1)")
+            .bind(&deleted)
+            .execute(&mut *tx)
+            .await
+            .doing(DOING)?;
+    }
+    Ok(deleted.len() as u64)
+}
