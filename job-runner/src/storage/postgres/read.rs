@@ -47,7 +47,7 @@ impl Reads for Postgres {
         const DOING: &str = "listing tasks";
         // Newest first by id: the primary key read backwards, or the matching rows of one
         // state read through its index and sorted (never the whole table).
-        let (conditions, binds) = task_conditions(filter, 2);
+        let (conditions, binds) = task_conditions(filter, 2, false);
         let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE {conditions} ORDER BY id DESC LIMIT $1"
         )))

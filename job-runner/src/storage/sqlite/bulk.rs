@@ -18,7 +18,7 @@ use crate::storage::{
 impl Bulk for Sqlite {
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<TaskCount, StoreError> {
         const DOING: &str = "counting tasks";
-        let (conditions, binds) = task_conditions(filter, 1);
+        let (conditions, binds) = task_conditions(filter, 1, false);
         let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*), MAX(id) FROM jobs_tasks WHERE {conditions}"
         )));
@@ -55,7 +55,7 @@ impl Bulk for Sqlite {
                 before_id: Some(cursor),
                 ..filter.clone()
             };
-            let (conditions, binds) = task_conditions(&page, 2);
+            let (conditions, binds) = task_conditions(&page, 2, true);
             let query = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "SELECT id, job FROM jobs_tasks WHERE {conditions} ORDER BY id DESC LIMIT $1"
             )))
