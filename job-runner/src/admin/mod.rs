@@ -24,6 +24,8 @@ mod limits;
 mod login;
 pub mod openapi;
 mod sessions;
+mod stream;
+mod tasks;
 
 pub use auth::Token;
 
@@ -69,6 +71,8 @@ pub(crate) struct AppState {
     pub(crate) events: std::sync::Arc<crate::events::EventRouter>,
     /// The webhook sources and their secrets.
     pub(crate) webhooks: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    /// The watcher of the console's live updates, shared by its streams.
+    pub(crate) changes: stream::Changes,
 }
 
 /// Checks the settings and picks the token; fails for a public address without a token.
@@ -134,6 +138,7 @@ pub(crate) mod tests {
             sessions: Default::default(),
             events: crate::events::EventRouter::new(jobs),
             webhooks: Arc::default(),
+            changes: Default::default(),
         };
         (state, store)
     }

@@ -1,0 +1,154 @@
+//! The tasks' API: listings and counts by filter, bulk actions on everything a filter
+//! matches, a task's whole story, and the live updates of the console.
+//!
+//! `since` and `until` apply to a task's last change: when it finished for a finished task
+//! (succeeded, dead, cancelled), else when it was stored (pending, running). `q` is text
+//! found in the arguments' JSON, in any case.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::AppState;
+use super::api::{Page, cursor, instant, json_body, limit, page, query, task_id};
+use super::error::ApiError;
+use crate::storage::{BulkOutcome, TaskCount, TaskFilter, TaskRow, TaskState};
+use crate::task_control::{BulkKind, TaskDetail};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/tasks", get(tasks))
+        .route("/api/tasks/count", get(count))
+        .route("/api/tasks/bulk/{action}", post(bulk))
+        .route("/api/tasks/{id}/detail", get(detail))
+        .route("/api/stream", get(super::stream::stream))
+}
+
+/// A listing's query: the filter, a cursor and a page's size.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    state: Option<String>,
+    queue: Option<String>,
+    job: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// A filter, as a count's query or a bulk action's body holds it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterQuery {
+    state: Option<String>,
+    queue: Option<String>,
+    job: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+}
+
+/// The filter these fields ask for, or a 400 that names the wrong field.
+fn filter(fields: FilterQuery) -> Result<TaskFilter, ApiError> {
+    let state = fields
+        .state
+        .as_deref()
+        .map(|s| {
+            TaskState::from_name(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown state `{s}`; use one of {}",
+                    TaskState::ALL.map(|s| s.as_str()).join(", ")
+                ))
+            })
+        })
+        .transpose()?;
+    let since = instant(fields.since.as_deref(), "since")?;
+    let until = instant(fields.until.as_deref(), "until")?;
+    if let (Some(since), Some(until)) = (since, until)
+        && since >= until
+    {
+        return Err(ApiError::bad_request(
+            "`since` must be before `until`: pass an earlier `since` or a later `until`",
+        ));
+    }
+    let empty_is_none = |text: Option<String>| text.filter(|t| !t.is_empty());
+    Ok(TaskFilter {
+        state,
+        queue: empty_is_none(fields.queue),
+        job: empty_is_none(fields.job),
+        since,
+        until,
+        text: empty_is_none(fields.q),
+        ..TaskFilter::default()
+    })
+}
+
+async fn tasks(
+    State(state): State<AppState>,
+    q: Result<Query<TaskQuery>, QueryRejection>,
+) -> Result<Json<Page<TaskRow>>, ApiError> {
+    let q = query(q)?;
+    let limit = limit(q.limit)?;
+    let filter = TaskFilter {
+        before_id: cursor(q.cursor.as_deref())?,
+        limit,
+        ..filter(FilterQuery {
+            state: q.state,
+            queue: q.queue,
+            job: q.job,
+            since: q.since,
+            until: q.until,
+            q: q.q,
+        })?
+    };
+    let rows = state.control.tasks(&filter).await?;
+    Ok(Json(page(rows, limit, |t| t.id)))
+}
+
+async fn count(
+    State(state): State<AppState>,
+    q: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<Json<TaskCount>, ApiError> {
+    let filter = filter(query(q)?)?;
+    Ok(Json(state.control.count_tasks(&filter).await?))
+}
+
+/// A bulk action's body: the filter, and the highest id it may touch (a count's
+/// `up_to_id`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkBody {
+    #[serde(default)]
+    filter: FilterQuery,
+    up_to_id: Option<i64>,
+}
+
+const BULK_EXAMPLE: &str = r#"{"filter": {"state": "dead", "job": "send_email", "since": "2026-11-28T02:00:00Z"}, "up_to_id": 4242}"#;
+
+async fn bulk(
+    State(state): State<AppState>,
+    Path(action): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<BulkOutcome>, ApiError> {
+    let kind: BulkKind = action.parse()?;
+    let body: BulkBody = json_body(body, BULK_EXAMPLE)?;
+    let Some(up_to_id) = body.up_to_id else {
+        return Err(ApiError::bad_request(format!(
+            "`up_to_id` is missing: take it from GET /api/tasks/count with the same filter, so that tasks stored later are never touched; send {BULK_EXAMPLE}"
+        )));
+    };
+    let filter = filter(body.filter)?;
+    Ok(Json(state.control.bulk(kind, &filter, up_to_id).await?))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<TaskDetail>, ApiError> {
+    Ok(Json(state.control.task_detail(task_id(&id)?).await?))
+}
