@@ -82,6 +82,11 @@ fn every_admin_route_refuses_a_missing_or_wrong_token(backend: Backend) {
                     "a refused request leaked data"
                 );
             }
+            if path == "/api/stream" {
+                // An event stream stays open: see the stream's own test.
+                checked += 1;
+                continue;
+            }
             // The route exists: with the token it is not 404 or 405.
             let status = call(&method, &url, &concrete, Some(TOKEN), "").status;
             assert!(

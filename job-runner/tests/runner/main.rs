@@ -52,6 +52,7 @@ mod recovery;
 mod retries;
 mod running;
 mod schedules;
+mod tasks;
 mod wakes;
 
 use support::Backend;
@@ -72,6 +73,7 @@ const TOPICS: &[&[Test]] = &[
     chains::TESTS,
     app::TESTS,
     wakes::TESTS,
+    tasks::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.
