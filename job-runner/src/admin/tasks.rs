@@ -76,6 +76,17 @@ fn filter(fields: FilterQuery) -> Result<TaskFilter, ApiError> {
             "`since` must be before `until`: pass an earlier `since` or a later `until`",
         ));
     }
+    for (name, text) in [
+        ("queue", &fields.queue),
+        ("job", &fields.job),
+        ("q", &fields.q),
+    ] {
+        if text.as_deref().is_some_and(|t| t.contains('\0')) {
+            return Err(ApiError::bad_request(format!(
+                "`{name}` holds a NUL character, which no stored text holds: remove it"
+            )));
+        }
+    }
     let empty_is_none = |text: Option<String>| text.filter(|t| !t.is_empty());
     Ok(TaskFilter {
         state,

@@ -33,7 +33,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod bulk;
+pub(crate) mod bulk;
 pub mod driver;
 mod error;
 mod event;

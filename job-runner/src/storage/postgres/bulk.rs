@@ -1,13 +1,12 @@
 //! Tasks in bulk on PostgreSQL: counts, and actions in batches of ids.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
 use super::complete::{release_keys, write_history};
 use super::{CANCELS_CHANNEL, Postgres, announce_task};
+use crate::storage::bulk::{Batch, first_cursor};
 use crate::storage::rows::{self, TASK_COLUMNS, millis};
 use crate::storage::{
     Bulk, BulkAction, BulkOutcome, Doing, NewExecution, StoreError, TaskCount, TaskFilter,
@@ -43,13 +42,7 @@ impl Bulk for Postgres {
     ) -> Result<BulkOutcome, StoreError> {
         const DOING: &str = "acting on tasks in bulk";
         let mut outcome = BulkOutcome::default();
-        // Newest first, below a cursor that only goes down: a task is looked at once, even
-        // when the action moves it out of the filter or back into it.
-        let mut cursor = filter
-            .before_id
-            .map_or(up_to_id.saturating_add(1), |before| {
-                before.min(up_to_id.saturating_add(1))
-            });
+        let mut cursor = first_cursor(filter, up_to_id);
         loop {
             let page = TaskFilter {
                 before_id: Some(cursor),
@@ -64,15 +57,7 @@ impl Bulk for Postgres {
                 .fetch_all(&self.pool)
                 .await
                 .doing(DOING)?;
-            let mut ids = Vec::with_capacity(found.len());
-            let mut jobs: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-            for row in &found {
-                let id: i64 = row.try_get(0).doing(DOING)?;
-                ids.push(id);
-                jobs.entry(row.try_get(1).doing(DOING)?)
-                    .or_default()
-                    .push(id);
-            }
+            let Batch { ids, jobs } = Batch::of(&found)?;
             let Some(&lowest) = ids.last() else {
                 return Ok(outcome);
             };
@@ -89,9 +74,7 @@ impl Bulk for Postgres {
                 BulkAction::Delete => delete(&mut tx, &ids).await?,
             };
             tx.commit().await.doing(DOING)?;
-            outcome.matched += ids.len() as u64;
-            outcome.applied += applied;
-            outcome.skipped += ids.len() as u64 - applied;
+            outcome.add(ids.len(), applied);
             if ids.len() < batch.max(1) as usize {
                 return Ok(outcome);
             }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::Postgres;
-use crate::storage::rows::{self, Columns, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
+use crate::storage::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
 use crate::storage::{
-    ChainStep, Doing, Execution, ExecutionFilter, ExecutionStatus, Pulse, QueueStats, Reads,
-    StoreError, TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, bind_all, task_conditions,
+    Doing, Execution, ExecutionFilter, ExecutionStatus, Pulse, QueueStats, Reads, StoreError,
+    TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, bind_all, task_conditions,
 };
 
 #[async_trait]
@@ -74,18 +74,7 @@ impl Reads for Postgres {
         .doing(DOING)?;
         let mut chain = chain
             .iter()
-            .map(|row| {
-                let state = row.text("state", DOING)?;
-                Ok(ChainStep {
-                    task_id: row.int("id", DOING)?,
-                    step: row.int("step", DOING)?,
-                    job: row.text("job", DOING)?,
-                    state: TaskState::from_name(&state).ok_or_else(|| StoreError::Corrupt {
-                        doing: DOING,
-                        detail: format!("unknown state `{state}`"),
-                    })?,
-                })
-            })
+            .map(rows::chain_step)
             .collect::<Result<Vec<_>, StoreError>>()?;
         if chain.len() < 2 {
             // A task alone: no chain.
@@ -96,25 +85,18 @@ impl Reads for Postgres {
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
-                .doing(DOING)?
-                .map(|row| {
-                    Ok::<_, StoreError>((
-                        row.text("schedule_id", DOING)?,
-                        rows::instant(row.int("tick_at", DOING)?),
-                    ))
-                })
-                .transpose()?;
+                .doing(DOING)?;
         let event =
             sqlx::query("SELECT source, event_id FROM jobs_events WHERE task_id = $1 LIMIT 1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
-                .doing(DOING)?
-                .map(|row| {
-                    Ok::<_, StoreError>((row.text("source", DOING)?, row.text("event_id", DOING)?))
-                })
-                .transpose()?;
-        Ok(TaskLinks { chain, tick, event })
+                .doing(DOING)?;
+        Ok(TaskLinks {
+            chain,
+            tick: tick.as_ref().map(rows::tick_link).transpose()?,
+            event: event.as_ref().map(rows::event_link).transpose()?,
+        })
     }
 
     async fn pulse(&self) -> Result<Pulse, StoreError> {
@@ -125,14 +107,7 @@ impl Reads for Postgres {
             .doing(DOING)?;
         let counts = counts
             .iter()
-            .filter_map(|row| {
-                let state = row.text("state", DOING);
-                let n = row.int("n", DOING);
-                match (state, n) {
-                    (Ok(state), Ok(n)) => TaskState::from_name(&state).map(|state| Ok((state, n))),
-                    (Err(e), _) | (_, Err(e)) => Some(Err(e)),
-                }
-            })
+            .filter_map(|row| rows::state_count(row).transpose())
             .collect::<Result<Vec<_>, StoreError>>()?;
         let latest_execution_id: Option<i64> =
             sqlx::query_scalar("SELECT MAX(id) FROM jobs_executions")
