@@ -163,3 +163,93 @@ async fn detail(
 ) -> Result<Json<TaskDetail>, ApiError> {
     Ok(Json(state.control.task_detail(task_id(&id)?).await?))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Bytes;
+    use axum::extract::{Path, Query, State};
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    use super::*;
+    use crate::admin::tests::state_over;
+
+    fn status<T>(result: Result<T, ApiError>) -> StatusCode {
+        match result {
+            Ok(_) => StatusCode::OK,
+            Err(error) => error.into_response().status(),
+        }
+    }
+
+    fn fields(since: Option<&str>, until: Option<&str>, q: Option<&str>) -> FilterQuery {
+        FilterQuery {
+            since: since.map(str::to_owned),
+            until: until.map(str::to_owned),
+            q: q.map(str::to_owned),
+            ..FilterQuery::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_filters_and_bodies_get_a_400_that_names_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, store) = state_over(&dir.path().join("jobs.db")).await;
+        store.migrate().await.unwrap();
+        let count_of = |fields| count(State(state.clone()), Ok(Query(fields)));
+        assert_eq!(
+            status(count_of(fields(Some("yesterday"), None, None)).await),
+            StatusCode::BAD_REQUEST
+        );
+        let later = "2026-11-28T02:00:00Z";
+        let earlier = "2026-11-28T01:00:00Z";
+        assert_eq!(
+            status(count_of(fields(Some(later), Some(earlier), None)).await),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(count_of(fields(None, None, Some("a\0b"))).await),
+            StatusCode::BAD_REQUEST
+        );
+        let Json(empty) = count_of(fields(Some(earlier), Some(later), Some("x")))
+            .await
+            .unwrap();
+        assert_eq!((empty.count, empty.up_to_id), (0, None));
+
+        let bulk_of = |action: &str, body: &str| {
+            bulk(
+                State(state.clone()),
+                Path(action.to_owned()),
+                Ok(Bytes::from(body.to_owned())),
+            )
+        };
+        assert_eq!(
+            status(bulk_of("retry", r#"{"filter":{}}"#).await),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(bulk_of("explode", r#"{"up_to_id":1}"#).await),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(bulk_of("retry", "not json").await),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(bulk_of("delete", r#"{"filter":{"state":"gone"},"up_to_id":1}"#).await),
+            StatusCode::BAD_REQUEST
+        );
+        let Json(nothing) = bulk_of("delete", r#"{"up_to_id":1}"#).await.unwrap();
+        assert_eq!(
+            (nothing.matched, nothing.applied, nothing.skipped),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            status(detail(State(state.clone()), Path("7".into())).await),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(detail(State(state), Path("seven".into())).await),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
