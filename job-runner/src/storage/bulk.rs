@@ -2,14 +2,12 @@
 //! task's links (its chain, the tick or event that started it), and the pulse of the
 //! whole table that the console's live updates watch.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::rows::Columns;
-use super::{StoreError, TaskFilter, TaskState};
+use super::{TaskFilter, TaskState};
 
 /// How many ids a bulk action changes per statement (and per transaction): a batch never
 /// holds its locks for long.
@@ -77,39 +75,14 @@ impl BulkOutcome {
     }
 }
 
-/// One batch of a bulk action: the ids found, newest first, and the same ids by job.
-pub(crate) struct Batch {
-    pub(crate) ids: Vec<i64>,
-    pub(crate) jobs: BTreeMap<String, Vec<i64>>,
-}
-
-impl Batch {
-    /// The batch of rows with an `id` and a `job` column.
-    pub(crate) fn of(rows: &[impl Columns]) -> Result<Batch, StoreError> {
-        const DOING: &str = "reading a batch of tasks";
-        let mut batch = Batch {
-            ids: Vec::with_capacity(rows.len()),
-            jobs: BTreeMap::new(),
-        };
-        for row in rows {
-            let id = row.int("id", DOING)?;
-            batch.ids.push(id);
-            batch
-                .jobs
-                .entry(row.text("job", DOING)?)
-                .or_default()
-                .push(id);
-        }
-        Ok(batch)
-    }
-}
-
-/// The first cursor of a bulk action (tasks below it): past `up_to_id`, and never past the
-/// filter's own cursor. Batches go newest first, below a cursor that only goes down, so a
-/// task is looked at once, even when the action moves it out of the filter or back in.
-pub(crate) fn first_cursor(filter: &TaskFilter, up_to_id: i64) -> i64 {
+/// The filter of a bulk action bounded by `up_to_id`: the tasks it matches at most up to
+/// that id (and below the filter's own cursor).
+pub(crate) fn up_to(filter: &TaskFilter, up_to_id: i64) -> TaskFilter {
     let past = up_to_id.saturating_add(1);
-    filter.before_id.map_or(past, |before| before.min(past))
+    TaskFilter {
+        before_id: Some(filter.before_id.map_or(past, |before| before.min(past))),
+        ..filter.clone()
+    }
 }
 
 /// How many tasks a filter matches now.

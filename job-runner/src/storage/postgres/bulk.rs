@@ -6,7 +6,7 @@ use sqlx::{PgConnection, Row};
 
 use super::complete::{release_keys, write_history};
 use super::{CANCELS_CHANNEL, Postgres, announce_task};
-use crate::storage::bulk::{Batch, first_cursor};
+use crate::storage::bulk::up_to;
 use crate::storage::rows::{self, TASK_COLUMNS, millis};
 use crate::storage::{
     Bulk, BulkAction, BulkOutcome, Doing, NewExecution, StoreError, TaskCount, TaskFilter,
@@ -41,98 +41,108 @@ impl Bulk for Postgres {
         now: DateTime<Utc>,
     ) -> Result<BulkOutcome, StoreError> {
         const DOING: &str = "acting on tasks in bulk";
+        // The matching ids first, in one read (8 bytes each in memory), newest first; then
+        // each batch in its own transaction, where every statement checks the filter again,
+        // so that a task that no longer matches is skipped.
+        let filter = up_to(filter, up_to_id);
+        let (conditions, binds) = task_conditions(&filter, 1, false);
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM jobs_tasks WHERE {conditions} ORDER BY id DESC"
+        )));
+        let ids = bind_all(query, binds)
+            .fetch_all(&self.pool)
+            .await
+            .doing(DOING)?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0).doing(DOING))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut outcome = BulkOutcome::default();
-        let mut cursor = first_cursor(filter, up_to_id);
-        loop {
-            let page = TaskFilter {
-                before_id: Some(cursor),
-                ..filter.clone()
-            };
-            let (conditions, binds) = task_conditions(&page, 2, false);
-            let query = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, job FROM jobs_tasks WHERE {conditions} ORDER BY id DESC LIMIT $1"
-            )))
-            .bind(i64::from(batch.max(1)));
-            let found = bind_all(query, binds)
-                .fetch_all(&self.pool)
-                .await
-                .doing(DOING)?;
-            let Batch { ids, jobs } = Batch::of(&found)?;
-            let Some(&lowest) = ids.last() else {
-                return Ok(outcome);
-            };
+        for ids in ids.chunks(batch.max(1) as usize) {
             let mut tx = self.begin(DOING).await?;
             let applied = match action {
                 BulkAction::Retry { extra_attempts } => {
+                    let jobs: Vec<String> = sqlx::query_scalar(
+                        "SELECT DISTINCT job FROM jobs_tasks WHERE id = ANY($1)",
+                    )
+                    .persistent(false)
+                    .bind(ids)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .doing(DOING)?;
                     let mut applied = 0;
-                    for (job, ids) in &jobs {
-                        applied += retry(&mut tx, job, ids, extra_attempts(job), now).await?;
+                    for job in &jobs {
+                        let extra = extra_attempts(job);
+                        applied += retry(&mut tx, &filter, ids, job, extra, now).await?;
                     }
                     applied
                 }
-                BulkAction::Cancel { runner } => cancel(&mut tx, &ids, runner, now).await?,
-                BulkAction::Delete => delete(&mut tx, &ids).await?,
+                BulkAction::Cancel { runner } => cancel(&mut tx, &filter, ids, runner, now).await?,
+                BulkAction::Delete => delete(&mut tx, &filter, ids).await?,
             };
             tx.commit().await.doing(DOING)?;
             outcome.add(ids.len(), applied);
-            if ids.len() < batch.max(1) as usize {
-                return Ok(outcome);
-            }
-            cursor = lowest;
         }
+        Ok(outcome)
     }
 }
 
-/// Retries the dead and cancelled tasks among `ids` (all of `job`), as `Controls::retry`
-/// does one; returns how many.
+/// Retries the dead and cancelled tasks of `job` among `ids` that still match `filter`, as
+/// `Controls::retry` does one; returns how many.
 async fn retry(
     tx: &mut PgConnection,
-    job: &str,
+    filter: &TaskFilter,
     ids: &[i64],
+    job: &str,
     extra_attempts: u32,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let done = sqlx::query(
+    let (conditions, binds) = task_conditions(filter, 5, false);
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE jobs_tasks SET state = 'pending', run_at = $2, finished_at = NULL, \
              max_attempts = attempt + $3 \
-         WHERE id = ANY($1) AND state IN ('dead', 'cancelled')",
-    )
+         WHERE id = ANY($1) AND job = $4 AND state IN ('dead', 'cancelled') AND {conditions}"
+    )))
     .persistent(false)
     .bind(ids)
     .bind(millis(now))
     .bind(i64::from(extra_attempts.max(1)))
-    .execute(&mut *tx)
-    .await
-    .doing("retrying tasks in bulk")?
-    .rows_affected();
+    .bind(job);
+    let done = bind_all(query, binds)
+        .execute(&mut *tx)
+        .await
+        .doing("retrying tasks in bulk")?
+        .rows_affected();
     if done > 0 {
         announce_task(tx, job).await?;
     }
     Ok(done)
 }
 
-/// Cancels the pending tasks among `ids` and asks the running ones to stop, as
-/// `Controls::cancel` does one; returns how many.
+/// Cancels the pending tasks among `ids` that still match `filter` and asks the running
+/// ones to stop, as `Controls::cancel` does one; returns how many.
 async fn cancel(
     tx: &mut PgConnection,
+    filter: &TaskFilter,
     ids: &[i64],
     runner: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     const DOING: &str = "cancelling tasks in bulk";
-    let cancelled = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let (conditions, binds) = task_conditions(filter, 3, false);
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE jobs_tasks SET state = 'cancelled', finished_at = $2 \
-         WHERE id = ANY($1) AND state = 'pending' RETURNING {TASK_COLUMNS}"
+         WHERE id = ANY($1) AND state = 'pending' AND {conditions} RETURNING {TASK_COLUMNS}"
     )))
     .persistent(false)
     .bind(ids)
-    .bind(millis(now))
-    .fetch_all(&mut *tx)
-    .await
-    .doing(DOING)?
-    .iter()
-    .map(rows::task)
-    .collect::<Result<Vec<_>, _>>()?;
+    .bind(millis(now));
+    let cancelled = bind_all(query, binds)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?
+        .iter()
+        .map(rows::task)
+        .collect::<Result<Vec<_>, _>>()?;
     let history: Vec<NewExecution> = cancelled
         .iter()
         .map(|task| NewExecution::cancelled(task, runner, now))
@@ -141,16 +151,21 @@ async fn cancel(
     let cancelled_ids: Vec<i64> = cancelled.iter().map(|task| task.id).collect();
     release_keys(tx, &cancelled_ids).await?;
     // The running ones are asked to stop, and their runners told at once.
-    let requested: Vec<i64> = sqlx::query_scalar(
+    let (conditions, binds) = task_conditions(filter, 3, false);
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE jobs_tasks SET cancel_requested_at = COALESCE(cancel_requested_at, $2) \
-         WHERE id = ANY($1) AND state = 'running' RETURNING id",
-    )
+         WHERE id = ANY($1) AND state = 'running' AND {conditions} RETURNING id"
+    )))
     .persistent(false)
     .bind(ids)
-    .bind(millis(now))
-    .fetch_all(&mut *tx)
-    .await
-    .doing(DOING)?;
+    .bind(millis(now));
+    let requested = bind_all(query, binds)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0).doing(DOING))
+        .collect::<Result<Vec<_>, _>>()?;
     if !requested.is_empty() {
         sqlx::query("SELECT pg_notify($1, id::text) FROM UNNEST($2::bigint[]) AS id")
             .bind(CANCELS_CHANNEL)
@@ -162,19 +177,29 @@ async fn cancel(
     Ok((cancelled.len() + requested.len()) as u64)
 }
 
-/// Deletes the finished tasks among `ids`, and releases the uniqueness keys they hold (the
-/// cleaner leaves their history rows, and so does this); returns how many.
-async fn delete(tx: &mut PgConnection, ids: &[i64]) -> Result<u64, StoreError> {
+/// Deletes the finished tasks among `ids` that still match `filter`, and releases the
+/// uniqueness keys they hold (the cleaner leaves their history rows, and so does this);
+/// returns how many.
+async fn delete(
+    tx: &mut PgConnection,
+    filter: &TaskFilter,
+    ids: &[i64],
+) -> Result<u64, StoreError> {
     const DOING: &str = "deleting tasks in bulk";
-    let deleted: Vec<i64> = sqlx::query_scalar(
-        "DELETE FROM jobs_tasks \
-         WHERE id = ANY($1) AND state IN ('succeeded', 'dead', 'cancelled') RETURNING id",
-    )
+    let (conditions, binds) = task_conditions(filter, 2, false);
+    let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM jobs_tasks WHERE id = ANY($1) \
+           AND state IN ('succeeded', 'dead', 'cancelled') AND {conditions} RETURNING id"
+    )))
     .persistent(false)
-    .bind(ids)
-    .fetch_all(&mut *tx)
-    .await
-    .doing(DOING)?;
+    .bind(ids);
+    let deleted = bind_all(query, binds)
+        .fetch_all(&mut *tx)
+        .await
+        .doing(DOING)?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0).doing(DOING))
+        .collect::<Result<Vec<_>, _>>()?;
     if !deleted.is_empty() {
         sqlx::query("DELETE FROM jobs_unique WHERE task_id = ANY($1)")
             .bind(&deleted)
