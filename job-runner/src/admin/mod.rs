@@ -101,6 +101,9 @@ pub(crate) fn router(state: AppState) -> Router {
 
 /// Serves the admin server on `listener` until `stop`.
 pub(crate) async fn serve(listener: TcpListener, state: AppState, mut stop: watch::Receiver<bool>) {
+    // The event streams never end by themselves: they end at the stop, so that the graceful
+    // shutdown, which waits for open connections, is not held by an open console.
+    state.changes.end_at(stop.clone());
     let app = router(state);
     let shutdown = async move {
         let _ = stop.changed().await;

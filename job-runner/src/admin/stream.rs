@@ -35,9 +35,27 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Clone, Default)]
 pub(crate) struct Changes {
     watcher: Arc<Mutex<Option<watch::Sender<Option<Change>>>>>,
+    /// The server's stop: every stream ends there.
+    stop: Arc<Mutex<Option<watch::Receiver<bool>>>>,
 }
 
 impl Changes {
+    /// Ends every stream when `stop` changes.
+    pub(crate) fn end_at(&self, stop: watch::Receiver<bool>) {
+        *self
+            .stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(stop);
+    }
+
+    /// The server's stop, if it has one.
+    fn stop(&self) -> Option<watch::Receiver<bool>> {
+        self.stop
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     /// A subscription to the changes, starting the watcher if none runs.
     fn subscribe(&self, control: &Control) -> watch::Receiver<Option<Change>> {
         // Held briefly, never across an await: a poisoned lock only means a panic elsewhere
@@ -119,22 +137,40 @@ pub(super) async fn stream(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.changes.subscribe(&state.control);
-    let events =
-        futures_util::stream::unfold((receiver, true), |(mut receiver, first)| async move {
-            if !first {
-                receiver.changed().await.ok()?;
-            }
-            loop {
-                let change = receiver.borrow_and_update().clone();
-                if let Some(change) = change {
-                    let event = Event::default()
-                        .event("change")
-                        .json_data(&change)
-                        .unwrap_or_else(|_| Event::default().comment("unreadable change"));
-                    return Some((Ok(event), (receiver, false)));
+    let stop = state.changes.stop();
+    let events = futures_util::stream::unfold(
+        (receiver, stop, true),
+        |(mut receiver, mut stop, first)| async move {
+            let next = async {
+                if !first {
+                    receiver.changed().await.ok()?;
                 }
-                receiver.changed().await.ok()?;
-            }
-        });
+                loop {
+                    let change = receiver.borrow_and_update().clone();
+                    if let Some(change) = change {
+                        return Some(change);
+                    }
+                    receiver.changed().await.ok()?;
+                }
+            };
+            let stopped = async {
+                match stop.as_mut() {
+                    Some(stop) => {
+                        let _ = stop.wait_for(|stopped| *stopped).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let change = tokio::select! {
+                change = next => change?,
+                () = stopped => return None,
+            };
+            let event = Event::default()
+                .event("change")
+                .json_data(&change)
+                .unwrap_or_else(|_| Event::default().comment("unreadable change"));
+            Some((Ok(event), (receiver, stop, false)))
+        },
+    );
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
