@@ -37,6 +37,8 @@ macro_rules! tests {
 mod backends;
 mod http;
 mod jobs;
+#[path = "../faults/rng.rs"]
+mod rng;
 mod support;
 
 mod admin;
@@ -48,6 +50,7 @@ mod deploy;
 mod events;
 mod examples;
 mod flow;
+mod fuzz;
 mod recovery;
 mod retries;
 mod running;
@@ -72,6 +75,7 @@ const TOPICS: &[&[Test]] = &[
     chains::TESTS,
     app::TESTS,
     wakes::TESTS,
+    fuzz::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.
