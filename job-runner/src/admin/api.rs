@@ -3,8 +3,8 @@
 use crate::schedule_control::{ScheduleChange, ScheduleSpec, ScheduleStatus};
 use crate::storage::ScheduleRow;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,6 +16,7 @@ use super::AppState;
 use super::auth::require_api_auth;
 use super::error::ApiError;
 use super::limits;
+use super::query::ApiQuery;
 use crate::control::JobStatus;
 use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskRow};
 
@@ -183,12 +184,6 @@ struct ExecutionQuery {
     limit: Option<u32>,
 }
 
-pub(super) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|rejection| {
-        ApiError::bad_request(format!("invalid query: {}", rejection.body_text()))
-    })
-}
-
 pub(super) fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     text.map(|text| {
         DateTime::parse_from_rfc3339(text)
@@ -230,9 +225,8 @@ pub(super) fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page
 
 async fn executions(
     State(state): State<AppState>,
-    q: Result<Query<ExecutionQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ExecutionQuery>,
 ) -> Result<Json<Page<Execution>>, ApiError> {
-    let q = query(q)?;
     let status = q
         .status
         .as_deref()

@@ -23,6 +23,8 @@ mod hooks;
 mod limits;
 mod login;
 pub mod openapi;
+mod query;
+mod refusals;
 mod sessions;
 mod stream;
 mod tasks;
@@ -95,6 +97,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(hooks::routes())
         .merge(login::routes())
         .merge(dashboard::routes(state.clone()))
+        .fallback(refusals::not_found)
+        .layer(axum::middleware::from_fn(refusals::refuse_nul))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

@@ -6,15 +6,16 @@
 //! found in the arguments' JSON, in any case.
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::AppState;
-use super::api::{Page, cursor, instant, json_body, limit, page, query, task_id};
+use super::api::{Page, cursor, instant, json_body, limit, page, task_id};
 use super::error::ApiError;
+use super::query::ApiQuery;
 use crate::storage::{BulkOutcome, TaskCount, TaskFilter, TaskRow, TaskState};
 use crate::task_control::{BulkKind, TaskDetail};
 
@@ -101,9 +102,8 @@ fn filter(fields: FilterQuery) -> Result<TaskFilter, ApiError> {
 
 async fn tasks(
     State(state): State<AppState>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> Result<Json<Page<TaskRow>>, ApiError> {
-    let q = query(q)?;
     let limit = limit(q.limit)?;
     let filter = TaskFilter {
         before_id: cursor(q.cursor.as_deref())?,
@@ -123,9 +123,9 @@ async fn tasks(
 
 async fn count(
     State(state): State<AppState>,
-    q: Result<Query<FilterQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<FilterQuery>,
 ) -> Result<Json<TaskCount>, ApiError> {
-    let filter = filter(query(q)?)?;
+    let filter = filter(q)?;
     Ok(Json(state.control.count_tasks(&filter).await?))
 }
 
@@ -167,7 +167,7 @@ async fn detail(
 #[cfg(test)]
 mod tests {
     use axum::body::Bytes;
-    use axum::extract::{Path, Query, State};
+    use axum::extract::{Path, State};
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
 
@@ -195,7 +195,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (state, store) = state_over(&dir.path().join("jobs.db")).await;
         store.migrate().await.unwrap();
-        let count_of = |fields| count(State(state.clone()), Ok(Query(fields)));
+        let count_of = |fields| count(State(state.clone()), ApiQuery(fields));
         assert_eq!(
             status(count_of(fields(Some("yesterday"), None, None)).await),
             StatusCode::BAD_REQUEST

@@ -37,6 +37,8 @@ macro_rules! tests {
 mod backends;
 mod http;
 mod jobs;
+#[path = "../faults/rng.rs"]
+mod rng;
 mod support;
 
 mod admin;
@@ -48,6 +50,7 @@ mod deploy;
 mod events;
 mod examples;
 mod flow;
+mod fuzz;
 mod recovery;
 mod retries;
 mod running;
@@ -73,6 +76,7 @@ const TOPICS: &[&[Test]] = &[
     chains::TESTS,
     app::TESTS,
     wakes::TESTS,
+    fuzz::TESTS,
     tasks::TESTS,
 ];
 
