@@ -186,6 +186,25 @@ impl Browser {
         self.call("POST", "/url", json!({ "url": url }));
     }
 
+    /// Presses the keys of `text` (WebDriver key codes for special keys, such as
+    /// `\u{E004}` for Tab).
+    fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({ "type": "keyDown", "value": c.to_string() }),
+                    json!({ "type": "keyUp", "value": c.to_string() }),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
+        );
+    }
+
     fn url(&self) -> String {
         self.call("GET", "/url", json!({}))
             .as_str()
@@ -399,6 +418,8 @@ fn an_operator_walks_through_the_console() {
     let _chromedriver = Process(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={driver_port}"))
+            // Times show in the viewer's zone, UTC on hover.
+            .env("TZ", "Europe/Paris")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -514,6 +535,19 @@ fn an_operator_walks_through_the_console() {
         browser.text(&error)
     );
     browser.wait_for("#task-actions button[data-action='retry']", wait);
+    let created = browser.wait_for("#task-facts-panel time", wait);
+    let shown = browser.text(&created);
+    let utc = browser.call(
+        "GET",
+        &format!("/element/{created}/attribute/title"),
+        json!({}),
+    );
+    let utc = utc.as_str().unwrap_or_default();
+    assert!(utc.ends_with(" UTC"), "the UTC time on hover: {utc}");
+    assert!(
+        !shown.contains(&utc[11..16]),
+        "shown in Paris time ({shown}), not UTC ({utc})"
+    );
     if walk.runs("task: origin and chain", &["task detail"]) {
         browser.wait_for_text("#origin", "manual", wait);
         browser.wait_for_text("#chain-panel", "Not part of a chain", wait);
@@ -534,16 +568,19 @@ fn an_operator_walks_through_the_console() {
         "tasks: filter since a time, bulk retry",
         &["task filters", "task count"],
     ) {
-        // The time as the viewer's zone shows it, typed into the field.
-        let since = before
-            .with_timezone(&chrono::Local)
-            .format("%Y-%m-%dT%H:%M:%S");
+        // The time as the viewer's zone shows it (the browser runs in Paris), in the field.
+        let since = before.format("%Y-%m-%dT%H:%M:%SZ");
         browser.script(&format!(
-            "document.getElementById('filter-since').value = '{since}';"
+            "const d = new Date('{since}'); const p = (n) => String(n).padStart(2, '0');
+             document.getElementById('filter-since').value = d.getFullYear() + '-' + p(d.getMonth() + 1)
+               + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());"
         ));
         browser.click(&browser.wait_for("#filter-apply", wait));
         assert!(
-            wait_until(wait, || browser.url().contains("since=")),
+            wait_until(wait, || browser.url().contains(&format!(
+                "since={}",
+                since.to_string().replace(':', "%3A")
+            ))),
             "the filter is in the address: {}",
             browser.url()
         );
@@ -654,6 +691,21 @@ fn an_operator_walks_through_the_console() {
             .script("return document.getElementById('filter-job').value;")
             .as_str(),
         Some("transfer_document")
+    );
+
+    // The keyboard: the first Tab reaches the skip link, and `/` jumps to the filter box.
+    browser.keys("\u{E004}");
+    assert_eq!(
+        browser
+            .script("return document.activeElement.className;")
+            .as_str(),
+        Some("skip")
+    );
+    browser.script("document.activeElement.blur();");
+    browser.keys("/");
+    assert_eq!(
+        browser.script("return document.activeElement.id;").as_str(),
+        Some("filter-q")
     );
 
     // The session's cookie is out of reach of the page's scripts.

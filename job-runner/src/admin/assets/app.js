@@ -17,6 +17,7 @@
     current = null;
     const view = document.getElementById("view");
     view.replaceChildren();
+    if (focusHeading) Console.say("", false);
     const path = window.location.pathname;
     const page = Console.pages.find((p) => p.pattern.test(path));
     for (const a of document.querySelectorAll("header nav a")) {

@@ -10,7 +10,7 @@
 
   function stateCell(job) {
     if (!job.enabled) return h("span", { class: "badge muted-badge" }, "disabled");
-    if (job.paused) return h("span", { class: "badge paused" }, "⏸ paused");
+    if (job.paused) return h("span", { class: "badge paused" }, "paused");
     return h("span", { class: "badge ok" }, "active");
   }
 
@@ -213,7 +213,7 @@
                     td(s.cron ? s.cron + " (" + s.timezone + ")" : "every " + Console.duration(s.every_ms)),
                     td(Console.time(s.next_run)),
                     td(Console.time(s.last_run)),
-                    td(s.enabled ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge paused" }, "⏸ paused")),
+                    td(s.enabled ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge paused" }, "paused")),
                   ),
                 ),
               "No schedule: the job runs when triggered or enqueued.",

@@ -34,7 +34,7 @@
   /** The queues table (shared with the queues page, which adds the controls). */
   Console.queueCells = function queueCells(q) {
     return [
-      td(q.paused ? h("span", { class: "badge paused" }, "⏸ paused") : h("span", { class: "badge ok" }, "active")),
+      td(q.paused ? h("span", { class: "badge paused" }, "paused") : h("span", { class: "badge ok" }, "active")),
       td(q.pending),
       td(q.due),
       td(q.running),

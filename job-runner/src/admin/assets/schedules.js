@@ -150,7 +150,7 @@
                   td(s.catch_up),
                   td(Console.time(s.next_run)),
                   td(Console.time(s.last_run)),
-                  td(s.enabled ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge paused" }, "⏸ paused")),
+                  td(s.enabled ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge paused" }, "paused")),
                   td(actions(s), "actions"),
                 ),
               ),

@@ -122,7 +122,9 @@
     const hint = h(
       "p",
       { class: "muted intro" },
-      "Times are in your zone and go into the address in UTC. A task's time is when it finished, or when it was created while not finished. Press / to search.",
+      "Times are in your zone (" +
+        Intl.DateTimeFormat().resolvedOptions().timeZone +
+        ") and go into the address in UTC. A task's time is when it finished, or when it was created while not finished. Press / to search.",
     );
 
     const list = Console.panel("task-list", "Tasks");
