@@ -652,6 +652,25 @@ fn an_operator_walks_through_the_console() {
         "{}",
         browser.text(&row)
     );
+    // Changed: at 04:00 instead.
+    browser.click(&browser.wait_for(
+        "button[data-action='edit'][data-schedule='nightly-sessions']",
+        wait,
+    ));
+    let cron = browser.wait_for("#schedule-cron", wait);
+    browser.script("document.getElementById('schedule-cron').value = '';");
+    browser.type_into(&cron, "0 4 * * *");
+    browser.click(&browser.wait_for("#schedule-submit", wait));
+    browser.wait_for_text(
+        "#schedules tr[data-schedule='nightly-sessions']",
+        "0 4 * * *",
+        wait,
+    );
+    assert!(
+        browser
+            .find_all("#schedule-cancel-edit:not([hidden])")
+            .is_empty()
+    );
     // A bad one is refused with the server's reason beside the form.
     let id = browser.wait_for("#schedule-id", wait);
     browser.type_into(&id, "broken");
