@@ -378,13 +378,17 @@ fn an_operator_walks_through_the_console() {
     // Some history to look at: a success, and three transfers of a missing file, which fail
     // for good (dead at their first attempt).
     let before = chrono::Utc::now() - chrono::Duration::minutes(5);
-    http::request(
-        "POST",
-        &base,
-        "/api/jobs/cleanup_expired_challenges/trigger",
-        &headers,
-        b"",
-    );
+    // More successes than a page of tasks holds.
+    for _ in 0..53 {
+        let created = http::request(
+            "POST",
+            &base,
+            "/api/jobs/cleanup_expired_challenges/trigger",
+            &headers,
+            b"",
+        );
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
     for n in 0..3 {
         let body =
             format!(r#"{{"args":{{"source":"missing-{n}.pdf","destination":"out-{n}.pdf"}}}}"#);
@@ -605,10 +609,39 @@ fn an_operator_walks_through_the_console() {
         browser.shoot("tasks");
     }
 
+    // Pages of 50, the older ones through the cursor.
+    browser.click(&browser.wait_for("header nav a[href='/tasks']", wait));
+    browser.wait_for("#filters", wait);
+    browser.script("document.getElementById('filter-job').value = 'cleanup_expired_challenges';");
+    browser.click(&browser.wait_for("#filter-apply", wait));
+    assert!(wait_until(wait, || browser
+        .find_all("#tasks tbody tr[data-job='cleanup_expired_challenges']")
+        .len()
+        == 50));
+    browser.click(&browser.wait_for("#older", wait));
+    assert!(
+        wait_until(wait, || browser.url().contains("cursor=")
+            && browser.find_all("#tasks tbody tr").len() == 3),
+        "the older page holds the 3 others"
+    );
+    assert!(browser.find_all("#older").is_empty());
+    browser.wait_for(
+        "nav.pager a[href='/tasks?job=cleanup_expired_challenges']",
+        wait,
+    );
+
     // Trigger a job from its page; the attempt shows up there.
     browser.click(&browser.wait_for("header nav a[href='/jobs']", wait));
-    browser.click(&browser.wait_for("#jobs a[data-job='cleanup_expired_sessions']", wait));
+    browser.click(&browser.wait_for(
+        "#jobs tr[data-job='cleanup_expired_sessions'] a[href$='#trigger-panel']",
+        wait,
+    ));
     browser.wait_for("#job-detail[data-job='cleanup_expired_sessions']", wait);
+    // The link lands on the form (the job takes no arguments: on its button).
+    assert!(wait_until(wait, || browser
+        .script("return document.activeElement.id;")
+        .as_str()
+        == Some("trigger-submit")));
     browser.click(&browser.wait_for("#trigger-submit", wait));
     browser.wait_for("#trigger-done a[data-task]", wait);
     let row = browser.wait_for(

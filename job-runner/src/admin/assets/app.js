@@ -34,12 +34,32 @@
     const args = path.match(page.pattern).slice(1).map(decodeURIComponent);
     document.title = page.title(args) + " · Jobs";
     current = page.mount(view, args, Console.params()) || {};
-    if (focusHeading) {
+    // A link to a part of a page (`/jobs/x#trigger-panel`) lands there, once drawn; any
+    // other navigation lands on the heading.
+    const hash = window.location.hash ? decodeURIComponent(window.location.hash.slice(1)) : "";
+    const land = () => {
+      const target = hash ? document.getElementById(hash) : null;
+      if (!target) return false;
+      target.scrollIntoView();
+      const controls = "a, button, input, select, textarea";
+      const field = target.matches(controls) ? target : [...target.querySelectorAll(controls)].find((c) => c.offsetParent !== null);
+      if (field) field.focus({ preventScroll: true });
+      return true;
+    };
+    const onHeading = () => {
       const heading = view.querySelector("h1");
       if (heading) heading.focus({ preventScroll: true });
       window.scrollTo(0, 0);
+    };
+    if (!hash) {
+      if (focusHeading) onHeading();
+      Console.refresh();
+      return;
     }
-    Console.refresh();
+    const mounted = current;
+    Console.refresh().then(() => {
+      if (current === mounted && !land() && focusHeading) onHeading();
+    });
   }
 
   /** Opens a page of the console without reloading. */
@@ -48,30 +68,30 @@
     render(true);
   };
 
-  let refreshing = false;
-  let again = false;
-  /** Re-reads the data of the page on screen (at most one read at a time). */
-  Console.refresh = async function refresh() {
-    if (!current || !current.refresh) return;
-    if (refreshing) {
-      again = true;
-      return;
-    }
-    refreshing = true;
+  // At most one read runs, and at most one waits behind it (which every later call joins):
+  // a page's data is read again after the changes that asked for it.
+  let last = Promise.resolve();
+  let waiting = null;
+  async function read() {
+    waiting = null;
     const page = current;
+    if (!page || !page.refresh) return;
     try {
       await page.refresh();
       const updated = document.getElementById("updated");
       if (updated) updated.textContent = "Updated " + new Date().toLocaleTimeString();
     } catch (e) {
       if (e.status !== 401) Console.say("Cannot refresh: " + e.message, true);
-    } finally {
-      refreshing = false;
-      if (again) {
-        again = false;
-        Console.refresh();
-      }
     }
+  }
+  /** Re-reads the data of the page on screen; resolves once a read that started after the
+   * call has finished. */
+  Console.refresh = function refresh() {
+    if (!waiting) {
+      waiting = last.then(read);
+      last = waiting;
+    }
+    return waiting;
   };
 
   let debounce = null;

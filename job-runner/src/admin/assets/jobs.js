@@ -85,7 +85,7 @@
                   td(stateCell(job)),
                   td([
                     pauseButton(job),
-                    h("a", { href: "/jobs/" + encodeURIComponent(job.name) + "#trigger", class: "button-link" }, "Trigger…"),
+                    h("a", { href: "/jobs/" + encodeURIComponent(job.name) + "#trigger-panel", class: "button-link" }, "Trigger…"),
                   ]),
                 ),
               ),

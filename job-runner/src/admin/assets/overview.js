@@ -199,6 +199,10 @@
       if (state.job) q.set("job", state.job);
       if (state.queue) q.set("queue", state.queue);
       const api = Console.api;
+      // The running and dead tasks of the job or queue chosen.
+      let narrow = "";
+      if (state.job) narrow += "&job=" + encodeURIComponent(state.job);
+      if (state.queue) narrow += "&queue=" + encodeURIComponent(state.queue);
       const jobsPromise = api("GET", "/api/jobs");
       await Promise.all([
         api("GET", "/api/overview?" + q).then((o) => {
@@ -242,10 +246,10 @@
           totals.fail(e);
           queues.fail(e);
         }),
-        Console.fill(running, api("GET", "/api/tasks?state=running&limit=50" + (state.job ? "&job=" + encodeURIComponent(state.job) : "")), (page) =>
+        Console.fill(running, api("GET", "/api/tasks?state=running&limit=50" + narrow), (page) =>
           running.show(Console.table("running", Console.RUNNING_COLUMNS, Console.runningRows(page.items), "No task is running.")),
         ),
-        Console.fill(dead, api("GET", "/api/tasks?state=dead&limit=10" + (state.job ? "&job=" + encodeURIComponent(state.job) : "")), (page) =>
+        Console.fill(dead, api("GET", "/api/tasks?state=dead&limit=10" + narrow), (page) =>
           dead.show(
             Console.table(
               "dead",
