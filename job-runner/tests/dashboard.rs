@@ -489,11 +489,10 @@ fn an_operator_walks_through_the_console() {
     browser.wait_for("#dead tr[data-job='transfer_document']", wait);
     let job_link = if walk.runs("overview: find the failing job", &["overview"]) {
         browser.wait_for("#throughput-chart canvas", wait);
-        let row = browser.wait_for("#job-totals tr.failure[data-job='transfer_document']", wait);
-        assert!(
-            browser.text(&row).contains("failing"),
-            "{}",
-            browser.text(&row)
+        browser.wait_for_text(
+            "#job-totals tr.failure[data-job='transfer_document']",
+            "failing",
+            wait,
         );
         browser.wait_for_text("#throughput-summary", "3 dead", wait);
         // The day's window, and back.
@@ -532,20 +531,14 @@ fn an_operator_walks_through_the_console() {
     // A dead task: its attempts, each error in full.
     browser.click(&browser.wait_for("#job-tasks tr[data-state='dead'] a[data-task]", wait));
     browser.wait_for("#task[data-task]", wait);
-    let error = browser.wait_for("#attempt-list li.failure pre.error-text", wait);
-    assert!(
-        browser.text(&error).contains("missing-"),
-        "the attempt's error: {}",
-        browser.text(&error)
-    );
+    browser.wait_for_text("#attempt-list li.failure pre.error-text", "missing-", wait);
     browser.wait_for("#task-actions button[data-action='retry']", wait);
-    let created = browser.wait_for("#task-facts-panel time", wait);
-    let shown = browser.text(&created);
-    let utc = browser.call(
-        "GET",
-        &format!("/element/{created}/attribute/title"),
-        json!({}),
+    browser.wait_for("#task-facts-panel time", wait);
+    let time = browser.script(
+        "const t = document.querySelector('#task-facts-panel time'); return [t.textContent, t.title];",
     );
+    let shown = time[0].as_str().unwrap_or_default();
+    let utc = &time[1];
     let utc = utc.as_str().unwrap_or_default();
     assert!(utc.ends_with(" UTC"), "the UTC time on hover: {utc}");
     assert!(
@@ -644,14 +637,11 @@ fn an_operator_walks_through_the_console() {
         == Some("trigger-submit")));
     browser.click(&browser.wait_for("#trigger-submit", wait));
     browser.wait_for("#trigger-done a[data-task]", wait);
-    let row = browser.wait_for(
+    // (Read through its selector: a refresh draws the rows anew.)
+    browser.wait_for_text(
         "#job-executions tr[data-status='succeeded']",
+        "manual",
         Duration::from_secs(20),
-    );
-    assert!(
-        browser.text(&row).contains("manual"),
-        "{}",
-        browser.text(&row)
     );
 
     // Pause a queue.
@@ -679,11 +669,10 @@ fn an_operator_walks_through_the_console() {
     browser.type_into(&zone, "Europe/Paris");
     browser.click(&browser.wait_for("#schedule-submit", wait));
     browser.wait_for_text("#schedule-done", "Added nightly-sessions", wait);
-    let row = browser.wait_for("#schedules tr[data-schedule='nightly-sessions']", wait);
-    assert!(
-        browser.text(&row).contains("0 3 * * *"),
-        "{}",
-        browser.text(&row)
+    browser.wait_for_text(
+        "#schedules tr[data-schedule='nightly-sessions']",
+        "0 3 * * *",
+        wait,
     );
     // Changed: at 04:00 instead.
     browser.click(&browser.wait_for(
@@ -712,6 +701,27 @@ fn an_operator_walks_through_the_console() {
     browser.click(&browser.wait_for("#schedule-submit", wait));
     browser.wait_for("#schedule-error:not([hidden])", wait);
     browser.shoot("schedules");
+    // Paused, resumed, and removed (a second press confirms).
+    let row = "#schedules tr[data-schedule='nightly-sessions']";
+    browser.click(&browser.wait_for(&format!("{row} button[data-action='pause']"), wait));
+    browser.wait_for(
+        "#schedules tr.paused[data-schedule='nightly-sessions']",
+        wait,
+    );
+    browser.click(&browser.wait_for(&format!("{row} button[data-action='resume']"), wait));
+    browser.wait_for(&format!("{row} button[data-action='pause']"), wait);
+    browser.click(&browser.wait_for(&format!("{row} button[data-action='remove']"), wait));
+    browser.wait_for_text(
+        &format!("{row} button[data-action='remove']"),
+        "Really remove",
+        wait,
+    );
+    assert!(
+        !browser.find_all(row).is_empty(),
+        "removed at the first press"
+    );
+    browser.click(&browser.wait_for(&format!("{row} button[data-action='remove']"), wait));
+    assert!(wait_until(wait, || browser.find_all(row).is_empty()));
 
     browser.click(&browser.wait_for("header nav a[href='/runners']", wait));
     if walk.runs("runners: this runner, alive", &["runners"]) {
