@@ -40,21 +40,12 @@ pub fn run(cwd: &Path) -> anyhow::Result<PathBuf> {
     let metadata: serde_json::Value = serde_json::from_slice(&metadata)
         .with_context(|| format!("the registry's description of uplot {VERSION} is not JSON"))?;
     let published = metadata["dist"]["integrity"].as_str().unwrap_or_default();
-    if published != INTEGRITY {
-        bail!(
-            "the registry publishes the integrity `{published}` for uplot {VERSION}, not the pinned `{INTEGRITY}`: the release was changed or the registry is not the real one; do not vendor it (to move to another version, change VERSION and INTEGRITY in xtask/src/vendor_ui.rs to that version's `npm view uplot@<version> dist.integrity`)"
-        );
-    }
+    check_published(published)?;
     let tarball_url = metadata["dist"]["tarball"].as_str().with_context(|| {
         format!("the registry's description of uplot {VERSION} has no dist.tarball")
     })?;
     let tarball = fetch(tarball_url)?;
-    let actual = integrity_of(&tarball);
-    if actual != INTEGRITY {
-        bail!(
-            "the tarball downloaded from {tarball_url} hashes to `{actual}`, not the published `{INTEGRITY}`: the download was corrupted or tampered with; nothing was written, try again"
-        );
-    }
+    check_download(tarball_url, &tarball)?;
     let scratch = tempdir()?;
     let archive = scratch.join(format!("uplot-{VERSION}.tgz"));
     std::fs::write(&archive, &tarball)
@@ -83,6 +74,27 @@ pub fn run(cwd: &Path) -> anyhow::Result<PathBuf> {
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(vendor)
+}
+
+/// Fails unless the registry publishes the pinned integrity.
+fn check_published(published: &str) -> anyhow::Result<()> {
+    if published != INTEGRITY {
+        bail!(
+            "the registry publishes the integrity `{published}` for uplot {VERSION}, not the pinned `{INTEGRITY}`: the release was changed or the registry is not the real one; do not vendor it (to move to another version, change VERSION and INTEGRITY in xtask/src/vendor_ui.rs to that version's `npm view uplot@<version> dist.integrity`)"
+        );
+    }
+    Ok(())
+}
+
+/// Fails unless the downloaded tarball hashes to the pinned integrity.
+fn check_download(url: &str, tarball: &[u8]) -> anyhow::Result<()> {
+    let actual = integrity_of(tarball);
+    if actual != INTEGRITY {
+        bail!(
+            "the tarball downloaded from {url} hashes to `{actual}`, not the published `{INTEGRITY}`: the download was corrupted or tampered with; nothing was written, try again"
+        );
+    }
+    Ok(())
 }
 
 /// The body of `url`, through `curl`; fails on any HTTP error.
@@ -156,5 +168,16 @@ mod tests {
         assert_eq!(base64(b"f"), "Zg==");
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
+    }
+
+    #[test]
+    fn a_mismatch_fails_loudly() {
+        assert!(check_published(INTEGRITY).is_ok());
+        let error = check_published("sha512-AAAA").unwrap_err().to_string();
+        assert!(error.contains("not the pinned"), "{error}");
+        let error = check_download("https://example/x.tgz", b"not the tarball")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tampered"), "{error}");
     }
 }
