@@ -109,10 +109,6 @@ impl Browser {
         found.remove(0)
     }
 
-    fn click(&self, element: &str) {
-        self.call("POST", &format!("/element/{element}/click"), json!({}));
-    }
-
     fn type_into(&self, element: &str, text: &str) {
         self.call(
             "POST",
@@ -203,6 +199,19 @@ impl Browser {
             "/actions",
             json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
         );
+    }
+
+    /// Waits for `css` and clicks it, again if a refresh replaced it in between.
+    fn press(&self, css: &str, limit: Duration) {
+        let mut last = Value::Null;
+        let pressed = wait_until(limit, || {
+            let Some(element) = self.find_all(css).into_iter().next() else {
+                return false;
+            };
+            last = self.call("POST", &format!("/element/{element}/click"), json!({}));
+            last.get("error").is_none()
+        });
+        assert!(pressed, "could not press `{css}` within {limit:?}: {last}");
     }
 
     fn url(&self) -> String {
@@ -471,14 +480,14 @@ fn an_operator_walks_through_the_console() {
     // A wrong token is refused on the page.
     let field = browser.wait_for("#token", Duration::from_secs(10));
     browser.type_into(&field, "not-the-token");
-    browser.click(&browser.wait_for("#login", Duration::from_secs(5)));
+    browser.press("#login", Duration::from_secs(5));
     let error = browser.wait_for("#login-error:not([hidden])", Duration::from_secs(10));
     assert_eq!(browser.text(&error), "Wrong token.");
 
     browser.open(&format!("{base}/login"));
     let field = browser.wait_for("#token", Duration::from_secs(10));
     browser.type_into(&field, TOKEN);
-    browser.click(&browser.wait_for("#login", Duration::from_secs(5)));
+    browser.press("#login", Duration::from_secs(5));
 
     // The overview: the failing job stands out in the table (and the chart above it).
     browser.wait_for("#view h1", wait);
@@ -496,9 +505,9 @@ fn an_operator_walks_through_the_console() {
         );
         browser.wait_for_text("#throughput-summary", "3 dead", wait);
         // The day's window, and back.
-        browser.click(&browser.wait_for("#window-day", wait));
+        browser.press("#window-day", wait);
         browser.wait_for_text("#throughput-summary", "Last day", wait);
-        browser.click(&browser.wait_for("#window-hour", wait));
+        browser.press("#window-hour", wait);
         browser.wait_for_text("#throughput-summary", "Last hour", wait);
         "#job-totals tr[data-job='transfer_document'] a[data-job]"
     } else {
@@ -507,7 +516,7 @@ fn an_operator_walks_through_the_console() {
     browser.shoot("overview");
 
     // Its page: settings, and a trigger the server refuses, with its reason by the form.
-    browser.click(&browser.wait_for(job_link, wait));
+    browser.press(job_link, wait);
     browser.wait_for("#job-detail[data-job='transfer_document']", wait);
     assert!(
         browser.url().ends_with("/jobs/transfer_document"),
@@ -518,7 +527,7 @@ fn an_operator_walks_through_the_console() {
     let args = browser.wait_for("#trigger-args", wait);
     browser.script("document.getElementById('trigger-args').value = '';");
     browser.type_into(&args, r#"{"source": 1}"#);
-    browser.click(&browser.wait_for("#trigger-submit", wait));
+    browser.press("#trigger-submit", wait);
     let refused = browser.wait_for("#trigger-error:not([hidden])", wait);
     assert!(
         browser.text(&refused).contains("expected path string"),
@@ -529,7 +538,7 @@ fn an_operator_walks_through_the_console() {
     browser.shoot("job");
 
     // A dead task: its attempts, each error in full.
-    browser.click(&browser.wait_for("#job-tasks tr[data-state='dead'] a[data-task]", wait));
+    browser.press("#job-tasks tr[data-state='dead'] a[data-task]", wait);
     browser.wait_for("#task[data-task]", wait);
     browser.wait_for_text("#attempt-list li.failure pre.error-text", "missing-", wait);
     browser.wait_for("#task-actions button[data-action='retry']", wait);
@@ -553,7 +562,7 @@ fn an_operator_walks_through_the_console() {
 
     // The job's dead tasks since a time, retried all at once after confirming the count.
     browser.script("history.back();");
-    browser.click(&browser.wait_for("a[data-dead-tasks='transfer_document']", wait));
+    browser.press("a[data-dead-tasks='transfer_document']", wait);
     browser.wait_for("#filters", wait);
     assert_eq!(
         browser
@@ -572,7 +581,7 @@ fn an_operator_walks_through_the_console() {
              document.getElementById('filter-since').value = d.getFullYear() + '-' + p(d.getMonth() + 1)
                + '-' + p(d.getDate()) + 'T' + p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds());"
         ));
-        browser.click(&browser.wait_for("#filter-apply", wait));
+        browser.press("#filter-apply", wait);
         assert!(
             wait_until(wait, || browser.url().contains(&format!(
                 "since={}",
@@ -585,14 +594,14 @@ fn an_operator_walks_through_the_console() {
             "#tasks tr[data-state='dead'][data-job='transfer_document']",
             wait,
         );
-        browser.click(&browser.wait_for("#bulk-retry", wait));
+        browser.press("#bulk-retry", wait);
         browser.wait_for_text(
             "#bulk-question",
             "Retry 3 tasks matching this filter?",
             wait,
         );
         browser.shoot("tasks");
-        browser.click(&browser.wait_for("#bulk-confirm-button", wait));
+        browser.press("#bulk-confirm-button", wait);
         browser.wait_for_text("#bulk-result", "3 matched, 3 retried", wait);
     } else {
         browser.wait_for(
@@ -603,15 +612,19 @@ fn an_operator_walks_through_the_console() {
     }
 
     // Pages of 50, the older ones through the cursor.
-    browser.click(&browser.wait_for("header nav a[href='/tasks']", wait));
+    browser.press("header nav a[href='/tasks']", wait);
     browser.wait_for("#filters", wait);
+    browser.wait_for(
+        "#filter-job option[value='cleanup_expired_challenges']",
+        wait,
+    );
     browser.script("document.getElementById('filter-job').value = 'cleanup_expired_challenges';");
-    browser.click(&browser.wait_for("#filter-apply", wait));
+    browser.press("#filter-apply", wait);
     assert!(wait_until(wait, || browser
         .find_all("#tasks tbody tr[data-job='cleanup_expired_challenges']")
         .len()
         == 50));
-    browser.click(&browser.wait_for("#older", wait));
+    browser.press("#older", wait);
     assert!(
         wait_until(wait, || browser.url().contains("cursor=")
             && browser.find_all("#tasks tbody tr").len() == 3),
@@ -624,18 +637,18 @@ fn an_operator_walks_through_the_console() {
     );
 
     // Trigger a job from its page; the attempt shows up there.
-    browser.click(&browser.wait_for("header nav a[href='/jobs']", wait));
-    browser.click(&browser.wait_for(
+    browser.press("header nav a[href='/jobs']", wait);
+    browser.press(
         "#jobs tr[data-job='cleanup_expired_sessions'] a[href$='#trigger-panel']",
         wait,
-    ));
+    );
     browser.wait_for("#job-detail[data-job='cleanup_expired_sessions']", wait);
     // The link lands on the form (the job takes no arguments: on its button).
     assert!(wait_until(wait, || browser
         .script("return document.activeElement.id;")
         .as_str()
         == Some("trigger-submit")));
-    browser.click(&browser.wait_for("#trigger-submit", wait));
+    browser.press("#trigger-submit", wait);
     browser.wait_for("#trigger-done a[data-task]", wait);
     // (Read through its selector: a refresh draws the rows anew.)
     browser.wait_for_text(
@@ -645,21 +658,25 @@ fn an_operator_walks_through_the_console() {
     );
 
     // Pause a queue.
-    browser.click(&browser.wait_for("header nav a[href='/queues']", wait));
+    browser.press("header nav a[href='/queues']", wait);
     if walk.runs("queues: pause one", &["queues"]) {
-        browser.click(&browser.wait_for(
+        browser.press(
             "#queues tr[data-queue='transfers'] button[data-action='pause']",
             wait,
-        ));
+        );
         browser.wait_for("#queues tr.paused[data-queue='transfers']", wait);
         browser.wait_for_text("#queues tr[data-queue='transfers']", "paused", wait);
     }
     browser.shoot("queues");
 
     // Add a schedule.
-    browser.click(&browser.wait_for("header nav a[href='/schedules']", wait));
+    browser.press("header nav a[href='/schedules']", wait);
     let id = browser.wait_for("#schedule-id", wait);
     browser.type_into(&id, "nightly-sessions");
+    browser.wait_for(
+        "#schedule-job option[value='cleanup_expired_sessions']",
+        wait,
+    );
     browser.script(
         "const s = document.getElementById('schedule-job'); s.value = 'cleanup_expired_sessions';",
     );
@@ -667,7 +684,7 @@ fn an_operator_walks_through_the_console() {
     browser.type_into(&cron, "0 3 * * *");
     let zone = browser.wait_for("#schedule-timezone", wait);
     browser.type_into(&zone, "Europe/Paris");
-    browser.click(&browser.wait_for("#schedule-submit", wait));
+    browser.press("#schedule-submit", wait);
     browser.wait_for_text("#schedule-done", "Added nightly-sessions", wait);
     browser.wait_for_text(
         "#schedules tr[data-schedule='nightly-sessions']",
@@ -675,14 +692,14 @@ fn an_operator_walks_through_the_console() {
         wait,
     );
     // Changed: at 04:00 instead.
-    browser.click(&browser.wait_for(
+    browser.press(
         "button[data-action='edit'][data-schedule='nightly-sessions']",
         wait,
-    ));
+    );
     let cron = browser.wait_for("#schedule-cron", wait);
     browser.script("document.getElementById('schedule-cron').value = '';");
     browser.type_into(&cron, "0 4 * * *");
-    browser.click(&browser.wait_for("#schedule-submit", wait));
+    browser.press("#schedule-submit", wait);
     browser.wait_for_text(
         "#schedules tr[data-schedule='nightly-sessions']",
         "0 4 * * *",
@@ -698,19 +715,19 @@ fn an_operator_walks_through_the_console() {
     browser.type_into(&id, "broken");
     let cron = browser.wait_for("#schedule-cron", wait);
     browser.type_into(&cron, "not a cron");
-    browser.click(&browser.wait_for("#schedule-submit", wait));
+    browser.press("#schedule-submit", wait);
     browser.wait_for("#schedule-error:not([hidden])", wait);
     browser.shoot("schedules");
     // Paused, resumed, and removed (a second press confirms).
     let row = "#schedules tr[data-schedule='nightly-sessions']";
-    browser.click(&browser.wait_for(&format!("{row} button[data-action='pause']"), wait));
+    browser.press(&format!("{row} button[data-action='pause']"), wait);
     browser.wait_for(
         "#schedules tr.paused[data-schedule='nightly-sessions']",
         wait,
     );
-    browser.click(&browser.wait_for(&format!("{row} button[data-action='resume']"), wait));
+    browser.press(&format!("{row} button[data-action='resume']"), wait);
     browser.wait_for(&format!("{row} button[data-action='pause']"), wait);
-    browser.click(&browser.wait_for(&format!("{row} button[data-action='remove']"), wait));
+    browser.press(&format!("{row} button[data-action='remove']"), wait);
     browser.wait_for_text(
         &format!("{row} button[data-action='remove']"),
         "Really remove",
@@ -720,16 +737,16 @@ fn an_operator_walks_through_the_console() {
         !browser.find_all(row).is_empty(),
         "removed at the first press"
     );
-    browser.click(&browser.wait_for(&format!("{row} button[data-action='remove']"), wait));
+    browser.press(&format!("{row} button[data-action='remove']"), wait);
     assert!(wait_until(wait, || browser.find_all(row).is_empty()));
 
-    browser.click(&browser.wait_for("header nav a[href='/runners']", wait));
+    browser.press("header nav a[href='/runners']", wait);
     if walk.runs("runners: this runner, alive", &["runners"]) {
         browser.wait_for_text("#runners tbody tr", "alive", wait);
     }
     browser.shoot("runners");
 
-    browser.click(&browser.wait_for("header nav a[href='/events']", wait));
+    browser.press("header nav a[href='/events']", wait);
     if walk.runs("events: the list", &["events"]) {
         assert!(wait_until(wait, || !browser
             .find_all("#events, #events-empty")
@@ -744,6 +761,13 @@ fn an_operator_walks_through_the_console() {
         "polling"
     };
     browser.wait_for(&format!("#live[data-mode='{mode}']"), wait);
+    if walk.runs(
+        "the header's pulse: dead tasks, paused queues",
+        &["stream", "queues"],
+    ) {
+        browser.wait_for("#pulse a[data-count='dead'].bad", wait);
+        browser.wait_for("#pulse a[data-paused-queue='transfers']", wait);
+    }
 
     // Every page is a real URL: a reload shows the same page.
     browser.open(&format!("{base}/tasks?state=dead&job=transfer_document"));
@@ -781,7 +805,7 @@ fn an_operator_walks_through_the_console() {
     );
 
     // Logging out leads to the login page, and the console stays closed.
-    browser.click(&browser.wait_for("#logout", Duration::from_secs(5)));
+    browser.press("#logout", Duration::from_secs(5));
     browser.wait_for("#login-form", Duration::from_secs(10));
     browser.open(&format!("{base}/"));
     browser.wait_for("#login-form", Duration::from_secs(10));

@@ -110,6 +110,27 @@
     live.textContent = mode === "live" ? "● Live" : mode === "connecting" ? "Connecting…" : "Polling every 5 s";
     live.title = mode === "live" ? "The page updates as the runner announces changes." : "Live updates are unavailable (" + why + "); the page reads its data every 5 s.";
   }
+  // What the stream says of the whole system, in the header: tasks by state (dead ones
+  // stand out) and the paused queues, each a link to the matching page.
+  const pulse = h("span", { id: "pulse", class: "pulse" });
+  live.after(pulse);
+  function showPulse(data) {
+    let change;
+    try {
+      change = JSON.parse(data);
+    } catch (_) {
+      return;
+    }
+    const counts = change.counts || {};
+    const parts = [];
+    for (const state of ["pending", "running", "dead"]) {
+      if (counts[state] === undefined) continue;
+      const bad = state === "dead" && counts[state] > 0;
+      parts.push(h("a", { href: "/tasks?state=" + state, class: bad ? "bad" : "", data: { count: state } }, (bad ? "✖ " : "") + counts[state] + " " + state));
+    }
+    for (const q of change.paused_queues || []) parts.push(h("a", { href: "/queues", class: "paused", data: { pausedQueue: q } }, "queue " + q + " paused"));
+    pulse.replaceChildren(...parts);
+  }
   function startPolling(why) {
     showLive("polling", why);
     if (!poll) poll = setInterval(Console.refresh, POLL_MS);
@@ -128,11 +149,12 @@
       stopPolling();
       showLive("live");
     });
-    source.addEventListener("change", () => {
+    source.addEventListener("change", (event) => {
       if (live.dataset.mode !== "live") {
         stopPolling();
         showLive("live");
       }
+      showPulse(event.data);
       refreshSoon();
     });
     source.addEventListener("error", () => {
@@ -178,7 +200,7 @@
     }
   });
 
-  live.after(h("span", { id: "updated", class: "muted" }));
+  pulse.after(h("span", { id: "updated", class: "muted" }));
   showLive("connecting");
   connect();
   render(false);

@@ -174,8 +174,8 @@
         },
         info.verb + " " + counted.count + plural,
       );
-      Console.replace(
-        confirmBox,
+      // Always drawn anew: its button holds this count's snapshot id.
+      confirmBox.replaceChildren(
         h("p", { id: "bulk-question" }, h("strong", {}, info.verb + " " + counted.count + plural + " matching this filter?"), " " + info.applies[0].toUpperCase() + info.applies.slice(1) + "."),
         go,
         h("button", { type: "button", onclick: () => { confirmBox.hidden = true; result.textContent = "Nothing done."; } }, "Keep them"),

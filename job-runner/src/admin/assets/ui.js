@@ -73,12 +73,17 @@ function h(tag, props, ...children) {
 }
 Console.h = h;
 
-/** Replaces the children of `container`, keeping the focus on the control of the same
- * `data-focus` key (a refresh must not throw a keyboard user back to the top). */
+/** Replaces the children of `container` unless they are the same, keeping the focus on
+ * the control of the same `data-focus` key (a refresh must not throw a keyboard user back
+ * to the top). */
 Console.replace = function replace(container, ...nodes) {
+  const fresh = nodes.flat().filter((n) => n !== null && n !== undefined).map((n) => (n instanceof Node ? n : document.createTextNode(String(n))));
+  // Unchanged: keep what is there (a click or a selection in progress goes on undisturbed).
+  const old = container.childNodes;
+  if (fresh.length === old.length && fresh.every((n, i) => n === old[i] || n.isEqualNode(old[i]))) return;
   const active = document.activeElement;
   const key = active && container.contains(active) ? active.dataset.focus : undefined;
-  container.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined));
+  container.replaceChildren(...fresh);
   if (key) {
     const again = container.querySelector('[data-focus="' + CSS.escape(key) + '"]');
     if (again) again.focus();
