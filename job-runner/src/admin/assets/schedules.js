@@ -30,6 +30,7 @@
     const submit = h("button", { type: "submit", id: "schedule-submit", class: "primary" }, "Add schedule");
     const cancelEdit = h("button", { type: "button", id: "schedule-cancel-edit", hidden: true, onclick: () => editing(null) }, "Stop editing");
     let editingId = null;
+    const armed = new Set();
 
     function editing(schedule) {
       editingId = schedule ? schedule.id : null;
@@ -119,15 +120,23 @@
         return out;
       }
       out.push(Console.button("Edit", "edit", { schedule: s.id }, () => editing(s)));
-      const remove = Console.button("Remove", "remove", { schedule: s.id }, () => {
-        if (remove.dataset.armed !== "1") {
-          remove.dataset.armed = "1";
-          remove.textContent = "Really remove " + s.id + "?";
-          remove.classList.add("danger");
-          return;
-        }
-        Console.act("Removed schedule " + s.id, () => api("DELETE", path(s.id)));
-      });
+      // Removing takes a second press; which schedules wait for it outlives a refresh.
+      const remove = Console.button(
+        armed.has(s.id) ? "Really remove " + s.id + "?" : "Remove",
+        "remove",
+        { schedule: s.id },
+        () => {
+          if (!armed.has(s.id)) {
+            armed.add(s.id);
+            remove.textContent = "Really remove " + s.id + "?";
+            remove.classList.add("danger");
+            return;
+          }
+          armed.delete(s.id);
+          Console.act("Removed schedule " + s.id, () => api("DELETE", path(s.id)));
+        },
+        armed.has(s.id) ? "danger" : undefined,
+      );
       out.push(remove);
       return out;
     }
