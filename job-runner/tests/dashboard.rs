@@ -327,7 +327,13 @@ impl Walkthrough {
             .copied()
             .filter(|n| !self.served.contains(n))
             .collect();
-        if missing.is_empty() || !self.partial {
+        if missing.is_empty() {
+            return true;
+        }
+        if !self.partial {
+            eprintln!(
+                "!!!!!!!! The step `{step}` needs {missing:?}, which this runner does not serve: it will fail (JOBS_CONSOLE_PARTIAL=1 skips it)"
+            );
             return true;
         }
         eprintln!(
