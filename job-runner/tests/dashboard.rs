@@ -296,12 +296,24 @@ fn served_endpoints(base: &str, auth: &str) -> BTreeSet<&'static str> {
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n"
         )
         .expect("send");
-        let mut head = [0u8; 512];
-        let n = stream.read(&mut head).unwrap_or(0);
-        let head = String::from_utf8_lossy(&head[..n]).to_string();
+        let mut head = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // The head and a short error; never the whole stream.
+        while head.len() < 4096 {
+            match stream.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buffer[..n]),
+            }
+            if path == "/api/stream" && head.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+        let head = String::from_utf8_lossy(&head).to_string();
         let status = head.split(' ').nth(1).unwrap_or_default().to_owned();
-        // 404 with the API's JSON error (no task 1) still means the endpoint is there.
-        let missing = (status == "404" && !head.contains("application/json"))
+        // A 404 with the API's JSON error for a thing (no task 1) means the endpoint is
+        // there; one without, or saying that no endpoint is at the path, that it is not.
+        let missing = (status == "404"
+            && (!head.contains("application/json") || head.contains("no endpoint at")))
             || status == "405"
             || (status == "400" && name == "task filters");
         if !missing {

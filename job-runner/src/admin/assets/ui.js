@@ -41,8 +41,11 @@ Console.api = async function api(method, path, body) {
     data = null;
   }
   if (!response.ok) {
-    if (data && data.error && data.error.message) throw new ApiError(data.error.message, response.status, false);
-    // No JSON error of the API: the runner does not serve this endpoint.
+    // The runner does not serve this endpoint: a 404 or 405 without the API's JSON error
+    // (an older runner), or with its "no endpoint at" answer for an unknown path.
+    const message = data && data.error && data.error.message;
+    const unknownPath = typeof message === "string" && message.startsWith("no endpoint at ");
+    if (message && !unknownPath) throw new ApiError(message, response.status, false);
     const missing = response.status === 404 || response.status === 405;
     const what = method + " " + path.split("?")[0];
     throw new ApiError(
