@@ -428,6 +428,27 @@ fn an_operator_walks_through_the_console() {
         );
         assert_eq!(created.status, 201, "{}", created.text());
     }
+    // A document lands in the inbox: an event that starts a two-step chain.
+    std::fs::write(
+        dir.path().join("transfers/inbox/q3-report.txt"),
+        "third quarter",
+    )
+    .expect("a document in the inbox");
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let page = http::request(
+                "GET",
+                &base,
+                "/api/tasks?state=succeeded&job=index_document",
+                &headers,
+                b"",
+            );
+            page.json()["items"]
+                .as_array()
+                .is_some_and(|i| i.len() == 1)
+        }),
+        "the document's chain did not finish"
+    );
     assert!(
         wait_until(Duration::from_secs(20), || {
             let page = http::request(
@@ -765,12 +786,31 @@ fn an_operator_walks_through_the_console() {
     browser.shoot("runners");
 
     browser.press("header nav a[href='/events']", wait);
-    if walk.runs("events: the list", &["events"]) {
-        assert!(wait_until(wait, || !browser
-            .find_all("#events, #events-empty")
-            .is_empty()));
+    if walk.runs("events: the document's event", &["events"]) {
+        browser.wait_for_text(
+            "#events tbody tr[data-source='uploads']",
+            "ingest_document",
+            wait,
+        );
     }
     browser.shoot("events");
+    // The task it started: its origin is the event, and its chain leads to the next step.
+    if walk.runs(
+        "events: the task an event started, its chain",
+        &["events", "task detail"],
+    ) {
+        browser.press("#events tr[data-source='uploads'] a[data-task]", wait);
+        browser.wait_for_text("#origin", "uploads", wait);
+        browser.wait_for_text("#chain-steps", "index_document", wait);
+        browser.press("#chain-steps a[data-task]", wait);
+        browser.wait_for_text("#view h1", "Task", wait);
+        browser.wait_for_text("#task-facts-panel", "index_document", wait);
+        browser.wait_for_text(
+            "#chain-steps strong[aria-current='page']",
+            "index_document",
+            wait,
+        );
+    }
 
     // Live updates over the stream, else polling, said in the header.
     let mode = if walk.runs("live updates over the stream", &["stream"]) {

@@ -79,7 +79,7 @@
     try {
       await page.refresh();
       const updated = document.getElementById("updated");
-      if (updated) updated.textContent = "Updated " + new Date().toLocaleTimeString();
+      if (updated) updated.textContent = new Date().toLocaleTimeString();
     } catch (e) {
       if (e.status !== 401) Console.say("Cannot refresh: " + e.message, true);
     }
@@ -200,7 +200,7 @@
     }
   });
 
-  pulse.after(h("span", { id: "updated", class: "muted" }));
+  pulse.after(h("span", { id: "updated", class: "muted", title: "When this page last read its data" }));
   showLive("connecting");
   connect();
   render(false);

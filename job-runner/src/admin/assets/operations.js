@@ -62,7 +62,7 @@
                 td(h("code", {}, r.id)),
                 td(r.host),
                 td(r.pid),
-                td(r.queues.join(", ")),
+                td(r.queues.length ? r.queues.join(", ") : h("span", { class: "muted" }, "all")),
                 td(Console.time(r.started_at)),
                 td([Console.time(r.heartbeat_at), h("span", { class: "muted" }, " (" + Console.ago(r.heartbeat_at) + ")")]),
                 td(r.alive ? h("span", { class: "badge ok" }, "alive") : h("span", { class: "badge bad" }, h("span", { "aria-hidden": "true" }, "✖ "), "no heartbeat")),
