@@ -705,6 +705,32 @@ fn an_operator_walks_through_the_console() {
         );
         browser.wait_for("#queues tr.paused[data-queue='transfers']", wait);
         browser.wait_for_text("#queues tr[data-queue='transfers']", "paused", wait);
+        // A transfer enqueued now waits in the paused queue, and the page shows it.
+        let held = http::request(
+            "POST",
+            &base,
+            "/api/jobs/transfer_document/trigger",
+            &headers,
+            br#"{"args":{"source":"held.pdf","destination":"held.pdf"}}"#,
+        );
+        assert_eq!(held.status, 201, "{}", held.text());
+        assert!(
+            wait_until(wait, || {
+                browser
+                .script("return document.querySelector(\"#queues tr[data-queue='transfers'] td:nth-child(3)\").textContent;")
+                .as_str()
+                == Some("1")
+            }),
+            "the held transfer is pending in the paused queue"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        let task = held.json()["id"].as_i64().expect("the task's id");
+        let state = http::request("GET", &base, &format!("/api/tasks/{task}"), &headers, b"");
+        assert_eq!(
+            state.json()["state"],
+            "pending",
+            "a paused queue's task ran"
+        );
     }
     browser.shoot("queues");
 
