@@ -203,5 +203,9 @@
   pulse.after(h("span", { id: "updated", class: "muted", title: "When this page last read its data" }));
   showLive("connecting");
   connect();
+  // Ages and "ago"s move on with no change to announce: read them again now and then.
+  setInterval(() => {
+    if (live.dataset.mode === "live") Console.refresh();
+  }, 30000);
   render(false);
 })();
