@@ -667,7 +667,9 @@ fn an_operator_walks_through_the_console() {
     assert!(
         wait_until(wait, || browser.url().contains("cursor=")
             && browser.find_all("#tasks tbody tr").len() == 3),
-        "the older page holds the 3 others"
+        "the older page holds the 3 others: {} rows at {}",
+        browser.find_all("#tasks tbody tr").len(),
+        browser.url()
     );
     assert!(browser.find_all("#older").is_empty());
     browser.wait_for(
