@@ -707,7 +707,7 @@ fn an_operator_walks_through_the_console() {
     browser.wait_for("#trigger-done a[data-task]", wait);
     // (Read through its selector: a refresh draws the rows anew.)
     browser.wait_for_text(
-        "#job-executions tr[data-status='succeeded']",
+        "#job-executions tr[data-status='succeeded'][data-trigger='manual']",
         "manual",
         Duration::from_secs(20),
     );

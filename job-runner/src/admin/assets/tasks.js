@@ -36,7 +36,7 @@
     items.map((e) =>
       h(
         "tr",
-        { data: { job: e.job, status: e.status, task: String(e.task_id) }, class: Console.FAILURES.has(e.status) ? "failure" : "" },
+        { data: { job: e.job, status: e.status, task: String(e.task_id), trigger: e.trigger }, class: Console.FAILURES.has(e.status) ? "failure" : "" },
         td(e.id),
         td(Console.taskLink(e.task_id)),
         td(e.attempt),
