@@ -112,15 +112,14 @@ pub struct TaskDetail {
     pub origin: TaskOrigin,
 }
 
-/// Tasks per state, each state present (zero when none).
+/// Tasks per state, each state present (zero when none), but succeeded: see
+/// [`Reads::pulse`](crate::storage::Reads::pulse).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StateCounts {
     /// Pending tasks.
     pub pending: i64,
     /// Running tasks.
     pub running: i64,
-    /// Succeeded tasks.
-    pub succeeded: i64,
     /// Dead tasks.
     pub dead: i64,
     /// Cancelled tasks.
@@ -235,13 +234,15 @@ impl Control {
         let pulse = self.store().pulse().await?;
         let mut counts = StateCounts::default();
         for (state, n) in pulse.counts {
-            *match state {
+            let slot = match state {
                 TaskState::Pending => &mut counts.pending,
                 TaskState::Running => &mut counts.running,
-                TaskState::Succeeded => &mut counts.succeeded,
                 TaskState::Dead => &mut counts.dead,
                 TaskState::Cancelled => &mut counts.cancelled,
-            } = n;
+                // Not counted (see `Reads::pulse`): a success shows as the latest attempt.
+                TaskState::Succeeded => continue,
+            };
+            *slot = n;
         }
         Ok(Change {
             at: self.now(),

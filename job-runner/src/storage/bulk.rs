@@ -124,7 +124,7 @@ pub struct TaskLinks {
 /// console's live updates send it again when it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pulse {
-    /// Tasks per state (states with none are absent).
+    /// Tasks per state, succeeded ones left out (states with none are absent).
     pub counts: Vec<(TaskState, i64)>,
     /// The id of the latest history row.
     pub latest_execution_id: Option<i64>,

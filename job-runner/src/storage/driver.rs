@@ -269,8 +269,10 @@ pub trait Reads {
     /// event that stored it (empty for an unknown task).
     async fn task_links(&self, id: i64) -> Result<TaskLinks, StoreError>;
 
-    /// The tasks per state (one grouped count), the latest history row's id and the paused
-    /// queues: what the console's live updates watch.
+    /// The tasks per state but succeeded (one grouped count, through the by-state index that
+    /// leaves the succeeded ones out: they are most of a table that has run for a while),
+    /// the latest history row's id (a success shows there) and the paused queues: what the
+    /// console's live updates watch.
     async fn pulse(&self) -> Result<Pulse, StoreError>;
 
     /// The arguments of up to `limit` pending, running or dead tasks of `job`, oldest first.
