@@ -33,6 +33,7 @@ pub mod secret;
 pub mod sources;
 mod startup;
 pub mod storage;
+pub mod task_control;
 pub mod telemetry;
 pub mod testing;
 pub mod within;

@@ -3,8 +3,8 @@
 use crate::schedule_control::{ScheduleChange, ScheduleSpec, ScheduleStatus};
 use crate::storage::ScheduleRow;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,8 +16,9 @@ use super::AppState;
 use super::auth::require_api_auth;
 use super::error::ApiError;
 use super::limits;
+use super::query::ApiQuery;
 use crate::control::JobStatus;
-use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
+use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskRow};
 
 /// Most items a page holds.
 const MAX_LIMIT: u32 = 1000;
@@ -30,7 +31,6 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/jobs/{name}/pause", post(pause))
         .route("/api/jobs/{name}/resume", post(resume))
         .route("/api/executions", get(executions))
-        .route("/api/tasks", get(tasks))
         .route("/api/tasks/{id}", get(get_task))
         .route("/api/tasks/{id}/retry", post(retry))
         .route("/api/tasks/{id}/cancel", post(cancel))
@@ -57,6 +57,7 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
                 .put(limits::set_queue_limit)
                 .delete(limits::clear_queue_limit),
         )
+        .merge(super::tasks::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state, require_api_auth));
@@ -166,7 +167,7 @@ async fn resume(
 
 /// One page of a listing, newest first; pass `next_cursor` as `cursor` for the next page.
 #[derive(Serialize)]
-struct Page<T> {
+pub(super) struct Page<T> {
     items: Vec<T>,
     next_cursor: Option<String>,
 }
@@ -183,13 +184,7 @@ struct ExecutionQuery {
     limit: Option<u32>,
 }
 
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(q)| q).map_err(|rejection| {
-        ApiError::bad_request(format!("invalid query: {}", rejection.body_text()))
-    })
-}
-
-fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     text.map(|text| {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
@@ -202,7 +197,7 @@ fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiE
     .transpose()
 }
 
-fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(super) fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
     text.map(|text| {
         text.parse::<i64>().map_err(|_| {
             ApiError::bad_request("`cursor` must be the `next_cursor` of a previous page")
@@ -211,7 +206,7 @@ fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
     .transpose()
 }
 
-fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+pub(super) fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(50) {
         0 => Err(ApiError::bad_request("`limit` must be at least 1")),
         n if n > MAX_LIMIT => Err(ApiError::bad_request(format!(
@@ -221,7 +216,7 @@ fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+pub(super) fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|last| id(last).to_string()))
         .flatten();
@@ -230,9 +225,8 @@ fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
 
 async fn executions(
     State(state): State<AppState>,
-    q: Result<Query<ExecutionQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ExecutionQuery>,
 ) -> Result<Json<Page<Execution>>, ApiError> {
-    let q = query(q)?;
     let status = q
         .status
         .as_deref()
@@ -259,46 +253,7 @@ async fn executions(
     Ok(Json(page(rows, limit, |e| e.id)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TaskQuery {
-    state: Option<String>,
-    queue: Option<String>,
-    job: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
-async fn tasks(
-    State(state): State<AppState>,
-    q: Result<Query<TaskQuery>, QueryRejection>,
-) -> Result<Json<Page<TaskRow>>, ApiError> {
-    let q = query(q)?;
-    let task_state = q
-        .state
-        .as_deref()
-        .map(|s| {
-            TaskState::from_name(s).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "unknown state `{s}`; use one of {}",
-                    TaskState::ALL.map(|s| s.as_str()).join(", ")
-                ))
-            })
-        })
-        .transpose()?;
-    let limit = limit(q.limit)?;
-    let filter = TaskFilter {
-        state: task_state,
-        queue: q.queue,
-        job: q.job,
-        before_id: cursor(q.cursor.as_deref())?,
-        limit,
-    };
-    let rows = state.control.tasks(&filter).await?;
-    Ok(Json(page(rows, limit, |t| t.id)))
-}
-
-fn task_id(id: &str) -> Result<i64, ApiError> {
+pub(super) fn task_id(id: &str) -> Result<i64, ApiError> {
     id.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "`{id}` is not a task id: task ids are whole numbers"

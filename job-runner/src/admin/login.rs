@@ -38,8 +38,13 @@ async fn login(
     form: Result<Form<Credentials>, FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(credentials) = form.map_err(|rejection| {
+        // A form without its field is bad input like any other (axum says 422).
+        let status = match rejection.status() {
+            StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+            status => status,
+        };
         ApiError::new(
-            rejection.status(),
+            status,
             format!(
                 "{}; send the form `token=<the admin token>` as application/x-www-form-urlencoded",
                 rejection.body_text()

@@ -23,7 +23,11 @@ mod hooks;
 mod limits;
 mod login;
 pub mod openapi;
+mod query;
+mod refusals;
 mod sessions;
+mod stream;
+mod tasks;
 
 pub use auth::Token;
 
@@ -69,6 +73,8 @@ pub(crate) struct AppState {
     pub(crate) events: std::sync::Arc<crate::events::EventRouter>,
     /// The webhook sources and their secrets.
     pub(crate) webhooks: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    /// The watcher of the console's live updates, shared by its streams.
+    pub(crate) changes: stream::Changes,
 }
 
 /// Checks the settings and picks the token; fails for a public address without a token.
@@ -91,12 +97,17 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(hooks::routes())
         .merge(login::routes())
         .merge(dashboard::routes(state.clone()))
+        .fallback(refusals::not_found)
+        .layer(axum::middleware::from_fn(refusals::refuse_nul))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
 /// Serves the admin server on `listener` until `stop`.
 pub(crate) async fn serve(listener: TcpListener, state: AppState, mut stop: watch::Receiver<bool>) {
+    // The event streams never end by themselves: they end at the stop, so that the graceful
+    // shutdown, which waits for open connections, is not held by an open console.
+    state.changes.end_at(stop.clone());
     let app = router(state);
     let shutdown = async move {
         let _ = stop.changed().await;
@@ -134,6 +145,7 @@ pub(crate) mod tests {
             sessions: Default::default(),
             events: crate::events::EventRouter::new(jobs),
             webhooks: Arc::default(),
+            changes: Default::default(),
         };
         (state, store)
     }

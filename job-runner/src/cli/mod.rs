@@ -47,6 +47,7 @@ Examples:
   job-runner history --job expire_keys --status dead --since 24h
   job-runner pause cleanup_expired_sessions
   job-runner retry 42
+  job-runner tasks retry --state dead --job send_email --since 2026-11-28T02:00:00Z
   job-runner schedule '30 2 * * *' --timezone America/New_York --count 3
 
 The database is `sqlite://jobs.db` unless --database-url, JOBS_DATABASE_URL or jobs.toml says otherwise.";
@@ -120,7 +121,8 @@ enum Command {
         after_help = "Examples:\n  job-runner history --job expire_keys --limit 5\n  job-runner history --status dead --since 24h --json"
     )]
     History(tasks::HistoryArgs),
-    /// List stored tasks, newest first.
+    /// List stored tasks, newest first; or retry, cancel or delete every task a filter
+    /// matches (`tasks retry --state dead --job J --since 2h`).
     Tasks(tasks::TasksArgs),
     /// List the latest events taken from the sources, with the task each started (or why
     /// none).

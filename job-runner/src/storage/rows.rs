@@ -6,8 +6,8 @@ use job_core::Trigger;
 use sqlx::Row;
 
 use super::{
-    ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, KnownJob, LimitOverride,
-    RunnerRow, ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
+    ChainLink, ChainStep, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, KnownJob,
+    LimitOverride, RunnerRow, ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
 };
 
 /// Unix milliseconds of an instant, as stored.
@@ -291,4 +291,43 @@ pub(crate) fn limit_override(row: &impl Columns) -> Result<LimitOverride, StoreE
         rate_window_ms: row.opt_int("rate_window_ms", DOING)?,
         updated_at: instant(row.int("updated_at", DOING)?),
     })
+}
+
+/// A step of a chain, from its `id`, `step`, `job` and `state` columns.
+pub(crate) fn chain_step(row: &impl Columns) -> Result<ChainStep, StoreError> {
+    const DOING: &str = "reading a chain's step";
+    let state = row.text("state", DOING)?;
+    Ok(ChainStep {
+        task_id: row.int("id", DOING)?,
+        step: row.int("step", DOING)?,
+        job: row.text("job", DOING)?,
+        state: TaskState::from_name(&state)
+            .ok_or_else(|| corrupt(DOING, format!("unknown state `{state}`")))?,
+    })
+}
+
+/// A count of one state, from the `state` and `n` columns; `None` for a state this runner
+/// does not know (a newer runner's).
+pub(crate) fn state_count(row: &impl Columns) -> Result<Option<(TaskState, i64)>, StoreError> {
+    const DOING: &str = "counting tasks by state";
+    let state = row.text("state", DOING)?;
+    match TaskState::from_name(&state) {
+        Some(state) => Ok(Some((state, row.int("n", DOING)?))),
+        None => Ok(None),
+    }
+}
+
+/// The tick that stored a task, from the `schedule_id` and `tick_at` columns.
+pub(crate) fn tick_link(row: &impl Columns) -> Result<(String, DateTime<Utc>), StoreError> {
+    const DOING: &str = "reading a task's tick";
+    Ok((
+        row.text("schedule_id", DOING)?,
+        instant(row.int("tick_at", DOING)?),
+    ))
+}
+
+/// The event that stored a task, from the `source` and `event_id` columns.
+pub(crate) fn event_link(row: &impl Columns) -> Result<(String, String), StoreError> {
+    const DOING: &str = "reading a task's event";
+    Ok((row.text("source", DOING)?, row.text("event_id", DOING)?))
 }

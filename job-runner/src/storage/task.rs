@@ -249,7 +249,10 @@ pub struct TaskEndRow {
     pub result: Option<String>,
 }
 
-/// Which tasks to list.
+/// Which tasks to list, count or act on in bulk.
+///
+/// `since` and `until` apply to a task's last change: when it finished for a finished task
+/// (succeeded, dead or cancelled), else when it was stored (pending or running).
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     /// Only in this state.
@@ -258,9 +261,16 @@ pub struct TaskFilter {
     pub queue: Option<String>,
     /// Only of this job.
     pub job: Option<String>,
+    /// Only tasks whose last change (`finished_at`, else `created_at`) is at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Only tasks whose last change (`finished_at`, else `created_at`) is before this.
+    pub until: Option<DateTime<Utc>>,
+    /// Only tasks whose arguments' JSON text holds this text, case-insensitively (ASCII
+    /// letters only on SQLite).
+    pub text: Option<String>,
     /// Only with an id below this (the cursor of the previous page).
     pub before_id: Option<i64>,
-    /// At most this many (newest first).
+    /// At most this many (newest first); counts and bulk actions ignore it.
     pub limit: u32,
 }
 

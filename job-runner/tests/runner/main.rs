@@ -37,6 +37,8 @@ macro_rules! tests {
 mod backends;
 mod http;
 mod jobs;
+#[path = "../faults/rng.rs"]
+mod rng;
 mod support;
 
 mod admin;
@@ -48,10 +50,12 @@ mod deploy;
 mod events;
 mod examples;
 mod flow;
+mod fuzz;
 mod recovery;
 mod retries;
 mod running;
 mod schedules;
+mod tasks;
 mod traces;
 mod wakes;
 
@@ -73,6 +77,8 @@ const TOPICS: &[&[Test]] = &[
     chains::TESTS,
     app::TESTS,
     wakes::TESTS,
+    fuzz::TESTS,
+    tasks::TESTS,
     traces::TESTS,
 ];
 

@@ -18,6 +18,7 @@ use job_runner::storage::{
 
 #[path = "../backends/mod.rs"]
 mod backends;
+mod bulk;
 mod claims;
 mod completions;
 mod controls;
