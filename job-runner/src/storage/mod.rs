@@ -39,6 +39,7 @@ mod event;
 mod execution;
 mod flow;
 mod migrations;
+mod overview;
 pub(crate) mod postgres;
 pub(crate) mod rows;
 mod runner;
@@ -49,14 +50,20 @@ pub mod text;
 mod tick;
 
 pub use driver::{
-    Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations, Reads,
-    Retention, Runners, Running, Schedules, Ticks,
+    Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations, Overview,
+    Reads, Retention, Runners, Running, Schedules, Ticks,
 };
 pub(crate) use error::Doing;
 pub use error::StoreError;
 pub use event::{EventOutcome, EventRow};
 pub use execution::{AttemptOf, Execution, ExecutionFilter, ExecutionStatus, NewExecution};
 pub use flow::{FlowState, KeyState, LimitOverride, Limits, QueueLimit};
+pub use overview::{
+    Holding, JobMinutes, MinuteBucket, MinuteCounts, MinuteWindow, PausedQueue, QueueCounts,
+};
+/// The statements of the overview on PostgreSQL, for the test of their plans.
+#[doc(hidden)]
+pub use postgres::overview::OVERVIEW_QUERIES as POSTGRES_OVERVIEW_QUERIES;
 pub use runner::{KnownJob, RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{

@@ -32,6 +32,7 @@ impl Claims for Sqlite {
                  SELECT id FROM jobs_tasks INDEXED BY jobs_tasks_claim \
                  WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+                   AND NOT EXISTS (SELECT 1 FROM jobs_queues_paused p WHERE p.queue = jobs_tasks.queue) \
                    AND ($5 = 0 OR NOT EXISTS (\
                        SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
                  ORDER BY priority DESC, run_at, id LIMIT $4) \

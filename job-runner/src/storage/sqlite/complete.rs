@@ -72,10 +72,14 @@ pub(super) async fn release_keys(
     Ok(())
 }
 
-/// Writes history rows inside the caller's transaction, with one statement.
+/// Writes history rows inside the caller's transaction, with one statement, and adds their
+/// attempts to the per-minute rollup (`jobs_minutes`) with a second: every history row is
+/// written here. `ran`: whether the attempts ran (`false` for the cancellation of a pending
+/// task, which never started).
 pub(super) async fn write_history(
     connection: &mut SqliteConnection,
     rows: &[&NewExecution],
+    ran: bool,
 ) -> Result<(), StoreError> {
     const DOING: &str = "writing the execution history";
     if rows.is_empty() {
@@ -102,6 +106,7 @@ pub(super) async fn write_history(
             progress: e.progress.as_deref(),
         })
         .collect();
+    let batch = json_batch(&json, DOING)?;
     // `jsonb_each` parses the array once; each element is then read in place.
     sqlx::query(
         "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
@@ -114,10 +119,41 @@ pub(super) async fn write_history(
              value->>'chain_step', value->>'result', value->>'progress' \
          FROM jsonb_each($1) ORDER BY key",
     )
-    .bind(json_batch(&json, DOING)?)
-    .execute(connection)
+    .bind(&batch)
+    .execute(&mut *connection)
     .await
     .doing(DOING)?;
+    // Grouped per minute, job and queue (the task's, read by id), so that each row of the
+    // rollup is written once per batch. A task's first start is its first attempt before
+    // any snooze (`snoozes` already counts this attempt's own).
+    sqlx::query(
+        "INSERT INTO jobs_minutes (minute, job, queue, succeeded, failed, dead, cancelled, \
+             snoozed, duration_ms, started, waited_ms, max_waited_ms) \
+         SELECT s.ended / 60000 * 60000 AS m, s.job, s.queue, \
+             SUM(s.status = 'succeeded'), \
+             SUM(s.status IN ('failed', 'panicked', 'timed_out')), \
+             SUM(s.status = 'dead'), SUM(s.status = 'cancelled'), SUM(s.status = 'snoozed'), \
+             SUM(s.duration_ms), SUM(s.first), SUM(s.first * s.waited), MAX(s.first * s.waited) \
+         FROM (SELECT e.value->>'finished_at' AS ended, e.value->>'job' AS job, t.queue, \
+                   e.value->>'status' AS status, e.value->>'duration_ms' AS duration_ms, \
+                   ($2 AND e.value->>'attempt' = 1 \
+                       AND t.snoozes - (e.value->>'status' = 'snoozed') = 0) AS first, \
+                   MAX(e.value->>'started_at' - e.value->>'scheduled_at', 0) AS waited \
+               FROM jsonb_each($1) e JOIN jobs_tasks t ON t.id = e.value->>'task_id') s \
+         WHERE true GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+         ON CONFLICT (minute, job, queue) DO UPDATE SET \
+             succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed, \
+             dead = dead + excluded.dead, cancelled = cancelled + excluded.cancelled, \
+             snoozed = snoozed + excluded.snoozed, \
+             duration_ms = duration_ms + excluded.duration_ms, \
+             started = started + excluded.started, waited_ms = waited_ms + excluded.waited_ms, \
+             max_waited_ms = MAX(max_waited_ms, excluded.max_waited_ms)",
+    )
+    .bind(&batch)
+    .bind(ran)
+    .execute(connection)
+    .await
+    .doing("adding attempts to the per-minute rollup")?;
     Ok(())
 }
 
@@ -184,7 +220,7 @@ async fn complete_batch(
         .map(|c| &c.execution)
         .filter(|e| applied.contains(&e.task_id))
         .collect();
-    write_history(&mut *connection, &recorded).await?;
+    write_history(&mut *connection, &recorded, true).await?;
     let finished: Vec<i64> = completions
         .iter()
         .filter(|c| c.finishes() && applied.contains(&c.task_id))
@@ -230,7 +266,7 @@ async fn complete_step(
     if held.rows_affected() == 0 {
         return Ok(false);
     }
-    write_history(&mut *connection, &[e]).await?;
+    write_history(&mut *connection, &[e], true).await?;
     if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
         let link = &next.link;
         insert::insert_step(

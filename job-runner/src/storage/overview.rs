@@ -1,0 +1,123 @@
+//! What the operations console's overview reads: the per-minute rollup of attempts, the
+//! queues (counts and pause state), and what each runner holds.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Which part of the per-minute rollup to read: the minutes in `[since, until)`, summed per
+/// bucket of `bucket_ms` (counted from `since`), optionally of one job or one queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteWindow {
+    /// The first minute read (inclusive).
+    pub since: DateTime<Utc>,
+    /// The end of the window (exclusive).
+    pub until: DateTime<Utc>,
+    /// The width of a bucket, in milliseconds (a multiple of 60,000).
+    pub bucket_ms: i64,
+    /// Only this job's attempts.
+    pub job: Option<String>,
+    /// Only this queue's attempts.
+    pub queue: Option<String>,
+}
+
+/// Attempts summed over a stretch of minutes (a bucket, or a whole window).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MinuteCounts {
+    /// Attempts that succeeded.
+    pub succeeded: i64,
+    /// Attempts that failed, panicked or timed out (and will be retried).
+    pub failed: i64,
+    /// Attempts after which the task was dead.
+    pub dead: i64,
+    /// Attempts (or pending tasks) cancelled.
+    pub cancelled: i64,
+    /// Attempts that snoozed.
+    pub snoozed: i64,
+    /// How long the attempts ran, summed, in milliseconds.
+    pub duration_ms: i64,
+    /// First attempts started (a task's first start: retries and runs after a snooze are
+    /// not counted).
+    pub started: i64,
+    /// How long those first attempts waited between being due and starting, summed, in
+    /// milliseconds.
+    pub waited_ms: i64,
+    /// The longest of those waits, in milliseconds.
+    pub max_waited_ms: i64,
+}
+
+/// One bucket of the rollup: the attempts that ended in `[at, at + bucket)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MinuteBucket {
+    /// The start of the bucket.
+    pub at: DateTime<Utc>,
+    /// Its counts.
+    pub counts: MinuteCounts,
+}
+
+/// The rollup of one job in one queue over a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobMinutes {
+    /// The job.
+    pub job: String,
+    /// The queue.
+    pub queue: String,
+    /// Its counts over the window.
+    pub counts: MinuteCounts,
+}
+
+/// The unfinished tasks of one queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    /// The queue.
+    pub queue: String,
+    /// Pending tasks, due or not.
+    pub pending: i64,
+    /// Pending tasks due now.
+    pub due: i64,
+    /// Running tasks.
+    pub running: i64,
+    /// When the oldest due task became due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// A paused queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PausedQueue {
+    /// The queue.
+    pub queue: String,
+    /// Since when.
+    pub paused_at: DateTime<Utc>,
+}
+
+/// A running task, with the runner that holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    /// The runner's id.
+    pub runner: String,
+    /// The task.
+    pub task_id: i64,
+    /// Its job.
+    pub job: String,
+    /// The attempt running.
+    pub attempt: u32,
+    /// When the runner claimed it.
+    pub locked_at: DateTime<Utc>,
+}
+
+/// Counts read by column name (`succeeded`, `failed`, ... `max_waited_ms`).
+pub(crate) fn counts(
+    row: &impl super::rows::Columns,
+    doing: &'static str,
+) -> Result<MinuteCounts, super::StoreError> {
+    Ok(MinuteCounts {
+        succeeded: row.int("succeeded", doing)?,
+        failed: row.int("failed", doing)?,
+        dead: row.int("dead", doing)?,
+        cancelled: row.int("cancelled", doing)?,
+        snoozed: row.int("snoozed", doing)?,
+        duration_ms: row.int("duration_ms", doing)?,
+        started: row.int("started", doing)?,
+        waited_ms: row.int("waited_ms", doing)?,
+        max_waited_ms: row.int("max_waited_ms", doing)?,
+    })
+}
