@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::require_api_auth;
 use super::error::ApiError;
-use super::limits;
 use super::query::ApiQuery;
+use super::{limits, overview};
 use crate::control::JobStatus;
 use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
 
@@ -58,6 +58,12 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
                 .put(limits::set_queue_limit)
                 .delete(limits::clear_queue_limit),
         )
+        .route("/api/overview", get(overview::overview))
+        .route("/api/queues", get(overview::list_queues))
+        .route("/api/queues/{name}/pause", post(overview::pause_queue))
+        .route("/api/queues/{name}/resume", post(overview::resume_queue))
+        .route("/api/runners", get(overview::runners))
+        .route("/api/events", get(overview::events))
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state, require_api_auth));
@@ -206,7 +212,7 @@ fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
     .transpose()
 }
 
-fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
+pub(super) fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(50) {
         0 => Err(ApiError::bad_request("`limit` must be at least 1")),
         n if n > MAX_LIMIT => Err(ApiError::bad_request(format!(
