@@ -51,6 +51,7 @@ mod events;
 mod examples;
 mod flow;
 mod fuzz;
+mod overview;
 mod recovery;
 mod retries;
 mod running;
@@ -76,6 +77,7 @@ const TOPICS: &[&[Test]] = &[
     app::TESTS,
     wakes::TESTS,
     fuzz::TESTS,
+    overview::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.
