@@ -270,8 +270,9 @@ pub trait Reads {
 /// Retention: what is old enough goes.
 #[async_trait]
 pub trait Retention {
-    /// Deletes history rows, finished tasks, ticks and events older than `before`, at most
-    /// `batch` of each, and says how many of each went. Dead tasks stay, and so does the
+    /// Deletes history rows (and their minutes of the per-minute rollup), finished tasks,
+    /// ticks and events older than `before`, at most `batch` of each, and says how many of
+    /// each went. Dead tasks stay, and so does the
     /// latest tick of each schedule (a missed run is caught up from it, however long ago).
     async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<Pruned, StoreError>;
 }

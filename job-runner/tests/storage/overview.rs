@@ -490,3 +490,78 @@ fn seq_scans(plan: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[tokio::test]
+async fn a_batch_with_a_chain_step_counts_each_attempt_once() {
+    each_backend(async |store, now| {
+        let ids: Vec<i64> = store
+            .insert_tasks(&[task("a", now), task("a", now)], now)
+            .await
+            .expect("insert")
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(
+            store
+                .claim("a", "r1", now, 2, false)
+                .await
+                .expect("claim")
+                .len(),
+            2
+        );
+        let plain = completion(
+            ended(
+                ids[0],
+                1,
+                ExecutionStatus::Succeeded,
+                now,
+                TimeDelta::zero(),
+            ),
+            TaskState::Succeeded,
+            None,
+        );
+        let mut step = completion(
+            ended(ids[1], 1, ExecutionStatus::Dead, now, TimeDelta::zero()),
+            TaskState::Dead,
+            None,
+        );
+        step.chain = Some(job_runner::storage::ChainLink {
+            id: ids[1],
+            step: 1,
+            rest: Vec::new(),
+        });
+        // A stale end of the step's task: not counted.
+        let stale = completion(
+            ended(ids[1], 1, ExecutionStatus::Dead, now, TimeDelta::zero()),
+            TaskState::Dead,
+            None,
+        );
+        assert!(
+            store
+                .complete("r1", &[plain, step], now)
+                .await
+                .expect("complete")
+                .is_empty()
+        );
+        assert_eq!(
+            store.complete("r1", &[stale], now).await.expect("complete"),
+            vec![ids[1]]
+        );
+        let around = MinuteWindow {
+            since: now - TimeDelta::hours(1),
+            until: now + TimeDelta::hours(1),
+            bucket_ms: 7_200_000,
+            job: None,
+            queue: None,
+        };
+        let totals = store.minute_totals(&around).await.expect("totals");
+        assert_eq!(totals.len(), 1, "{totals:?}");
+        let counts = &totals[0].counts;
+        assert_eq!(
+            (counts.succeeded, counts.dead, counts.started),
+            (1, 1, 2),
+            "{counts:?}"
+        );
+    })
+    .await;
+}

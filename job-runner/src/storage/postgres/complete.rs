@@ -76,43 +76,69 @@ fn minute_rollup(source: &str) -> String {
     )
 }
 
-/// The statement of [`write_history`]: the history rows from one array per column, and
-/// their attempts added to the per-minute rollup, the task's queue and snoozes read by id.
-static WRITE_HISTORY: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH e AS (\
+/// What [`write_rows`] writes.
+#[derive(Clone, Copy)]
+enum Write {
+    /// History rows and their counts in the rollup.
+    Both,
+    /// History rows only (their counts are added later in the same transaction).
+    History,
+    /// Counts in the rollup only.
+    Rollup,
+}
+
+/// The statement of [`write_rows`]: rows from one array per column; history rows, and the
+/// attempts added to the per-minute rollup (the task's queue and snoozes read by id).
+fn history_statement(write: Write) -> String {
+    let rows = "WITH e AS (\
              SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], \
                  $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], \
                  $10::text[], $11::bigint[], $12::text[], $13::bigint[], $14::bigint[], \
                  $15::text[], $16::text[]) \
              AS e(task_id, job, attempt, trigger, scheduled_at, started_at, finished_at, \
                  duration_ms, status, error, records, runner_id, chain_id, chain_step, \
-                 result, progress)), \
-         history AS (\
-             INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
-                 started_at, finished_at, duration_ms, status, error, records_processed, \
-                 runner_id, chain_id, chain_step, result, progress) \
-             SELECT * FROM e) \
-         {}",
-        minute_rollup(
-            "(SELECT e.finished_at AS ended, e.job, t.queue, e.status, e.duration_ms, \
-                 $17::boolean AND e.attempt = 1 \
-                     AND t.snoozes - (e.status = 'snoozed')::int = 0 AS first, \
-                 GREATEST(e.started_at - e.scheduled_at, 0) AS waited \
-             FROM e JOIN jobs_tasks t ON t.id = e.task_id)"
-        )
-    )
-});
+                 result, progress))";
+    let history = "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
+             started_at, finished_at, duration_ms, status, error, records_processed, \
+             runner_id, chain_id, chain_step, result, progress) \
+         SELECT * FROM e";
+    let rollup = minute_rollup(
+        "(SELECT e.finished_at AS ended, e.job, t.queue, e.status, e.duration_ms, \
+             $17::boolean AND e.attempt = 1 \
+                 AND t.snoozes - (e.status = 'snoozed')::int = 0 AS first, \
+             GREATEST(e.started_at - e.scheduled_at, 0) AS waited \
+         FROM e JOIN jobs_tasks t ON t.id = e.task_id)",
+    );
+    match write {
+        Write::Both => format!("{rows}, history AS ({history}) {rollup}"),
+        Write::History => format!("{rows} {history}"),
+        Write::Rollup => format!("{rows} {rollup}"),
+    }
+}
 
-/// Writes history rows inside the caller's transaction, with one statement: one array per
-/// column, read with `UNNEST`; their attempts are added to the per-minute rollup in the same
-/// statement. Every history row is written here (or, for a completion batch, by the same
-/// rollup inside its own statement). `ran`: whether the attempts ran (`false` for the
-/// cancellation of a pending task, which never started).
+static WRITE_BOTH: LazyLock<String> = LazyLock::new(|| history_statement(Write::Both));
+static WRITE_HISTORY: LazyLock<String> = LazyLock::new(|| history_statement(Write::History));
+static WRITE_ROLLUP: LazyLock<String> = LazyLock::new(|| history_statement(Write::Rollup));
+
+/// Writes history rows and adds their attempts to the per-minute rollup, inside the
+/// caller's transaction, with one statement: every history row is written here (or, for a
+/// completion batch, by the same rollup inside its own statement). `ran`: whether the
+/// attempts ran (`false` for the cancellation of a pending task, which never started).
 pub(super) async fn write_history(
     connection: &mut PgConnection,
     rows: &[&NewExecution],
     ran: bool,
+) -> Result<(), StoreError> {
+    write_rows(connection, rows, ran, Write::Both).await
+}
+
+/// Writes what `write` says of `rows` inside the caller's transaction, with one statement:
+/// one array per column, read with `UNNEST`.
+async fn write_rows(
+    connection: &mut PgConnection,
+    rows: &[&NewExecution],
+    ran: bool,
+    write: Write,
 ) -> Result<(), StoreError> {
     const DOING: &str = "writing the execution history";
     if rows.is_empty() {
@@ -153,7 +179,12 @@ pub(super) async fn write_history(
         result.push(e.result.as_deref());
         progress.push(e.progress.as_deref());
     }
-    sqlx::query(sqlx::AssertSqlSafe(WRITE_HISTORY.as_str()))
+    let statement = match write {
+        Write::Both => WRITE_BOTH.as_str(),
+        Write::History => WRITE_HISTORY.as_str(),
+        Write::Rollup => WRITE_ROLLUP.as_str(),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(statement))
         // Planned per call, as the completion batch: the tasks are looked up by id.
         .persistent(false)
         .bind(task_id)
@@ -179,8 +210,22 @@ pub(super) async fn write_history(
     Ok(())
 }
 
-/// The statement of a completion batch (see `complete_batch`).
-static COMPLETE_BATCH: LazyLock<String> = LazyLock::new(|| {
+/// The statement of a completion batch (see `complete_batch`), with its attempts' counts
+/// in the rollup or (`rollup` false) without.
+fn complete_batch_statement(rollup: bool) -> String {
+    let minutes = if rollup {
+        format!(
+            "minutes AS ({}), ",
+            minute_rollup(
+                "(SELECT ended_at AS ended, job, queue, status, duration_ms, \
+                     attempt = 1 AND snoozes_before = 0 AS first, \
+                     GREATEST(started_at - scheduled_at, 0) AS waited \
+                 FROM applied)"
+            )
+        )
+    } else {
+        String::new()
+    };
     format!(
         "WITH applied AS (\
                      UPDATE jobs_tasks SET state = c.state, \
@@ -220,26 +265,27 @@ static COMPLETE_BATCH: LazyLock<String> = LazyLock::new(|| {
                          duration_ms, status, error, records, runner_id, chain_id, chain_step, \
                          result, progress \
                      FROM applied), \
-                 minutes AS ({}), \
+                 {minutes}\
                  ended AS (\
                      SELECT COUNT(pg_notify($22, id::text)) FROM applied \
                      WHERE awaited = 1 AND done <> 'pending') \
-                 SELECT id FROM applied CROSS JOIN ended",
-        minute_rollup(
-            "(SELECT ended_at AS ended, job, queue, status, duration_ms, \
-                 attempt = 1 AND snoozes_before = 0 AS first, \
-                 GREATEST(started_at - scheduled_at, 0) AS waited \
-             FROM applied)"
-        )
+                 SELECT id FROM applied CROSS JOIN ended"
     )
-});
+}
+
+static COMPLETE_BATCH: LazyLock<String> = LazyLock::new(|| complete_batch_statement(true));
+static COMPLETE_BATCH_UNROLLED: LazyLock<String> =
+    LazyLock::new(|| complete_batch_statement(false));
 
 /// Writes the end of many attempts that are not steps of chains, and their history rows,
-/// with one statement; returns the ids of the tasks `runner` no longer held.
+/// with one statement; returns the ids of the tasks `runner` no longer held. Their counts
+/// go to the rollup in the same statement, unless `rollup` is false (the caller adds them
+/// later in its transaction).
 async fn complete_batch(
     connection: &mut PgConnection,
     runner: &str,
     completions: &[&Completion],
+    rollup: bool,
 ) -> Result<Vec<i64>, StoreError> {
     const DOING: &str = "recording finished attempts";
     if completions.is_empty() {
@@ -296,7 +342,12 @@ async fn complete_batch(
     // that this runner still held get one, with no second look-up, and so do their
     // counts in the per-minute rollup; the ends of the tasks a caller waits for are
     // announced (none: no NOTIFY at all). One statement, one round trip, atomic.
-    let applied: HashSet<i64> = sqlx::query(sqlx::AssertSqlSafe(COMPLETE_BATCH.as_str()))
+    let statement = if rollup {
+        COMPLETE_BATCH.as_str()
+    } else {
+        COMPLETE_BATCH_UNROLLED.as_str()
+    };
+    let applied: HashSet<i64> = sqlx::query(sqlx::AssertSqlSafe(statement))
         // Planned at each call with the batch in hand (an unnamed statement): a
         // plan made once for any batch, on a table without statistics yet, can
         // read the whole batch once per running task (a nested loop over UNNEST);
@@ -340,7 +391,8 @@ async fn complete_batch(
 }
 
 /// Writes the end of one step of a chain, its history row and the next step's task, inside
-/// the caller's transaction; `false` when `runner` no longer holds the task.
+/// the caller's transaction (which adds the attempt to the rollup); `false` when `runner`
+/// no longer holds the task.
 async fn complete_step(
     connection: &mut PgConnection,
     runner: &str,
@@ -371,7 +423,7 @@ async fn complete_step(
     if held.rows_affected() == 0 {
         return Ok(false);
     }
-    write_history(&mut *connection, &[e], true).await?;
+    write_rows(&mut *connection, &[e], true, Write::History).await?;
     if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
         let link = &next.link;
         insert::insert_step(
@@ -402,17 +454,25 @@ impl Completions for Postgres {
         // Without chain steps, one statement: atomic by itself, one round trip.
         if steps.is_empty() {
             let mut connection = self.pool.acquire().await.doing(DOING)?;
-            return complete_batch(&mut connection, runner, &plain).await;
+            return complete_batch(&mut connection, runner, &plain, true).await;
         }
         // With them, one transaction, all or nothing: a failure leaves every end to be
-        // written again.
+        // written again. The attempts go to the rollup with one statement at the end, in
+        // the rollup's key order, as every other writer does: two such transactions never
+        // lock the rollup's rows in opposite orders.
         let mut tx = self.begin(DOING).await?;
-        let mut stale = complete_batch(&mut tx, runner, &plain).await?;
+        let mut stale = complete_batch(&mut tx, runner, &plain, false).await?;
         for step in steps {
             if !complete_step(&mut tx, runner, step, now).await? {
                 stale.push(step.task_id);
             }
         }
+        let recorded: Vec<&NewExecution> = completions
+            .iter()
+            .filter(|c| !stale.contains(&c.task_id))
+            .map(|c| &c.execution)
+            .collect();
+        write_rows(&mut tx, &recorded, true, Write::Rollup).await?;
         tx.commit().await.doing(DOING)?;
         Ok(stale)
     }
