@@ -121,3 +121,56 @@ pub(crate) fn counts(
         max_waited_ms: row.int("max_waited_ms", doing)?,
     })
 }
+
+/// One row of the per-minute rollup to add: the counts of the attempts of `job` in `queue`
+/// that ended in the minute starting at `minute` (unix milliseconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MinuteRow {
+    /// The start of the minute.
+    pub(crate) minute: i64,
+    /// The job.
+    pub(crate) job: String,
+    /// The queue.
+    pub(crate) queue: String,
+    /// The counts to add.
+    #[serde(flatten)]
+    pub(crate) counts: MinuteCounts,
+}
+
+/// The rollup rows of attempts that ended, each with its task's queue and whether it is
+/// the task's first start: grouped per minute, job and queue, in that key's order (the
+/// order in which every writer locks the rollup's rows).
+pub(crate) fn roll_up<'a>(
+    ends: impl IntoIterator<Item = (&'a super::NewExecution, &'a str, bool)>,
+) -> Vec<MinuteRow> {
+    use super::ExecutionStatus as S;
+    let mut rows: std::collections::BTreeMap<(i64, &str, &str), MinuteCounts> =
+        std::collections::BTreeMap::new();
+    for (e, queue, first) in ends {
+        let ended = e.finished_at.timestamp_millis();
+        let minute = ended - ended.rem_euclid(60_000);
+        let c = rows.entry((minute, e.job.as_str(), queue)).or_default();
+        match e.status {
+            S::Succeeded => c.succeeded += 1,
+            S::Failed | S::Panicked | S::TimedOut => c.failed += 1,
+            S::Dead => c.dead += 1,
+            S::Cancelled => c.cancelled += 1,
+            S::Snoozed => c.snoozed += 1,
+        }
+        c.duration_ms += e.duration_ms();
+        if first {
+            let waited = (e.started_at - e.scheduled_at).num_milliseconds().max(0);
+            c.started += 1;
+            c.waited_ms += waited;
+            c.max_waited_ms = c.max_waited_ms.max(waited);
+        }
+    }
+    rows.into_iter()
+        .map(|((minute, job, queue), counts)| MinuteRow {
+            minute,
+            job: job.to_owned(),
+            queue: queue.to_owned(),
+            counts,
+        })
+        .collect()
+}
