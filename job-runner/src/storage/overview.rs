@@ -174,3 +174,69 @@ pub(crate) fn roll_up<'a>(
         })
         .collect()
 }
+
+/// The decoders of the overview's rows, by column name, shared by the backends.
+pub(crate) mod decode {
+    use super::{Holding, JobMinutes, MinuteBucket, PausedQueue, QueueCounts, counts};
+    use crate::storage::StoreError;
+    use crate::storage::rows::{Columns, instant};
+
+    /// A bucket: `at`, then the counts.
+    pub(crate) fn bucket(
+        row: &impl Columns,
+        doing: &'static str,
+    ) -> Result<MinuteBucket, StoreError> {
+        Ok(MinuteBucket {
+            at: instant(row.int("at", doing)?),
+            counts: counts(row, doing)?,
+        })
+    }
+
+    /// A job's totals: `job`, `queue`, then the counts.
+    pub(crate) fn job_minutes(
+        row: &impl Columns,
+        doing: &'static str,
+    ) -> Result<JobMinutes, StoreError> {
+        Ok(JobMinutes {
+            job: row.text("job", doing)?,
+            queue: row.text("queue", doing)?,
+            counts: counts(row, doing)?,
+        })
+    }
+
+    /// A queue's counts: `queue`, `pending`, `due`, `running`, `oldest_due`.
+    pub(crate) fn queue_counts(
+        row: &impl Columns,
+        doing: &'static str,
+    ) -> Result<QueueCounts, StoreError> {
+        Ok(QueueCounts {
+            queue: row.text("queue", doing)?,
+            pending: row.int("pending", doing)?,
+            due: row.int("due", doing)?,
+            running: row.int("running", doing)?,
+            oldest_due: row.opt_int("oldest_due", doing)?.map(instant),
+        })
+    }
+
+    /// A paused queue: `queue`, `paused_at`.
+    pub(crate) fn paused_queue(
+        row: &impl Columns,
+        doing: &'static str,
+    ) -> Result<PausedQueue, StoreError> {
+        Ok(PausedQueue {
+            queue: row.text("queue", doing)?,
+            paused_at: instant(row.int("paused_at", doing)?),
+        })
+    }
+
+    /// A running task: `locked_by`, `id`, `job`, `attempt`, `locked_at`.
+    pub(crate) fn holding(row: &impl Columns, doing: &'static str) -> Result<Holding, StoreError> {
+        Ok(Holding {
+            runner: row.text("locked_by", doing)?,
+            task_id: row.int("id", doing)?,
+            job: row.text("job", doing)?,
+            attempt: u32::try_from(row.int("attempt", doing)?).unwrap_or(u32::MAX),
+            locked_at: instant(row.opt_int("locked_at", doing)?.unwrap_or(0)),
+        })
+    }
+}

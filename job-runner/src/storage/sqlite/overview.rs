@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::Sqlite;
-use crate::storage::overview::counts;
-use crate::storage::rows::{Columns, instant, millis};
+use crate::storage::overview::decode;
+use crate::storage::rows::millis;
 use crate::storage::{
     Doing, Holding, JobMinutes, MinuteBucket, MinuteWindow, Overview, PausedQueue, QueueCounts,
     StoreError,
@@ -74,14 +74,7 @@ impl Overview for Sqlite {
             .fetch_all(&self.pool)
             .await
             .doing(DOING)?;
-        rows.iter()
-            .map(|row| {
-                Ok(MinuteBucket {
-                    at: instant(row.int("at", DOING)?),
-                    counts: counts(row, DOING)?,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| decode::bucket(row, DOING)).collect()
     }
 
     async fn minute_totals(&self, window: &MinuteWindow) -> Result<Vec<JobMinutes>, StoreError> {
@@ -95,13 +88,7 @@ impl Overview for Sqlite {
             .await
             .doing(DOING)?;
         rows.iter()
-            .map(|row| {
-                Ok(JobMinutes {
-                    job: row.text("job", DOING)?,
-                    queue: row.text("queue", DOING)?,
-                    counts: counts(row, DOING)?,
-                })
-            })
+            .map(|row| decode::job_minutes(row, DOING))
             .collect()
     }
 
@@ -113,15 +100,7 @@ impl Overview for Sqlite {
             .await
             .doing(DOING)?;
         rows.iter()
-            .map(|row| {
-                Ok(QueueCounts {
-                    queue: row.text("queue", DOING)?,
-                    pending: row.int("pending", DOING)?,
-                    due: row.int("due", DOING)?,
-                    running: row.int("running", DOING)?,
-                    oldest_due: row.opt_int("oldest_due", DOING)?.map(instant),
-                })
-            })
+            .map(|row| decode::queue_counts(row, DOING))
             .collect()
     }
 
@@ -156,12 +135,7 @@ impl Overview for Sqlite {
             .await
             .doing(DOING)?;
         rows.iter()
-            .map(|row| {
-                Ok(PausedQueue {
-                    queue: row.text("queue", DOING)?,
-                    paused_at: instant(row.int("paused_at", DOING)?),
-                })
-            })
+            .map(|row| decode::paused_queue(row, DOING))
             .collect()
     }
 
@@ -171,16 +145,6 @@ impl Overview for Sqlite {
             .fetch_all(&self.pool)
             .await
             .doing(DOING)?;
-        rows.iter()
-            .map(|row| {
-                Ok(Holding {
-                    runner: row.text("locked_by", DOING)?,
-                    task_id: row.int("id", DOING)?,
-                    job: row.text("job", DOING)?,
-                    attempt: u32::try_from(row.int("attempt", DOING)?).unwrap_or(u32::MAX),
-                    locked_at: instant(row.opt_int("locked_at", DOING)?.unwrap_or(0)),
-                })
-            })
-            .collect()
+        rows.iter().map(|row| decode::holding(row, DOING)).collect()
     }
 }
