@@ -8,7 +8,7 @@ use job_core::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthDb;
-use crate::transfer::{TransferConfig, TransferError, TransferRequest, fingerprint};
+use crate::transfer::{TransferConfig, TransferError, TransferRequest, Transferred, fingerprint};
 
 /// What the folder source says about a file (it says more: `path`, `modified`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,5 +63,20 @@ pub async fn index_document(document: CopiedDocument, ctx: JobContext) -> JobRes
     let db = ctx.data::<AuthDb>()?;
     db.index_document(&document.name, document.size, document.checksum, ctx.now())
         .await?;
+    Ok(Outcome::processed(1_u8))
+}
+
+/// Writes a transferred document's checksum to the document index: the second step of the
+/// chain the transfer API starts (`transfer_document`, then this), with what the transfer
+/// returned.
+#[job(queue = "transfers")]
+pub async fn index_transfer(transferred: Transferred, ctx: JobContext) -> JobResult {
+    let config = ctx.data::<TransferConfig>()?;
+    let db = ctx.data::<AuthDb>()?;
+    let (size, checksum) = fingerprint(&config.destination_dir.join(&transferred.destination))
+        .await
+        .map_err(TransferError::into_job_error)?;
+    let name = transferred.destination.display().to_string();
+    db.index_document(&name, size, checksum, ctx.now()).await?;
     Ok(Outcome::processed(1_u8))
 }

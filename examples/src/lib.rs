@@ -9,6 +9,7 @@
 //! | [`cleanup_expired_challenges`](cleanup::cleanup_expired_challenges) | `*/5 * * * *`, every 5 minutes | deletes WebAuthn challenges older than 5 minutes |
 //! | [`cleanup_expired_device_codes`](cleanup::cleanup_expired_device_codes) | `45 * * * *`, hourly at :45 | deletes expired device codes |
 //! | [`transfer_document`](transfer::transfer_document) | on demand, queue `transfers` | copies a document and verifies the copy, reporting its progress and returning what it copied; 8 retries, backoff 5 s to 10 min, 5 min timeout |
+//! | [`index_transfer`](ingest::index_transfer) | after `transfer_document`, in the chain the transfer API starts | records the copy's size and checksum in the document index |
 //!
 //! [`web`] is the document-transfer service's HTTP API: a request recorded and its job
 //! enqueued in one transaction, and its status with the job's progress and result.

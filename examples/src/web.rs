@@ -3,7 +3,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /transfers` `{"source": "a.pdf", "destination": "2026/a.pdf"}` | records the request and enqueues `transfer_document` in the same transaction; `201 {"transfer": 1, "task": "17"}` |
+//! | `POST /transfers` `{"source": "a.pdf", "destination": "2026/a.pdf"}` | records the request and enqueues the chain `transfer_document`, then `index_transfer`, in the same transaction; `201 {"transfer": 1, "task": "17"}` (the first step's task) |
 //! | `GET /transfers/{id}` | the request, its task's state, progress, result and last error |
 //!
 //! The requests live in the runners' database (SQLite here), beside the job tables: a
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 
+use crate::ingest::IndexTransfer;
 use crate::transfer::{TransferDocument, TransferRequest};
 
 /// What the service needs of the job runner.
@@ -107,10 +108,12 @@ async fn create(
         .map_err(|e| internal("cannot begin a transaction", e))?;
     let source = request.source.display().to_string();
     let destination = request.destination.display().to_string();
-    // The task first, then the row that points at it: both commit, or neither.
+    // The task first, then the row that points at it: both commit, or neither. Once the
+    // copy is verified, the chain's next step records its checksum in the document index.
     let task = {
         let client = service.jobs.within(&mut tx);
         TransferDocument::enqueue(&*client, request)
+            .then::<IndexTransfer>()
             .await
             .map_err(|e| internal("cannot enqueue the transfer", e))?
     };

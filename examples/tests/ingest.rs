@@ -2,7 +2,8 @@
 
 use examples::AuthDb;
 use examples::TransferConfig;
-use examples::ingest::{CopiedDocument, IndexDocument, IngestDocument, Upload};
+use examples::ingest::{CopiedDocument, IndexDocument, IndexTransfer, IngestDocument, Upload};
+use examples::transfer::Transferred;
 use job_core::testing::TestContext;
 use job_core::{Clock, Job};
 
@@ -79,4 +80,31 @@ async fn a_document_that_vanished_fails_for_good() {
         .await
         .expect_err("a missing document");
     assert!(error.is_permanent(), "{error}");
+}
+
+#[tokio::test]
+async fn a_transferred_document_has_its_checksum_indexed() {
+    let folders = tempfile::tempdir().expect("folders");
+    let config = TransferConfig::new(folders.path().join("inbox"), folders.path().join("outbox"));
+    std::fs::create_dir_all(config.destination_dir.join("2026")).expect("outbox");
+    std::fs::write(config.destination_dir.join("2026/q3.txt"), "hello").expect("a copy");
+    let db = database().await;
+    let outcome = TestContext::new()
+        .data(config)
+        .data(db.clone())
+        .run(
+            IndexTransfer,
+            Transferred {
+                bytes: 5,
+                destination: "2026/q3.txt".into(),
+            },
+        )
+        .await
+        .expect("the index step");
+    assert_eq!(outcome.records_processed(), Some(1));
+    // FNV-1a 64 of "hello".
+    assert_eq!(
+        db.indexed_checksum("2026/q3.txt").await.expect("the index"),
+        Some("a430d84680aabd0b".to_owned())
+    );
 }

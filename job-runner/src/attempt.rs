@@ -289,6 +289,38 @@ impl Attempt<'_> {
     }
 }
 
+/// The span of an attempt of `task`: its job, task, attempt number, queue and place in a
+/// chain, then its outcome ([`record_outcome`]). It continues the trace stored with the
+/// task (the enqueuer's; for a chain's step, the previous step's attempt).
+pub(crate) fn span(task: &ClaimedTask, settings: &JobSettings) -> tracing::Span {
+    let span = tracing::info_span!(
+        "attempt",
+        job = settings.name(),
+        task_id = task.id,
+        attempt = task.attempt,
+        queue = settings.queue.as_str(),
+        chain_step = chain::link_of(task, settings).map(|link| link.step),
+        outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    if let Some(context) = &task.trace_context {
+        crate::telemetry::continue_stored(&span, context);
+    }
+    span
+}
+
+/// Records how an attempt ended on its span: the history row's status, and an error status
+/// for a failure.
+pub(crate) fn record_outcome(span: &tracing::Span, status: ExecutionStatus) {
+    span.record("outcome", status.as_str());
+    if !matches!(
+        status,
+        ExecutionStatus::Succeeded | ExecutionStatus::Snoozed | ExecutionStatus::Cancelled
+    ) {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// The progress the attempt reported, as stored: `None` when it reported none; a note in
 /// its place when it is over the cap.
 fn progress_text(live: &LiveAttempt) -> Option<String> {

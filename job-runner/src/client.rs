@@ -246,6 +246,8 @@ impl Jobs {
             partition_key: descriptor.partition_key(&request.args)?,
             exclusive: settings.exclusive,
             then: request.then.clone(),
+            // The enqueuer's span (a chain's next step: the previous step's attempt).
+            trace_context: crate::telemetry::current_context(),
         })
     }
 
@@ -253,11 +255,16 @@ impl Jobs {
         &self,
         requests: Vec<EnqueueRequest>,
     ) -> Result<Vec<Enqueued>, EnqueueError> {
-        let now = self.clock.now();
-        let tasks = requests
-            .iter()
-            .map(|r| self.task_for(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
+        self.traced_enqueue(requests, async |tasks, now| self.insert(tasks, now).await)
+            .await
+    }
+
+    /// Stores `tasks` and wakes this process's workers of the due ones.
+    async fn insert(
+        &self,
+        tasks: Vec<NewTask>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
         let ids = self
             .store
             .insert_tasks(&tasks, now)
@@ -271,6 +278,60 @@ impl Jobs {
             }
         }
         Ok(enqueued(ids))
+    }
+}
+
+impl Jobs {
+    /// An enqueue in its span (see [`enqueue_span`]): the tasks of `requests` are made
+    /// inside it (so they store its trace context), then stored by `store` while it stays
+    /// open (it lasts until they are stored, and records the task's id). It is not entered
+    /// while they are stored: what the storage spawns meanwhile (a connection) must not
+    /// hold it open.
+    pub(crate) async fn traced_enqueue(
+        &self,
+        requests: Vec<EnqueueRequest>,
+        store: impl AsyncFnOnce(Vec<NewTask>, DateTime<Utc>) -> Result<Vec<Enqueued>, EnqueueError>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
+        let now = self.clock.now();
+        let span = enqueue_span(&requests, &self.plan);
+        let tasks = span.in_scope(|| {
+            requests
+                .iter()
+                .map(|r| self.task_for(r, now))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let stored = match tasks {
+            Ok(tasks) => store(tasks, now).await,
+            Err(error) => Err(error),
+        };
+        record_enqueued(&span, &stored);
+        stored
+    }
+}
+
+/// The span of an enqueue: the job and queue (of the first request, with how many there
+/// are), then the task's id once stored.
+fn enqueue_span(requests: &[EnqueueRequest], plan: &Plan) -> tracing::Span {
+    let job = requests.first().map_or("", |r| r.job.as_str());
+    let queue = plan.get(job).map_or("", |s| s.queue.as_str());
+    tracing::info_span!(
+        "enqueue",
+        otel.kind = "producer",
+        job,
+        queue,
+        tasks = requests.len(),
+        task_id = tracing::field::Empty,
+        existing = tracing::field::Empty,
+    )
+}
+
+/// Records on an enqueue's span what it stored: the task's id (of a single enqueue).
+fn record_enqueued(span: &tracing::Span, stored: &Result<Vec<Enqueued>, EnqueueError>) {
+    if let Ok([one]) = stored.as_deref() {
+        if let Ok(id) = one.id.as_str().parse::<i64>() {
+            span.record("task_id", id);
+        }
+        span.record("existing", one.existing);
     }
 }
 

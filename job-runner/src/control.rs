@@ -78,6 +78,11 @@ impl Control {
         &self.jobs
     }
 
+    /// Who these controls act as (`cli`, `api`): the runner of the history rows they write.
+    pub(crate) fn actor(&self) -> &str {
+        &self.actor
+    }
+
     pub(crate) fn store(&self) -> &Store {
         self.jobs.store()
     }

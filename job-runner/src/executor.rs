@@ -332,13 +332,10 @@ impl Executor {
     async fn execute(&self, work: Work) {
         let parts = &*self.inner;
         let task = &work.task;
-        let span = tracing::info_span!(
-            "attempt",
-            job = parts.settings.name(),
-            task_id = task.id,
-            attempt = task.attempt
-        );
-        let completion = self.attempt(task).instrument(span).await;
+        let span = crate::attempt::span(task, &parts.settings);
+        let completion = self.attempt(task).instrument(span.clone()).await;
+        crate::attempt::record_outcome(&span, completion.execution.status);
+        drop(span);
         parts.completer.complete(completion).await;
         drop(work);
         self.ended.notify_one();

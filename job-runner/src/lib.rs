@@ -34,6 +34,8 @@ pub mod secret;
 pub mod sources;
 mod startup;
 pub mod storage;
+pub mod task_control;
+pub mod telemetry;
 pub mod testing;
 pub mod within;
 
@@ -41,4 +43,5 @@ pub use client::Jobs;
 pub use config::Config;
 pub use runner::{Runner, RunnerBuilder, RunnerError};
 pub use startup::connect_options;
+pub use telemetry::Telemetry;
 pub use within::{AppConnection, Within};

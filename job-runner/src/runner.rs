@@ -558,6 +558,7 @@ impl Runner {
             sessions: Default::default(),
             events: router,
             webhooks: Arc::new(webhooks),
+            changes: Default::default(),
         };
         Ok(Some(tokio::spawn(admin::serve(listener, state, stop))))
     }

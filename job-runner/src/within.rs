@@ -117,11 +117,17 @@ impl Jobs {
 
 impl<C: AppConnection> Within<'_, C> {
     async fn store(&self, requests: Vec<EnqueueRequest>) -> Result<Vec<Enqueued>, EnqueueError> {
-        let now = self.jobs.clock().now();
-        let tasks = requests
-            .iter()
-            .map(|r| self.jobs.task_for(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
+        self.jobs
+            .traced_enqueue(requests, async |tasks, now| self.insert(tasks, now).await)
+            .await
+    }
+
+    /// Stores `tasks` on the connection, inside its transaction.
+    async fn insert(
+        &self,
+        tasks: Vec<NewTask>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<Enqueued>, EnqueueError> {
         let mut connection = self.connection.lock().await;
         let theirs = connection.backend();
         let ours = self.jobs.store().backend();

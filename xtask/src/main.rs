@@ -14,6 +14,7 @@ mod bench;
 mod cargo;
 mod new_job;
 mod test;
+mod vendor_ui;
 mod workspace;
 
 /// Developer commands for this workspace.
@@ -40,6 +41,11 @@ enum Command {
     /// --check`, clippy, `cargo test --workspace` and `cargo xtask bench --quick`.
     #[command(after_help = TEST_EXAMPLES)]
     Test(Test),
+    /// Download the pinned uPlot release from the npm registry, check its sha512 against
+    /// the pinned and the published integrity (failing on any mismatch), and copy its
+    /// minified script, stylesheet and licence into job-runner/src/admin/assets/vendor/,
+    /// which the console serves (no CDN: the console works offline).
+    VendorUi,
 }
 
 /// The options of `test`.
@@ -120,6 +126,7 @@ fn main() -> ExitCode {
         Command::NewJob(options) => new_job(options),
         Command::Bench(options) => bench(options),
         Command::Test(options) => test(options),
+        Command::VendorUi => vendor_ui(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -169,4 +176,17 @@ fn test(options: Test) -> anyhow::Result<()> {
         },
         &cwd,
     )
+}
+
+fn vendor_ui() -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))?;
+    let vendor = vendor_ui::run(&cwd)?;
+    println!(
+        "uPlot {} (integrity {}) copied into {}",
+        vendor_ui::VERSION,
+        vendor_ui::INTEGRITY,
+        vendor.display()
+    );
+    Ok(())
 }

@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::query::ApiQuery;
 use super::{limits, overview};
 use crate::control::JobStatus;
-use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter, TaskRow, TaskState};
+use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskRow};
 
 /// Most items a page holds.
 const MAX_LIMIT: u32 = 1000;
@@ -31,7 +31,6 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/jobs/{name}/pause", post(pause))
         .route("/api/jobs/{name}/resume", post(resume))
         .route("/api/executions", get(executions))
-        .route("/api/tasks", get(tasks))
         .route("/api/tasks/{id}", get(get_task))
         .route("/api/tasks/{id}/retry", post(retry))
         .route("/api/tasks/{id}/cancel", post(cancel))
@@ -64,6 +63,7 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
         .route("/api/queues/{name}/resume", post(overview::resume_queue))
         .route("/api/runners", get(overview::runners))
         .route("/api/events", get(overview::events))
+        .merge(super::tasks::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state, require_api_auth));
@@ -173,7 +173,7 @@ async fn resume(
 
 /// One page of a listing, newest first; pass `next_cursor` as `cursor` for the next page.
 #[derive(Serialize)]
-struct Page<T> {
+pub(super) struct Page<T> {
     items: Vec<T>,
     next_cursor: Option<String>,
 }
@@ -190,7 +190,7 @@ struct ExecutionQuery {
     limit: Option<u32>,
 }
 
-fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+pub(super) fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     text.map(|text| {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
@@ -203,7 +203,7 @@ fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, ApiE
     .transpose()
 }
 
-fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
+pub(super) fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
     text.map(|text| {
         text.parse::<i64>().map_err(|_| {
             ApiError::bad_request("`cursor` must be the `next_cursor` of a previous page")
@@ -222,7 +222,7 @@ pub(super) fn limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
-fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
+pub(super) fn page<T>(items: Vec<T>, limit: u32, id: impl Fn(&T) -> i64) -> Page<T> {
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|last| id(last).to_string()))
         .flatten();
@@ -259,45 +259,7 @@ async fn executions(
     Ok(Json(page(rows, limit, |e| e.id)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TaskQuery {
-    state: Option<String>,
-    queue: Option<String>,
-    job: Option<String>,
-    cursor: Option<String>,
-    limit: Option<u32>,
-}
-
-async fn tasks(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<TaskQuery>,
-) -> Result<Json<Page<TaskRow>>, ApiError> {
-    let task_state = q
-        .state
-        .as_deref()
-        .map(|s| {
-            TaskState::from_name(s).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "unknown state `{s}`; use one of {}",
-                    TaskState::ALL.map(|s| s.as_str()).join(", ")
-                ))
-            })
-        })
-        .transpose()?;
-    let limit = limit(q.limit)?;
-    let filter = TaskFilter {
-        state: task_state,
-        queue: q.queue,
-        job: q.job,
-        before_id: cursor(q.cursor.as_deref())?,
-        limit,
-    };
-    let rows = state.control.tasks(&filter).await?;
-    Ok(Json(page(rows, limit, |t| t.id)))
-}
-
-fn task_id(id: &str) -> Result<i64, ApiError> {
+pub(super) fn task_id(id: &str) -> Result<i64, ApiError> {
     id.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "`{id}` is not a task id: task ids are whole numbers"

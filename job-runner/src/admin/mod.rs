@@ -27,6 +27,8 @@ mod overview;
 mod query;
 mod refusals;
 mod sessions;
+mod stream;
+mod tasks;
 
 pub use auth::Token;
 
@@ -72,6 +74,8 @@ pub(crate) struct AppState {
     pub(crate) events: std::sync::Arc<crate::events::EventRouter>,
     /// The webhook sources and their secrets.
     pub(crate) webhooks: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    /// The watcher of the console's live updates, shared by its streams.
+    pub(crate) changes: stream::Changes,
 }
 
 /// Checks the settings and picks the token; fails for a public address without a token.
@@ -102,6 +106,9 @@ pub(crate) fn router(state: AppState) -> Router {
 
 /// Serves the admin server on `listener` until `stop`.
 pub(crate) async fn serve(listener: TcpListener, state: AppState, mut stop: watch::Receiver<bool>) {
+    // The event streams never end by themselves: they end at the stop, so that the graceful
+    // shutdown, which waits for open connections, is not held by an open console.
+    state.changes.end_at(stop.clone());
     let app = router(state);
     let shutdown = async move {
         let _ = stop.changed().await;
@@ -139,6 +146,7 @@ pub(crate) mod tests {
             sessions: Default::default(),
             events: crate::events::EventRouter::new(jobs),
             webhooks: Arc::default(),
+            changes: Default::default(),
         };
         (state, store)
     }

@@ -22,6 +22,7 @@ mod tests {
             include_str!("api.rs"),
             include_str!("hooks.rs"),
             include_str!("login.rs"),
+            include_str!("tasks.rs"),
         ] {
             for piece in source.split(".route(").skip(1) {
                 let piece = piece.trim_start().trim_start_matches('"');

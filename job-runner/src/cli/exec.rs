@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use job_core::{Clock, EnqueueOptions, EnqueueRequest, JobClient, Registry, State, Trigger};
+use tracing::Instrument;
 
 use super::app::{AppSetup, Setup};
 use super::args::json_arg;
@@ -149,7 +150,10 @@ pub async fn run_once(
         live: Arc::default(),
         cancel_grace: config.cancel_grace,
     };
-    let completion = attempt.run(&claimed).await;
+    let span = crate::attempt::span(&claimed, settings);
+    let completion = attempt.run(&claimed).instrument(span.clone()).await;
+    crate::attempt::record_outcome(&span, completion.execution.status);
+    drop(span);
     let outcome = (
         completion.execution.status,
         completion.execution.error.clone(),

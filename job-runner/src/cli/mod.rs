@@ -17,9 +17,10 @@ use clap::{Args, Parser, Subcommand};
 use job_core::{Clock, Registry};
 
 use crate::client::Jobs;
-use crate::config::{Config, ConfigError, process_env};
+use crate::config::{Config, ConfigError, TelemetryConfig, process_env};
 use crate::control::Control;
 use crate::startup::{Overrides, Schema, Startup};
+use crate::telemetry::Telemetry;
 
 mod app;
 mod args;
@@ -48,6 +49,7 @@ Examples:
   job-runner history --job expire_keys --status dead --since 24h
   job-runner pause cleanup_expired_sessions
   job-runner retry 42
+  job-runner tasks retry --state dead --job send_email --since 2026-11-28T02:00:00Z
   job-runner schedule '30 2 * * *' --timezone America/New_York --count 3
 
 The database is `sqlite://jobs.db` unless --database-url, JOBS_DATABASE_URL or jobs.toml says otherwise.";
@@ -119,7 +121,8 @@ enum Command {
         after_help = "Examples:\n  job-runner history --job expire_keys --limit 5\n  job-runner history --status dead --since 24h --json"
     )]
     History(tasks::HistoryArgs),
-    /// List stored tasks, newest first.
+    /// List stored tasks, newest first; or retry, cancel or delete every task a filter
+    /// matches (`tasks retry --state dead --job J --since 2h`).
     Tasks(tasks::TasksArgs),
     /// List the latest events taken from the sources, with the task each started (or why
     /// none).
@@ -186,7 +189,6 @@ pub fn main_from(
             };
         }
     };
-    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -197,7 +199,24 @@ pub fn main_from(
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli.execute(setup)) {
+    let telemetry = match cli
+        .telemetry()
+        .map(|config| Telemetry::start(&config, runtime.handle().clone()))
+        .transpose()
+    {
+        Ok(telemetry) => telemetry.flatten(),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    crate::telemetry::init_tracing(telemetry.as_ref());
+    let ended = runtime.block_on(cli.execute(setup));
+    // The last spans are sent before the process exits.
+    if let Some(telemetry) = telemetry {
+        runtime.block_on(telemetry.shutdown());
+    }
+    match ended {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -206,17 +225,21 @@ pub fn main_from(
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("JOBS_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 impl Cli {
+    /// Where the command exports traces: the commands that run or enqueue jobs, when the
+    /// configuration asks for export. A configuration that cannot be read exports nothing
+    /// here (the command itself reports the error).
+    fn telemetry(&self) -> Option<TelemetryConfig> {
+        let traced = matches!(
+            self.command,
+            None | Some(Command::Run(_) | Command::Exec(_) | Command::Trigger(_))
+        );
+        if !traced {
+            return None;
+        }
+        self.global.config().ok().map(|config| config.telemetry)
+    }
+
     async fn execute(self, setup: Setup) -> Result<(), CliError> {
         let global = self.global;
         match self.command.unwrap_or_default() {

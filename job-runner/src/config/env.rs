@@ -47,6 +47,7 @@ impl Config {
         if let Some(value) = env("JOBS_SQLITE_DURABILITY") {
             self.sqlite_durability = sqlite_durability(&value, "JOBS_SQLITE_DURABILITY")?;
         }
+        self.telemetry.apply_env(env)?;
         self.check_timing("JOBS_HEARTBEAT / JOBS_LEASE")
     }
 

@@ -24,6 +24,8 @@ struct FileConfig {
     admin: AdminFile,
     #[serde(default)]
     sources: BTreeMap<String, crate::sources::SourceConfig>,
+    #[serde(default)]
+    telemetry: super::telemetry::TelemetryFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +113,7 @@ impl Config {
         if let Some(token) = file.admin.token {
             self.admin_token = Some(secret(token, &origin("admin.token"))?);
         }
+        self.telemetry.apply_file(file.telemetry, &origin)?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for (name, source) in file.sources {
             let source = match source {

@@ -31,6 +31,10 @@
 //! [queues.transfers]
 //! concurrency = 4         # at most 4 tasks of this queue at once per runner, all jobs together
 //! limit = 10              # at most 10 at once across every runner, all jobs together
+//!
+//! [telemetry]
+//! endpoint = "http://127.0.0.1:4318"  # export traces over OTLP/HTTP (default: no export)
+//! service_name = "job-runner"         # the spans' service.name
 //! ```
 //!
 //! Environment variables override the file: `JOBS_DATABASE_URL`, `JOBS_ENABLED`,
@@ -42,6 +46,10 @@
 //! and per queue `JOBS_QUEUE_<NAME>_CONCURRENCY` and `JOBS_QUEUE_<NAME>_LIMIT`, where
 //! `<NAME>` is the job's name in upper case with every other character than a letter or a
 //! digit written `_` (`cleanup_expired_sessions` is `CLEANUP_EXPIRED_SESSIONS`).
+//!
+//! Traces also follow the standard variables `OTEL_EXPORTER_OTLP_ENDPOINT`,
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_SERVICE_NAME` and `OTEL_TRACES_EXPORTER`
+//! (`otlp` or `none`), which override the `[telemetry]` section.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -55,10 +63,12 @@ use crate::storage::SqliteDurability;
 mod env;
 mod error;
 mod file;
+mod telemetry;
 mod values;
 
 pub use env::env_name;
 pub use error::ConfigError;
+pub use telemetry::{DEFAULT_OTLP_ENDPOINT, DEFAULT_SERVICE_NAME, TelemetryConfig};
 pub use values::admin_addr;
 
 /// The default database: an SQLite file in the working directory.
@@ -135,6 +145,8 @@ pub struct Config {
     pub admin_addr: Option<SocketAddr>,
     /// The admin token; generated at start when `None`.
     pub admin_token: Option<String>,
+    /// Where traces are exported (OpenTelemetry over OTLP/HTTP); off by default.
+    pub telemetry: TelemetryConfig,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -160,6 +172,7 @@ impl Default for Config {
             sources: BTreeMap::new(),
             admin_addr: DEFAULT_ADMIN_ADDR.parse().ok(),
             admin_token: None,
+            telemetry: TelemetryConfig::default(),
             file: None,
         }
     }

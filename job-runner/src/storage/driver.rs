@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 use job_core::Event;
 
 use super::{
-    Announcement, Backend, ClaimedTask, Completion, EventOutcome, EventRow, Execution,
-    ExecutionFilter, FlowState, Holding, JobMinutes, KnownJob, LimitOverride, Limits, MinuteBucket,
-    MinuteWindow, NewTask, PausedQueue, Pruned, QueueCounts, QueueStats, RescuedTask, RetryPolicy,
-    RunnerRow, ScheduleRow, StoreError, TakenTick, TaskEndRow, TaskFilter, TaskRow, TaskState,
-    TickOutcome, TickTask, Transition,
+    Announcement, Backend, BulkAction, BulkOutcome, ClaimedTask, Completion, EventOutcome,
+    EventRow, Execution, ExecutionFilter, FlowState, Holding, JobMinutes, KnownJob, LimitOverride,
+    Limits, MinuteBucket, MinuteWindow, NewTask, PausedQueue, Pruned, Pulse, QueueCounts,
+    QueueStats, RescuedTask, RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskCount,
+    TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, TickOutcome, TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -34,6 +34,7 @@ pub trait Driver:
     + Claims
     + Completions
     + Controls
+    + Bulk
     + Reads
     + Retention
     + Ticks
@@ -205,6 +206,28 @@ pub trait Controls {
     async fn paused(&self) -> Result<Vec<String>, StoreError>;
 }
 
+/// Everything a filter matches, counted or acted on at once.
+#[async_trait]
+pub trait Bulk {
+    /// How many tasks match `filter` now (its cursor bounds them, its limit does not), and
+    /// the highest matching id.
+    async fn count_tasks(&self, filter: &TaskFilter) -> Result<TaskCount, StoreError>;
+
+    /// Applies `action` to every task that matches `filter` with an id up to `up_to_id`
+    /// (a task stored later is never touched), newest first, in batches of `batch` ids:
+    /// each batch is its own transaction, so that no lock is held for long, and each task
+    /// is changed by a conditional statement as the single-task control changes it (a
+    /// task that moved on meanwhile is skipped).
+    async fn bulk_tasks(
+        &self,
+        action: &BulkAction<'_>,
+        filter: &TaskFilter,
+        up_to_id: i64,
+        batch: u32,
+        now: DateTime<Utc>,
+    ) -> Result<BulkOutcome, StoreError>;
+}
+
 /// What runners write and read about the attempts they run, while they run.
 #[async_trait]
 pub trait Running {
@@ -242,6 +265,16 @@ pub trait Reads {
 
     /// Tasks matching `filter`, newest first.
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError>;
+
+    /// What links task `id` to the rest: every step of its chain, and the tick or the
+    /// event that stored it (empty for an unknown task).
+    async fn task_links(&self, id: i64) -> Result<TaskLinks, StoreError>;
+
+    /// The tasks per state but succeeded (one grouped count, through the by-state index that
+    /// leaves the succeeded ones out: they are most of a table that has run for a while),
+    /// the latest history row's id (a success shows there) and the paused queues: what the
+    /// console's live updates watch.
+    async fn pulse(&self) -> Result<Pulse, StoreError>;
 
     /// The arguments of up to `limit` pending, running or dead tasks of `job`, oldest first.
     async fn stored_args(

@@ -33,6 +33,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) mod bulk;
 pub mod driver;
 mod error;
 mod event;
@@ -49,9 +50,11 @@ mod task;
 pub mod text;
 mod tick;
 
+pub use bulk::{BULK_BATCH, BulkAction, BulkOutcome, ChainStep, Pulse, TaskCount, TaskLinks};
+pub(crate) use bulk::{bind_all, task_conditions};
 pub use driver::{
-    Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations, Overview,
-    Reads, Retention, Runners, Running, Schedules, Ticks,
+    Bulk, Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations,
+    Overview, Reads, Retention, Runners, Running, Schedules, Ticks,
 };
 pub(crate) use error::Doing;
 pub use error::StoreError;

@@ -6,8 +6,8 @@ use job_core::Trigger;
 use sqlx::Row;
 
 use super::{
-    ChainLink, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, KnownJob, LimitOverride,
-    RunnerRow, ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
+    ChainLink, ChainStep, ClaimedTask, Doing, EventRow, Execution, ExecutionStatus, KnownJob,
+    LimitOverride, RunnerRow, ScheduleRow, StoreError, TaskEndRow, TaskRow, TaskState,
 };
 
 /// Unix milliseconds of an instant, as stored.
@@ -134,7 +134,7 @@ pub(crate) fn known_job(row: &impl Columns) -> Result<KnownJob, StoreError> {
 
 /// The columns [`claimed`] reads.
 pub(crate) const CLAIMED_COLUMNS: &str = "id, job, args, attempt, max_attempts, trigger, \
-     scheduled_at, run_at, priority, chain_id, chain_step, chain_rest, snoozes";
+     scheduled_at, run_at, priority, chain_id, chain_step, chain_rest, snoozes, trace_context";
 
 /// A task claimed for an attempt, from [`CLAIMED_COLUMNS`].
 pub(crate) fn claimed(row: &impl Columns) -> Result<ClaimedTask, StoreError> {
@@ -155,6 +155,7 @@ pub(crate) fn claimed(row: &impl Columns) -> Result<ClaimedTask, StoreError> {
             row.opt_int("chain_step", DOING)?,
             row.opt_text("chain_rest", DOING)?,
         ),
+        trace_context: row.opt_text("trace_context", DOING)?,
     })
 }
 
@@ -290,4 +291,43 @@ pub(crate) fn limit_override(row: &impl Columns) -> Result<LimitOverride, StoreE
         rate_window_ms: row.opt_int("rate_window_ms", DOING)?,
         updated_at: instant(row.int("updated_at", DOING)?),
     })
+}
+
+/// A step of a chain, from its `id`, `step`, `job` and `state` columns.
+pub(crate) fn chain_step(row: &impl Columns) -> Result<ChainStep, StoreError> {
+    const DOING: &str = "reading a chain's step";
+    let state = row.text("state", DOING)?;
+    Ok(ChainStep {
+        task_id: row.int("id", DOING)?,
+        step: row.int("step", DOING)?,
+        job: row.text("job", DOING)?,
+        state: TaskState::from_name(&state)
+            .ok_or_else(|| corrupt(DOING, format!("unknown state `{state}`")))?,
+    })
+}
+
+/// A count of one state, from the `state` and `n` columns; `None` for a state this runner
+/// does not know (a newer runner's).
+pub(crate) fn state_count(row: &impl Columns) -> Result<Option<(TaskState, i64)>, StoreError> {
+    const DOING: &str = "counting tasks by state";
+    let state = row.text("state", DOING)?;
+    match TaskState::from_name(&state) {
+        Some(state) => Ok(Some((state, row.int("n", DOING)?))),
+        None => Ok(None),
+    }
+}
+
+/// The tick that stored a task, from the `schedule_id` and `tick_at` columns.
+pub(crate) fn tick_link(row: &impl Columns) -> Result<(String, DateTime<Utc>), StoreError> {
+    const DOING: &str = "reading a task's tick";
+    Ok((
+        row.text("schedule_id", DOING)?,
+        instant(row.int("tick_at", DOING)?),
+    ))
+}
+
+/// The event that stored a task, from the `source` and `event_id` columns.
+pub(crate) fn event_link(row: &impl Columns) -> Result<(String, String), StoreError> {
+    const DOING: &str = "reading a task's event";
+    Ok((row.text("source", DOING)?, row.text("event_id", DOING)?))
 }

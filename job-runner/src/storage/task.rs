@@ -90,6 +90,10 @@ pub struct NewTask {
     /// The jobs that follow it, when it starts a chain at run time: each runs with the
     /// previous one's output. Empty for a task that starts none.
     pub then: Vec<String>,
+    /// The trace context of the code that stored it (W3C `traceparent`, then `tracestate`
+    /// after a newline when there is one): its attempts' spans continue that trace. `None`
+    /// when no OpenTelemetry span was current (see [`crate::telemetry`]).
+    pub trace_context: Option<String>,
 }
 
 /// A task claimed for one attempt.
@@ -117,6 +121,8 @@ pub struct ClaimedTask {
     pub snoozes: u32,
     /// Its place in a chain, when it is a step of one.
     pub chain: Option<ChainLink>,
+    /// The trace context stored with the task ([`NewTask::trace_context`]).
+    pub trace_context: Option<String>,
 }
 
 impl ClaimedTask {
@@ -134,6 +140,7 @@ impl ClaimedTask {
             priority: task.priority,
             snoozes: 0,
             chain: None,
+            trace_context: task.trace_context.clone(),
         }
     }
 }
@@ -242,7 +249,10 @@ pub struct TaskEndRow {
     pub result: Option<String>,
 }
 
-/// Which tasks to list.
+/// Which tasks to list, count or act on in bulk.
+///
+/// `since` and `until` apply to a task's last change: when it finished for a finished task
+/// (succeeded, dead or cancelled), else when it was stored (pending or running).
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     /// Only in this state.
@@ -251,9 +261,16 @@ pub struct TaskFilter {
     pub queue: Option<String>,
     /// Only of this job.
     pub job: Option<String>,
+    /// Only tasks whose last change (`finished_at`, else `created_at`) is at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// Only tasks whose last change (`finished_at`, else `created_at`) is before this.
+    pub until: Option<DateTime<Utc>>,
+    /// Only tasks whose arguments' JSON text holds this text, case-insensitively (ASCII
+    /// letters only on SQLite).
+    pub text: Option<String>,
     /// Only with an id below this (the cursor of the previous page).
     pub before_id: Option<i64>,
-    /// At most this many (newest first).
+    /// At most this many (newest first); counts and bulk actions ignore it.
     pub limit: u32,
 }
 

@@ -67,6 +67,7 @@ fn store_raw_task(site: &Site, job: &str, args: &str) {
             partition_key: None,
             exclusive: false,
             then: Vec::new(),
+            trace_context: None,
         };
         store
             .insert_tasks(&[task], now)

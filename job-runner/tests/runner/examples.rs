@@ -135,33 +135,9 @@ fn the_binary_runs_the_examples_and_lists_them(_: Backend) {
 fn the_transfer_api_records_a_request_and_reports_its_job(_: Backend) {
     use crate::http::request;
     let dir = tempfile::tempdir().expect("a folder");
-    let command = |binary: &std::path::Path| {
-        let mut command = std::process::Command::new(binary);
-        command
-            .current_dir(dir.path())
-            .env_remove("JOBS_DATABASE_URL")
-            .env("JOBS_ADMIN_ADDR", "off")
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        command
-    };
-    // `cargo test` builds the examples beside the test binaries.
-    let api_binary = std::env::current_exe()
-        .expect("the test binary")
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the target folder")
-        .join("examples/transfer_api");
-    assert!(
-        api_binary.exists(),
-        "{} was not built: `cargo test` builds it; alone, `cargo build -p job-runner --example transfer_api`",
-        api_binary.display()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let command = |binary: &std::path::Path| app_command(dir.path(), binary);
+    let api_binary = transfer_api_binary();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut runner = command(std::path::Path::new(env!("CARGO_BIN_EXE_job-runner")))
         .spawn()
@@ -217,4 +193,42 @@ fn the_transfer_api_records_a_request_and_reports_its_job(_: Backend) {
         std::fs::read_to_string(dir.path().join("transfers/outbox/2026/q3.txt")).expect("the copy"),
         "quarterly figures\n"
     );
+}
+
+/// `binary` (the `job-runner` binary or an example's) to start in `dir`, on the default
+/// SQLite database there, without the admin server, its output discarded.
+pub fn app_command(dir: &std::path::Path, binary: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    command
+        .current_dir(dir)
+        .env_remove("JOBS_DATABASE_URL")
+        .env("JOBS_ADMIN_ADDR", "off")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// The transfer API example's binary, which `cargo test` builds beside the test binaries.
+pub fn transfer_api_binary() -> std::path::PathBuf {
+    let binary = std::env::current_exe()
+        .expect("the test binary")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the target folder")
+        .join("examples/transfer_api");
+    assert!(
+        binary.exists(),
+        "{} was not built: `cargo test` builds it; alone, `cargo build -p job-runner --example transfer_api`",
+        binary.display()
+    );
+    binary
+}
+
+/// A port free on 127.0.0.1 now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }

@@ -56,6 +56,8 @@ mod recovery;
 mod retries;
 mod running;
 mod schedules;
+mod tasks;
+mod traces;
 mod wakes;
 
 use support::Backend;
@@ -78,6 +80,8 @@ const TOPICS: &[&[Test]] = &[
     wakes::TESTS,
     fuzz::TESTS,
     overview::TESTS,
+    tasks::TESTS,
+    traces::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.

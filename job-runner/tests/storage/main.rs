@@ -18,6 +18,7 @@ use job_runner::storage::{
 
 #[path = "../backends/mod.rs"]
 mod backends;
+mod bulk;
 mod claims;
 mod completions;
 mod controls;
@@ -49,6 +50,7 @@ fn task(job: &str, run_at: DateTime<Utc>) -> NewTask {
         partition_key: None,
         exclusive: false,
         then: Vec::new(),
+        trace_context: None,
     }
 }
 

@@ -1,252 +1,211 @@
 "use strict";
-// The dashboard: reads the JSON API every two seconds and renders three tables. The session
-// cookie (HttpOnly, set by /login) admits its calls; X-Jobs-Dashboard marks them as the
-// dashboard's own, which the server requires of changes made with the session.
+// The console's router and live updates. Every page URL answers the same shell; this
+// script draws the page its path names, follows links between pages without reloading
+// (history.pushState), and re-reads the page's data when the server announces a change
+// over server-sent events (GET /api/stream), or every 5 s when the stream is unavailable.
 
-async function api(method, path, body) {
-  const options = { method, credentials: "same-origin", headers: { "X-Jobs-Dashboard": "1" } };
-  if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
-  }
-  const response = await fetch(path, options);
-  if (response.status === 401) {
-    window.location.assign("/login");
-    throw new Error("logged out");
-  }
-  const data = await response.json();
-  if (!response.ok) {
-    throw new Error(data.error ? data.error.message : "HTTP " + response.status);
-  }
-  return data;
-}
+(function () {
+  const { h } = Console;
+  const POLL_MS = 5000;
+  const RETRY_STREAM_MS = 30000;
+  const DEBOUNCE_MS = 250;
 
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  td.textContent = text === null || text === undefined ? "–" : String(text);
-  if (className) td.className = className;
-  row.appendChild(td);
-  return td;
-}
+  let current = null;
 
-function button(label, action, attributes, handler) {
-  const b = document.createElement("button");
-  b.type = "button";
-  b.textContent = label;
-  b.dataset.action = action;
-  for (const [key, value] of Object.entries(attributes)) b.dataset[key] = value;
-  b.addEventListener("click", handler);
-  return b;
-}
-
-function when(text) {
-  if (!text) return null;
-  const date = new Date(text);
-  return date.toLocaleString();
-}
-
-function say(text, isError) {
-  const status = document.getElementById("status");
-  status.textContent = text;
-  status.className = isError ? "error" : "ok";
-}
-
-async function act(description, call) {
-  try {
-    await call();
-    say(description + ".", false);
-  } catch (e) {
-    say(description + " failed: " + e.message, true);
-  }
-  refresh();
-}
-
-function renderJobs(jobs) {
-  const body = document.querySelector("#jobs tbody");
-  body.replaceChildren();
-  for (const job of jobs) {
-    const row = document.createElement("tr");
-    row.dataset.job = job.name;
-    cell(row, job.name, "name");
-    cell(row, job.queue);
-    cell(row, job.schedule ? job.schedule + " (" + job.timezone + ")" : "on demand");
-    cell(row, when(job.next_run));
-    cell(row, job.last_run ? when(job.last_run.started_at) : null);
-    cell(row, job.last_run ? job.last_run.status : null, job.last_run ? "status " + job.last_run.status : "");
-    cell(row, !job.enabled ? "disabled" : job.paused ? "paused" : "active", job.paused ? "paused" : "");
-    const actions = cell(row, "");
-    actions.replaceChildren(
-      button("Trigger", "trigger", { job: job.name }, () => {
-        let body = {};
-        if (job.args_type !== "()") {
-          const text = window.prompt("Arguments for " + job.name + " (JSON, " + job.args_type + ")", "{}");
-          if (text === null) return;
-          try {
-            body = { args: JSON.parse(text) };
-          } catch (e) {
-            say("Not valid JSON: " + e.message, true);
-            return;
-          }
-        }
-        act("Triggered " + job.name, () => api("POST", "/api/jobs/" + encodeURIComponent(job.name) + "/trigger", body));
-      }),
-      job.paused
-        ? button("Resume", "resume", { job: job.name }, () =>
-            act("Resumed " + job.name, () => api("POST", "/api/jobs/" + encodeURIComponent(job.name) + "/resume")))
-        : button("Pause", "pause", { job: job.name }, () =>
-            act("Paused " + job.name, () => api("POST", "/api/jobs/" + encodeURIComponent(job.name) + "/pause"))),
-    );
-    body.appendChild(row);
-  }
-}
-
-function renderExecutions(page) {
-  const body = document.querySelector("#executions tbody");
-  body.replaceChildren();
-  for (const e of page.items) {
-    const row = document.createElement("tr");
-    row.dataset.job = e.job;
-    row.dataset.status = e.status;
-    row.dataset.task = e.task_id;
-    if (e.status !== "succeeded" && e.status !== "snoozed") row.className = "failure";
-    cell(row, e.id);
-    cell(row, e.job);
-    cell(row, e.task_id);
-    cell(row, e.attempt);
-    cell(row, e.trigger);
-    cell(row, e.chain_id ? "#" + e.chain_id + " step " + e.chain_step : null);
-    cell(row, when(e.started_at));
-    cell(row, e.duration_ms + " ms");
-    cell(row, e.status, "status " + e.status);
-    cell(row, e.records_processed);
-    cell(row, e.result === null || e.result === undefined ? null : JSON.stringify(e.result));
-    cell(row, e.error, "error-text");
-    body.appendChild(row);
-  }
-}
-
-function renderLimits(limits, queues) {
-  const body = document.querySelector("#limits tbody");
-  body.replaceChildren();
-  document.getElementById("no-limits").hidden = limits.length + queues.length > 0;
-  for (const l of limits) {
-    const row = document.createElement("tr");
-    row.dataset.job = l.job;
-    if (l.waiting > 0 && l.rate_remaining === 0) row.className = "held";
-    cell(row, l.job);
-    cell(row, l.limit);
-    cell(row, l.rate === null ? null : l.rate + (l.rate_remaining === null ? "" : " (" + l.rate_remaining + " left)"));
-    cell(row, l.per.join(", "));
-    cell(row, l.source);
-    cell(row, l.running);
-    cell(row, l.started_in_window);
-    cell(row, l.waiting);
-    cell(row, l.keys.slice(0, 3).map((k) => (k.key || "(none)") + ": " + k.waiting + " waiting, " + k.running + " running").join("; "));
-    body.appendChild(row);
-  }
-  for (const q of queues) {
-    const row = document.createElement("tr");
-    row.dataset.queue = q.queue;
-    cell(row, "queue " + q.queue + " (" + q.jobs.join(", ") + ")");
-    cell(row, q.limit);
-    cell(row, null);
-    cell(row, null);
-    cell(row, q.source);
-    cell(row, q.running);
-    cell(row, null);
-    cell(row, q.waiting);
-    cell(row, null);
-    body.appendChild(row);
-  }
-}
-
-function progressText(progress) {
-  if (!progress) return null;
-  if (progress.done === undefined) return null;
-  if (progress.total === undefined) return String(progress.done);
-  const percent = progress.total > 0 ? Math.floor((100 * progress.done) / progress.total) : 100;
-  return progress.done + " of " + progress.total + " (" + percent + "%)";
-}
-
-function renderRunning(page) {
-  const body = document.querySelector("#running tbody");
-  body.replaceChildren();
-  document.getElementById("no-running").hidden = page.items.length > 0;
-  for (const t of page.items) {
-    const row = document.createElement("tr");
-    row.dataset.task = t.id;
-    cell(row, t.id);
-    cell(row, t.job);
-    cell(row, t.attempt + " of " + t.max_attempts);
-    cell(row, t.locked_by);
-    cell(row, progressText(t.progress));
-    const meta = t.progress && t.progress.meta ? t.progress.meta : {};
-    cell(row, Object.entries(meta).map(([k, v]) => k + ": " + (typeof v === "string" ? v : JSON.stringify(v))).join(", ") || null);
-    const actions = cell(row, "");
-    if (t.cancel_requested_at) {
-      actions.textContent = "cancelling";
-    } else {
-      actions.replaceChildren(
-        button("Cancel", "cancel", { task: t.id }, () => act("Cancelling task " + t.id, () => api("POST", "/api/tasks/" + t.id + "/cancel"))),
-      );
+  function render(focusHeading) {
+    if (current && current.destroy) current.destroy();
+    current = null;
+    const view = document.getElementById("view");
+    view.replaceChildren();
+    if (focusHeading) Console.say("", false);
+    const path = window.location.pathname;
+    const page = Console.pages.find((p) => p.pattern.test(path));
+    for (const a of document.querySelectorAll("header nav a")) {
+      const href = a.getAttribute("href");
+      const here = href === "/" ? path === "/" : path === href || path.startsWith(href + "/");
+      if (here) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
     }
-    body.appendChild(row);
+    if (!page) {
+      document.title = "Not found · Jobs";
+      view.append(Console.heading("Not found"), h("p", {}, "The console has no page at " + path + ". ", Console.link("/", "Go to the overview.")));
+      return;
+    }
+    const args = path.match(page.pattern).slice(1).map(decodeURIComponent);
+    document.title = page.title(args) + " · Jobs";
+    current = page.mount(view, args, Console.params()) || {};
+    // A link to a part of a page (`/jobs/x#trigger-panel`) lands there, once drawn; any
+    // other navigation lands on the heading.
+    const hash = window.location.hash ? decodeURIComponent(window.location.hash.slice(1)) : "";
+    const land = () => {
+      const target = hash ? document.getElementById(hash) : null;
+      if (!target) return false;
+      target.scrollIntoView();
+      const controls = "a, button, input, select, textarea";
+      const field = target.matches(controls) ? target : [...target.querySelectorAll(controls)].find((c) => c.offsetParent !== null);
+      if (field) field.focus({ preventScroll: true });
+      return true;
+    };
+    const onHeading = () => {
+      const heading = view.querySelector("h1");
+      if (heading) heading.focus({ preventScroll: true });
+      window.scrollTo(0, 0);
+    };
+    if (!hash) {
+      if (focusHeading) onHeading();
+      Console.refresh();
+      return;
+    }
+    const mounted = current;
+    Console.refresh().then(() => {
+      if (current === mounted && !land() && focusHeading) onHeading();
+    });
   }
-}
 
-function renderDead(page) {
-  const body = document.querySelector("#dead tbody");
-  body.replaceChildren();
-  document.getElementById("no-dead").hidden = page.items.length > 0;
-  for (const t of page.items) {
-    const row = document.createElement("tr");
-    row.dataset.task = t.id;
-    cell(row, t.id);
-    cell(row, t.job);
-    cell(row, t.attempt + " of " + t.max_attempts);
-    cell(row, t.last_error, "error-text");
-    cell(row, when(t.finished_at));
-    const actions = cell(row, "");
-    actions.replaceChildren(
-      button("Retry", "retry", { task: t.id }, () => act("Retrying task " + t.id, () => api("POST", "/api/tasks/" + t.id + "/retry"))),
-    );
-    body.appendChild(row);
+  /** Opens a page of the console without reloading. */
+  Console.go = function go(url) {
+    history.pushState({}, "", url);
+    render(true);
+  };
+
+  // At most one read runs, and at most one waits behind it (which every later call joins):
+  // a page's data is read again after the changes that asked for it.
+  let last = Promise.resolve();
+  let waiting = null;
+  async function read() {
+    waiting = null;
+    const page = current;
+    if (!page || !page.refresh) return;
+    try {
+      await page.refresh();
+      const updated = document.getElementById("updated");
+      if (updated) updated.textContent = new Date().toLocaleTimeString();
+    } catch (e) {
+      if (e.status !== 401) Console.say("Cannot refresh: " + e.message, true);
+    }
   }
-}
+  /** Re-reads the data of the page on screen; resolves once a read that started after the
+   * call has finished. */
+  Console.refresh = function refresh() {
+    if (!waiting) {
+      waiting = last.then(read);
+      last = waiting;
+    }
+    return waiting;
+  };
 
-let refreshing = false;
-async function refresh() {
-  if (refreshing) return;
-  refreshing = true;
-  try {
-    const [jobs, limits, queueLimits, running, executions, dead] = await Promise.all([
-      api("GET", "/api/jobs"),
-      api("GET", "/api/limits"),
-      api("GET", "/api/queues/limits"),
-      api("GET", "/api/tasks?state=running&limit=50"),
-      api("GET", "/api/executions?limit=30"),
-      api("GET", "/api/tasks?state=dead&limit=50"),
-    ]);
-    renderJobs(jobs);
-    renderLimits(limits, queueLimits);
-    renderRunning(running);
-    renderExecutions(executions);
-    renderDead(dead);
-    document.getElementById("updated").textContent = "Updated " + new Date().toLocaleTimeString();
-  } catch (e) {
-    if (e.message !== "logged out") say("Cannot refresh: " + e.message, true);
-  } finally {
-    refreshing = false;
+  let debounce = null;
+  function refreshSoon() {
+    clearTimeout(debounce);
+    debounce = setTimeout(Console.refresh, DEBOUNCE_MS);
   }
-}
 
-document.getElementById("logout").addEventListener("click", async () => {
-  try {
-    await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "X-Jobs-Dashboard": "1" } });
-  } finally {
-    window.location.assign("/login");
+  // Live updates: the stream when it works, else polling, and the header says which.
+  const live = document.getElementById("live");
+  let poll = null;
+  let source = null;
+  function showLive(mode, why) {
+    live.dataset.mode = mode;
+    live.className = "live " + mode;
+    live.textContent = mode === "live" ? "● Live" : mode === "connecting" ? "Connecting…" : "Polling every 5 s";
+    live.title = mode === "live" ? "The page updates as the runner announces changes." : "Live updates are unavailable (" + why + "); the page reads its data every 5 s.";
   }
-});
+  // What the stream says of the whole system, in the header: tasks by state (dead ones
+  // stand out) and the paused queues, each a link to the matching page.
+  const pulse = h("span", { id: "pulse", class: "pulse" });
+  live.after(pulse);
+  function showPulse(data) {
+    let change;
+    try {
+      change = JSON.parse(data);
+    } catch (_) {
+      return;
+    }
+    const counts = change.counts || {};
+    const parts = [];
+    for (const state of ["pending", "running", "dead"]) {
+      if (counts[state] === undefined) continue;
+      const bad = state === "dead" && counts[state] > 0;
+      parts.push(h("a", { href: "/tasks?state=" + state, class: bad ? "bad" : "", data: { count: state } }, (bad ? "✖ " : "") + counts[state] + " " + state));
+    }
+    for (const q of change.paused_queues || []) parts.push(h("a", { href: "/queues", class: "paused", data: { pausedQueue: q } }, "queue " + q + " paused"));
+    pulse.replaceChildren(...parts);
+  }
+  function startPolling(why) {
+    showLive("polling", why);
+    if (!poll) poll = setInterval(Console.refresh, POLL_MS);
+  }
+  function stopPolling() {
+    clearInterval(poll);
+    poll = null;
+  }
+  function connect() {
+    if (typeof EventSource === "undefined") {
+      startPolling("this browser has no EventSource");
+      return;
+    }
+    source = new EventSource("/api/stream");
+    source.addEventListener("open", () => {
+      stopPolling();
+      showLive("live");
+    });
+    source.addEventListener("change", (event) => {
+      if (live.dataset.mode !== "live") {
+        stopPolling();
+        showLive("live");
+      }
+      showPulse(event.data);
+      refreshSoon();
+    });
+    source.addEventListener("error", () => {
+      // A stream the server does not serve, or that broke: poll, and try it again later.
+      source.close();
+      source = null;
+      startPolling("the stream /api/stream did not answer");
+      setTimeout(connect, RETRY_STREAM_MS);
+    });
+  }
 
-refresh();
-setInterval(refresh, 2000);
+  document.addEventListener("click", (event) => {
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    const a = event.target.closest("a[href]");
+    if (!a || a.target || a.hasAttribute("download")) return;
+    const url = new URL(a.href, window.location.href);
+    if (url.origin !== window.location.origin) return;
+    if (url.pathname === window.location.pathname && url.search === window.location.search && url.hash) return;
+    if (!Console.pages.some((p) => p.pattern.test(url.pathname))) return;
+    event.preventDefault();
+    Console.go(url.pathname + url.search + url.hash);
+  });
+  window.addEventListener("popstate", () => render(true));
+
+  // `/` jumps to the page's filter box.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    const box = document.querySelector("[data-filter-box]");
+    if (box) {
+      event.preventDefault();
+      box.focus();
+      box.select();
+    }
+  });
+
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "X-Jobs-Dashboard": "1" } });
+    } finally {
+      window.location.assign("/login");
+    }
+  });
+
+  pulse.after(h("span", { id: "updated", class: "muted", title: "When this page last read its data" }));
+  showLive("connecting");
+  connect();
+  // Ages and "ago"s move on with no change to announce: read them again now and then.
+  setInterval(() => {
+    if (live.dataset.mode === "live") Console.refresh();
+  }, 30000);
+  render(false);
+})();

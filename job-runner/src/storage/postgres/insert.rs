@@ -35,7 +35,7 @@ pub(super) async fn insert_plain(
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let mut partition_key = Vec::with_capacity(n);
+    let (mut partition_key, mut trace_context) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for t in tasks {
         job.push(t.job.as_str());
         queue.push(t.queue.as_str());
@@ -47,6 +47,7 @@ pub(super) async fn insert_plain(
         trigger.push(t.trigger.as_str());
         exclusive.push(i64::from(t.exclusive));
         partition_key.push(t.partition_key.as_deref());
+        trace_context.push(t.trace_context.as_deref());
     }
     // Arrays, bound in binary: nothing to parse. UNNEST yields the rows in the arrays'
     // order. The announcements of due jobs go with the insert, in the same statement
@@ -54,13 +55,15 @@ pub(super) async fn insert_plain(
     let mut ids: Vec<i64> = sqlx::query(
         "WITH inserted AS (\
              INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-                 attempt, max_attempts, trigger, exclusive, created_at, partition_key) \
+                 attempt, max_attempts, trigger, exclusive, created_at, partition_key, \
+                 trace_context) \
              SELECT job, queue, args, 'pending', priority, run_at, scheduled_at, 0, \
-                 max_attempts, trigger, exclusive, $10, partition_key \
+                 max_attempts, trigger, exclusive, $10, partition_key, trace_context \
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], \
-                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $13::text[]) \
+                 $6::bigint[], $7::bigint[], $8::text[], $9::bigint[], $13::text[], \
+                 $14::text[]) \
              AS t(job, queue, args, priority, run_at, scheduled_at, max_attempts, trigger, \
-                 exclusive, partition_key) \
+                 exclusive, partition_key, trace_context) \
              RETURNING id) \
          SELECT inserted.id FROM inserted \
          CROSS JOIN (SELECT COUNT(pg_notify($11, j)) FROM UNNEST($12::text[]) AS j) AS announced",
@@ -78,6 +81,7 @@ pub(super) async fn insert_plain(
     .bind(TASKS_CHANNEL)
     .bind(announce)
     .bind(partition_key)
+    .bind(trace_context)
     .fetch_all(connection)
     .await
     .doing(DOING)?
@@ -184,8 +188,9 @@ pub(super) async fn insert_step(
     sqlx::query(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
              attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, \
-             chain_rest, partition_key) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14) \
+             chain_rest, partition_key, trace_context) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15) \
          RETURNING id",
     )
     .bind(&task.job)
@@ -202,6 +207,7 @@ pub(super) async fn insert_step(
     .bind(i64::from(step))
     .bind(chain_rest(rest))
     .bind(task.partition_key.as_deref())
+    .bind(task.trace_context.as_deref())
     .fetch_one(connection)
     .await
     .doing(DOING)?
@@ -325,9 +331,9 @@ impl Inserts for Postgres {
         let id: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
                  attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at, \
-                 partition_key) \
+                 partition_key, trace_context) \
              VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, {SERVER_NOW}, $11, \
-                 $12) \
+                 $12, $13) \
              RETURNING id"
         )))
         .bind(&task.job)
@@ -342,6 +348,7 @@ impl Inserts for Postgres {
         .bind(runner)
         .bind(millis(now))
         .bind(task.partition_key.as_deref())
+        .bind(task.trace_context.as_deref())
         .fetch_one(&self.pool)
         .await
         .doing(DOING)?

@@ -15,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::{Backend, ConnectOptions, Doing, Driver, Listener, StoreError, redact};
 
+mod bulk;
 mod claim;
 mod complete;
 mod control;

@@ -7,8 +7,8 @@ use sqlx::Row;
 use super::Postgres;
 use crate::storage::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
 use crate::storage::{
-    Doing, Execution, ExecutionFilter, ExecutionStatus, QueueStats, Reads, StoreError, TaskEndRow,
-    TaskFilter, TaskRow, TaskState,
+    Doing, Execution, ExecutionFilter, ExecutionStatus, Pulse, QueueStats, Reads, StoreError,
+    TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, bind_all, task_conditions,
 };
 
 #[async_trait]
@@ -45,21 +45,91 @@ impl Reads for Postgres {
 
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<TaskRow>, StoreError> {
         const DOING: &str = "listing tasks";
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS} FROM jobs_tasks \
-             WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR queue = $2) \
-               AND ($3 IS NULL OR job = $3) AND ($4 IS NULL OR id < $4) \
-             ORDER BY id DESC LIMIT $5"
+        // Newest first by id: the primary key read backwards, or the matching rows of one
+        // state read through its index and sorted (never the whole table).
+        let (conditions, binds) = task_conditions(filter, 2, false);
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE {conditions} ORDER BY id DESC LIMIT $1"
         )))
-        .bind(filter.state.map(TaskState::as_str))
-        .bind(filter.queue.as_deref())
-        .bind(filter.job.as_deref())
-        .bind(filter.before_id)
-        .bind(i64::from(filter.limit.max(1)))
+        .bind(i64::from(filter.limit.max(1)));
+        let rows = bind_all(query, binds)
+            .fetch_all(&self.pool)
+            .await
+            .doing(DOING)?;
+        rows.iter().map(rows::task).collect()
+    }
+
+    async fn task_links(&self, id: i64) -> Result<TaskLinks, StoreError> {
+        const DOING: &str = "reading a task's links";
+        // A chain's id is its first task's (which may not hold it itself).
+        let chain = sqlx::query(
+            "SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
+             WHERE id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
+                OR chain_id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
+             ORDER BY step, id",
+        )
+        .bind(id)
         .fetch_all(&self.pool)
         .await
         .doing(DOING)?;
-        rows.iter().map(rows::task).collect()
+        let mut chain = chain
+            .iter()
+            .map(rows::chain_step)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        if chain.len() < 2 {
+            // A task alone: no chain.
+            chain.clear();
+        }
+        let tick =
+            sqlx::query("SELECT schedule_id, tick_at FROM jobs_ticks WHERE task_id = $1 LIMIT 1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .doing(DOING)?;
+        let event =
+            sqlx::query("SELECT source, event_id FROM jobs_events WHERE task_id = $1 LIMIT 1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .doing(DOING)?;
+        Ok(TaskLinks {
+            chain,
+            tick: tick.as_ref().map(rows::tick_link).transpose()?,
+            event: event.as_ref().map(rows::event_link).transpose()?,
+        })
+    }
+
+    async fn pulse(&self) -> Result<Pulse, StoreError> {
+        const DOING: &str = "reading the tasks' pulse";
+        // The states an operator watches, never the succeeded ones: those are most of a
+        // table that has run for a while, and counting them is a scan (the by-state index
+        // leaves them out); a success shows as a new latest history row.
+        let counts = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM jobs_tasks \
+             WHERE state IN ('pending', 'running', 'dead', 'cancelled') GROUP BY state",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .doing(DOING)?;
+        let counts = counts
+            .iter()
+            .filter_map(|row| rows::state_count(row).transpose())
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let latest_execution_id: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(id) FROM jobs_executions")
+                .fetch_one(&self.pool)
+                .await
+                .doing(DOING)?;
+        let paused_queues: Vec<String> =
+            sqlx::query_scalar("SELECT queue FROM jobs_queues_paused ORDER BY queue")
+                .fetch_all(&self.pool)
+                .await
+                .doing(DOING)?;
+        Ok(Pulse {
+            counts,
+            latest_execution_id,
+            paused_queues,
+        })
     }
 
     async fn stored_args(

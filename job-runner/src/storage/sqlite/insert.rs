@@ -24,6 +24,10 @@ struct JsonTask<'a> {
     trigger: &'static str,
     exclusive: i64,
     partition_key: Option<&'a str>,
+    /// Left out when there is none (most tasks, when traces are not exported): a missing
+    /// key reads as NULL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace_context: Option<&'a str>,
 }
 
 /// Inserts tasks (their uniqueness keys, if any, are not stored) with one statement, inside
@@ -46,14 +50,17 @@ pub(super) async fn insert_plain(
             trigger: t.trigger.as_str(),
             exclusive: i64::from(t.exclusive),
             partition_key: t.partition_key.as_deref(),
+            trace_context: t.trace_context.as_deref(),
         })
         .collect();
     let mut ids: Vec<i64> = sqlx::query(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
-             attempt, max_attempts, trigger, exclusive, created_at, partition_key) \
+             attempt, max_attempts, trigger, exclusive, created_at, partition_key, \
+             trace_context) \
          SELECT value->>'job', value->>'queue', value->>'args', 'pending', value->>'priority', \
              value->>'run_at', value->>'scheduled_at', 0, value->>'max_attempts', \
-             value->>'trigger', value->>'exclusive', $2, value->>'partition_key' \
+             value->>'trigger', value->>'exclusive', $2, value->>'partition_key', \
+             value->>'trace_context' \
          FROM jsonb_each($1) ORDER BY key \
          RETURNING id",
     )
@@ -167,8 +174,9 @@ pub(super) async fn insert_step(
     sqlx::query(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
              attempt, max_attempts, trigger, exclusive, created_at, chain_id, chain_step, \
-             chain_rest, partition_key) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14) \
+             chain_rest, partition_key, trace_context) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, 0, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15) \
          RETURNING id",
     )
     .bind(&task.job)
@@ -185,6 +193,7 @@ pub(super) async fn insert_step(
     .bind(i64::from(step))
     .bind(chain_rest(rest))
     .bind(task.partition_key.as_deref())
+    .bind(task.trace_context.as_deref())
     .fetch_one(connection)
     .await
     .doing(DOING)?
@@ -287,8 +296,9 @@ impl Inserts for Sqlite {
         let id: i64 = sqlx::query(
             "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, \
                  attempt, max_attempts, trigger, exclusive, locked_by, locked_at, created_at, \
-                 partition_key) \
-             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11, $12) \
+                 partition_key, trace_context) \
+             VALUES ($1, $2, $3, 'running', $4, $5, $6, 1, $7, $8, $9, $10, $11, $11, $12, \
+                 $13) \
              RETURNING id",
         )
         .bind(&task.job)
@@ -303,6 +313,7 @@ impl Inserts for Sqlite {
         .bind(runner)
         .bind(millis(now))
         .bind(task.partition_key.as_deref())
+        .bind(task.trace_context.as_deref())
         .fetch_one(&self.pool)
         .await
         .doing(DOING)?

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 
 use super::{Backend, ConnectOptions, Doing, Driver, Listener, SqliteDurability, StoreError};
 
+mod bulk;
 mod claim;
 mod complete;
 mod control;

@@ -35,3 +35,8 @@ CREATE TABLE jobs_minutes (
 -- A task's page links it to the tick or the event that started it.
 CREATE INDEX jobs_ticks_task ON jobs_ticks (task_id);
 CREATE INDEX jobs_events_task ON jobs_events (task_id);
+
+-- A task's page lists the steps of its chain (`Reads::task_links`: the tasks whose
+-- chain_id is the chain's). Only chained tasks are entered, so the insert of a plain task,
+-- the hot path, pays nothing for it.
+CREATE INDEX jobs_tasks_chain ON jobs_tasks (chain_id) WHERE chain_id IS NOT NULL;
