@@ -47,6 +47,7 @@ pub struct JobStatus {
 pub struct Control {
     jobs: Jobs,
     actor: String,
+    lease: std::time::Duration,
 }
 
 impl Control {
@@ -56,7 +57,20 @@ impl Control {
         Control {
             jobs,
             actor: actor.into(),
+            lease: crate::Config::default().lease,
         }
+    }
+
+    /// With the runners' lease (`[runner] lease`): a runner whose heartbeat is older is
+    /// shown as not alive. The default lease otherwise.
+    pub fn with_lease(mut self, lease: std::time::Duration) -> Control {
+        self.lease = lease;
+        self
+    }
+
+    /// The runners' lease.
+    pub(crate) fn lease(&self) -> std::time::Duration {
+        self.lease
     }
 
     /// The client these controls act through.
@@ -322,6 +336,11 @@ pub enum ControlError {
     /// No job has this name.
     #[error("no job named `{0}` is registered; `job-runner list` shows the registered jobs")]
     UnknownJob(String),
+    /// No job uses this queue, no pending or running task is in it, and it is not paused.
+    #[error(
+        "no queue named `{0}`: no registered job uses it and no pending or running task is in it; `job-runner queues` lists the queues"
+    )]
+    UnknownQueue(String),
     /// The arguments do not fit the job.
     #[error(transparent)]
     InvalidArgs(#[from] job_core::InvalidArgs),

@@ -553,7 +553,7 @@ impl Runner {
             })
             .collect();
         let state = admin::AppState {
-            control: Control::new(self.jobs.clone(), "api"),
+            control: Control::new(self.jobs.clone(), "api").with_lease(self.config.lease),
             token,
             sessions: Default::default(),
             events: router,

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::auth::require_api_auth;
 use super::error::ApiError;
-use super::limits;
 use super::query::ApiQuery;
+use super::{limits, overview};
 use crate::control::JobStatus;
 use crate::storage::{Execution, ExecutionFilter, ExecutionStatus, TaskRow};
 
@@ -57,6 +57,12 @@ pub(super) fn routes(state: AppState) -> Router<AppState> {
                 .put(limits::set_queue_limit)
                 .delete(limits::clear_queue_limit),
         )
+        .route("/api/overview", get(overview::overview))
+        .route("/api/queues", get(overview::list_queues))
+        .route("/api/queues/{name}/pause", post(overview::pause_queue))
+        .route("/api/queues/{name}/resume", post(overview::resume_queue))
+        .route("/api/runners", get(overview::runners))
+        .route("/api/events", get(overview::events))
         .merge(super::tasks::routes())
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(metrics))

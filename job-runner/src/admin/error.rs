@@ -59,7 +59,9 @@ impl From<crate::schedule_control::ScheduleError> for ApiError {
 impl From<ControlError> for ApiError {
     fn from(error: ControlError) -> ApiError {
         let status = match &error {
-            ControlError::UnknownTask(_) | ControlError::UnknownJob(_) => StatusCode::NOT_FOUND,
+            ControlError::UnknownTask(_)
+            | ControlError::UnknownJob(_)
+            | ControlError::UnknownQueue(_) => StatusCode::NOT_FOUND,
             ControlError::WrongState { .. } => StatusCode::CONFLICT,
             ControlError::InvalidArgs(_) | ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
             ControlError::Enqueue(_) | ControlError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -23,6 +23,7 @@ mod hooks;
 mod limits;
 mod login;
 pub mod openapi;
+mod overview;
 mod query;
 mod refusals;
 mod sessions;

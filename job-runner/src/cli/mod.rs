@@ -3,7 +3,8 @@
 //! This file holds the commands' list and sends each to its file:
 //! `run.rs` (`run`, the default), `jobs.rs` (`list`, `trigger`, `pause`, `resume`),
 //! `tasks.rs` (`tasks`, `history`, `retry`, `cancel`), `events.rs` (`events`),
-//! `schedules.rs` (`schedules ...` and `schedule EXPR`), `exec.rs` (`exec`), `check.rs`
+//! `schedules.rs` (`schedules ...` and `schedule EXPR`), `queues.rs` (`queues ...`,
+//! `runners`), `exec.rs` (`exec`), `check.rs`
 //! (`check`) and `migrate.rs` (`migrate`). `app.rs` holds what an application registers
 //! before its jobs run, `args.rs` the arguments several commands share, `error.rs` what a
 //! command fails with, `table.rs` the tables printed for people.
@@ -30,6 +31,7 @@ mod exec;
 mod jobs;
 mod limits;
 mod migrate;
+mod queues;
 mod run;
 mod schedules;
 mod table;
@@ -97,10 +99,8 @@ impl Global {
             &process_env,
         )?;
         let store = startup.open(Schema::Require).await?;
-        Ok(Control::new(
-            Jobs::new(store, startup.plan, Clock::system()),
-            "cli",
-        ))
+        let lease = startup.config.lease;
+        Ok(Control::new(Jobs::new(store, startup.plan, Clock::system()), "cli").with_lease(lease))
     }
 }
 
@@ -143,6 +143,15 @@ enum Command {
     /// List jobs' limits and what they hold back; set or clear limits at run time.
     #[command(subcommand)]
     Limits(limits::LimitsCommand),
+    /// List the queues (tasks pending, due and running, pause state, jobs); pause or resume
+    /// a queue in every runner.
+    #[command(
+        after_help = "Examples:\n  job-runner queues\n  job-runner queues pause exports\n  job-runner queues resume exports"
+    )]
+    Queues(queues::QueuesArgs),
+    /// List the registered runners: alive or not (heartbeat within the lease), and the
+    /// tasks each runs.
+    Runners(JsonFlag),
     /// Run one job once in this process, record its history row, and exit with its outcome
     /// (0: succeeded, 1: failed).
     #[command(after_help = exec::EXAMPLES)]
@@ -253,6 +262,8 @@ impl Cli {
                 schedules::schedules(&global.control().await?, command).await
             }
             Command::Limits(command) => limits::limits(&global.control().await?, command).await,
+            Command::Queues(args) => queues::queues(&global.control().await?, args).await,
+            Command::Runners(flag) => queues::runners(&global.control().await?, flag).await,
         }
     }
 }

@@ -21,10 +21,10 @@ use job_core::Event;
 
 use super::{
     Announcement, Backend, BulkAction, BulkOutcome, ClaimedTask, Completion, EventOutcome,
-    EventRow, Execution, ExecutionFilter, FlowState, KnownJob, LimitOverride, Limits, NewTask,
-    Pruned, Pulse, QueueStats, RescuedTask, RetryPolicy, RunnerRow, ScheduleRow, StoreError,
-    TakenTick, TaskCount, TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, TickOutcome,
-    TickTask, Transition,
+    EventRow, Execution, ExecutionFilter, FlowState, Holding, JobMinutes, KnownJob, LimitOverride,
+    Limits, MinuteBucket, MinuteWindow, NewTask, PausedQueue, Pruned, Pulse, QueueCounts,
+    QueueStats, RescuedTask, RetryPolicy, RunnerRow, ScheduleRow, StoreError, TakenTick, TaskCount,
+    TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, TickOutcome, TickTask, Transition,
 };
 
 /// A backend: the sum of its duties, and the connection itself.
@@ -44,6 +44,7 @@ pub trait Driver:
     + Migrations
     + Flow
     + Running
+    + Overview
     + Send
     + Sync
     + 'static
@@ -302,8 +303,9 @@ pub trait Reads {
 /// Retention: what is old enough goes.
 #[async_trait]
 pub trait Retention {
-    /// Deletes history rows, finished tasks, ticks and events older than `before`, at most
-    /// `batch` of each, and says how many of each went. Dead tasks stay, and so does the
+    /// Deletes history rows (and their minutes of the per-minute rollup), finished tasks,
+    /// ticks and events older than `before`, at most `batch` of each, and says how many of
+    /// each went. Dead tasks stay, and so does the
     /// latest tick of each schedule (a missed run is caught up from it, however long ago).
     async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<Pruned, StoreError>;
 }
@@ -468,4 +470,31 @@ pub trait Migrations {
     /// Fails with [`StoreError::NotMigrated`] or [`StoreError::SchemaTooNew`] unless the
     /// schema is exactly what this runner expects; for commands that must not migrate.
     async fn check_schema(&self) -> Result<(), StoreError>;
+}
+
+/// What the operations console's overview reads, and the pause of whole queues.
+#[async_trait]
+pub trait Overview {
+    /// The per-minute rollup of attempts (written with each history row) summed per bucket
+    /// of `window`, oldest first; buckets without attempts are left out.
+    async fn minutes(&self, window: &MinuteWindow) -> Result<Vec<MinuteBucket>, StoreError>;
+
+    /// The rollup summed per job and queue over `window` (its `bucket_ms` unused), by job.
+    async fn minute_totals(&self, window: &MinuteWindow) -> Result<Vec<JobMinutes>, StoreError>;
+
+    /// The queues that have pending or running tasks, with their counts at `now`, by name.
+    async fn queue_counts(&self, now: DateTime<Utc>) -> Result<Vec<QueueCounts>, StoreError>;
+
+    /// Pauses `queue`: no runner claims its tasks (cron ticks still store theirs) until it
+    /// is resumed. `false` if it was paused.
+    async fn pause_queue(&self, queue: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Resumes `queue`. `false` if it was not paused.
+    async fn resume_queue(&self, queue: &str) -> Result<bool, StoreError>;
+
+    /// The paused queues, by name.
+    async fn paused_queues(&self) -> Result<Vec<PausedQueue>, StoreError>;
+
+    /// The running tasks with the runner that holds each, by runner then task.
+    async fn holdings(&self) -> Result<Vec<Holding>, StoreError>;
 }

@@ -40,6 +40,7 @@ mod event;
 mod execution;
 mod flow;
 mod migrations;
+mod overview;
 pub(crate) mod postgres;
 pub(crate) mod rows;
 mod runner;
@@ -53,13 +54,19 @@ pub use bulk::{BULK_BATCH, BulkAction, BulkOutcome, ChainStep, Pulse, TaskCount,
 pub(crate) use bulk::{bind_all, task_conditions};
 pub use driver::{
     Bulk, Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations,
-    Reads, Retention, Runners, Running, Schedules, Ticks,
+    Overview, Reads, Retention, Runners, Running, Schedules, Ticks,
 };
 pub(crate) use error::Doing;
 pub use error::StoreError;
 pub use event::{EventOutcome, EventRow};
 pub use execution::{AttemptOf, Execution, ExecutionFilter, ExecutionStatus, NewExecution};
 pub use flow::{FlowState, KeyState, LimitOverride, Limits, QueueLimit};
+pub use overview::{
+    Holding, JobMinutes, MinuteBucket, MinuteCounts, MinuteWindow, PausedQueue, QueueCounts,
+};
+/// The statements of the overview on PostgreSQL, for the test of their plans.
+#[doc(hidden)]
+pub use postgres::overview::OVERVIEW_QUERIES as POSTGRES_OVERVIEW_QUERIES;
 pub use runner::{KnownJob, RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{

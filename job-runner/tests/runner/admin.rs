@@ -383,6 +383,28 @@ fn bad_admin_input_gets_a_clear_4xx_and_changes_nothing(backend: Backend) {
             "no job named `nope`",
         ),
         ("GET", "/api/executions?limit=0", "", 400, "at least 1"),
+        (
+            "GET",
+            "/api/overview?window=week",
+            "",
+            400,
+            "`window` must be `hour` or `day`",
+        ),
+        (
+            "GET",
+            "/api/overview?job=nope",
+            "",
+            404,
+            "no job named `nope`",
+        ),
+        (
+            "POST",
+            "/api/queues/nowhere/pause",
+            "",
+            404,
+            "no queue named `nowhere`",
+        ),
+        ("GET", "/api/events?limit=0", "", 400, "at least 1"),
         ("GET", "/api/executions?limit=5000", "", 400, "at most 1000"),
         (
             "GET",

@@ -51,6 +51,7 @@ mod events;
 mod examples;
 mod flow;
 mod fuzz;
+mod overview;
 mod recovery;
 mod retries;
 mod running;
@@ -78,6 +79,7 @@ const TOPICS: &[&[Test]] = &[
     app::TESTS,
     wakes::TESTS,
     fuzz::TESTS,
+    overview::TESTS,
     tasks::TESTS,
     traces::TESTS,
 ];

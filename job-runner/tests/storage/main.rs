@@ -27,6 +27,7 @@ mod events;
 mod flow;
 mod inserts;
 mod migrations;
+mod overview;
 mod reads;
 mod retention;
 mod runners;

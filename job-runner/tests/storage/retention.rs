@@ -37,6 +37,21 @@ async fn pruning_removes_old_history_and_finished_tasks_but_keeps_dead_ones() {
             .await
             .expect("prune");
         assert_eq!((pruned.executions, pruned.tasks), (2, 1));
+        // Their minutes of the rollup went with them.
+        let old_window = job_runner::storage::MinuteWindow {
+            since: old - TimeDelta::hours(1),
+            until: old + TimeDelta::hours(1),
+            bucket_ms: 7_200_000,
+            job: None,
+            queue: None,
+        };
+        assert!(
+            store
+                .minutes(&old_window)
+                .await
+                .expect("minutes")
+                .is_empty()
+        );
         assert!(
             store.task(ids[0].0).await.expect("read").is_none(),
             "an old succeeded task stayed"

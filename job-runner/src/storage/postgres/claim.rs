@@ -21,6 +21,9 @@ impl Claims for Postgres {
     ) -> Result<Vec<ClaimedTask>, StoreError> {
         const DOING: &str = "claiming tasks";
         let limit = if exclusive { 1 } else { limit.max(1) };
+        // A paused queue's tasks wait (as do `claim_within`'s): asked once per claim, not per
+        // task, while no queue is paused, and then of a set read once; never a join, which
+        // could turn the ordered walk of the claim index into a sort of every due task.
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs_tasks SET state = 'running', attempt = attempt + 1, \
                  locked_by = $1, locked_at = {SERVER_NOW} \
@@ -28,6 +31,8 @@ impl Claims for Postgres {
                  SELECT id FROM jobs_tasks \
                  WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+                   AND (NOT EXISTS (SELECT 1 FROM jobs_queues_paused) \
+                        OR jobs_tasks.queue NOT IN (SELECT queue FROM jobs_queues_paused)) \
                    AND ($5 = 0 OR NOT EXISTS (\
                        SELECT 1 FROM jobs_tasks WHERE job = $3 AND state = 'running')) \
                  ORDER BY priority DESC, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \

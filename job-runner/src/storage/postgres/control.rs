@@ -48,7 +48,13 @@ impl Controls for Postgres {
             tx.commit().await.doing(DOING)?;
             return Ok(Transition::Applied(requested));
         };
-        write_history(&mut tx, &[&NewExecution::cancelled(&updated, runner, now)]).await?;
+        // A pending task never started: its cancellation counts no start.
+        write_history(
+            &mut tx,
+            &[&NewExecution::cancelled(&updated, runner, now)],
+            false,
+        )
+        .await?;
         release_keys(&mut tx, &[updated.id]).await?;
         tx.commit().await.doing(DOING)?;
         Ok(Transition::Applied(updated))

@@ -91,6 +91,8 @@ async fn claim_capped(
              SELECT id FROM jobs_tasks \
              WHERE state = 'pending' AND job = $3 AND run_at <= $2 \
                AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $3) \
+               AND (NOT EXISTS (SELECT 1 FROM jobs_queues_paused) \
+                    OR jobs_tasks.queue NOT IN (SELECT queue FROM jobs_queues_paused)) \
              ORDER BY priority DESC, run_at, id \
              LIMIT GREATEST(0, LEAST($4, \
                  CASE WHEN $5::bigint IS NULL THEN $4 ELSE $5 - (\
@@ -184,12 +186,16 @@ impl Flow for Postgres {
                          SELECT id, priority, run_at FROM jobs_tasks \
                          WHERE job = $1 AND state = 'pending' AND partition_key = keys.k \
                            AND run_at <= $2 \
+                           AND (NOT EXISTS (SELECT 1 FROM jobs_queues_paused) \
+                                OR jobs_tasks.queue NOT IN (SELECT queue FROM jobs_queues_paused)) \
                          ORDER BY priority DESC, run_at, id LIMIT $6) c \
                      UNION ALL \
                      SELECT * FROM (\
                          SELECT id, '' AS k, priority, run_at FROM jobs_tasks \
                          WHERE job = $1 AND state = 'pending' AND partition_key IS NULL \
                            AND run_at <= $2 \
+                           AND (NOT EXISTS (SELECT 1 FROM jobs_queues_paused) \
+                                OR jobs_tasks.queue NOT IN (SELECT queue FROM jobs_queues_paused)) \
                          ORDER BY priority DESC, run_at, id LIMIT $6) unkeyed), \
                  ranked AS (\
                      SELECT id, k, priority, run_at, \
@@ -219,6 +225,8 @@ impl Flow for Postgres {
                 "SELECT id, '' FROM jobs_tasks \
                  WHERE state = 'pending' AND job = $1 AND run_at <= $2 \
                    AND NOT EXISTS (SELECT 1 FROM jobs_paused WHERE job = $1) \
+                   AND (NOT EXISTS (SELECT 1 FROM jobs_queues_paused) \
+                        OR jobs_tasks.queue NOT IN (SELECT queue FROM jobs_queues_paused)) \
                  ORDER BY priority DESC, run_at, id LIMIT $3",
             )
             .bind(job)

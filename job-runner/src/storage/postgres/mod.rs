@@ -24,6 +24,7 @@ mod flow;
 pub(crate) mod insert;
 mod listen;
 mod migrate;
+pub(crate) mod overview;
 mod read;
 mod retention;
 mod runners;

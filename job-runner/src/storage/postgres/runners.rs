@@ -181,7 +181,7 @@ impl Runners for Postgres {
             }
         }
         let history: Vec<&NewExecution> = recovered.iter().map(|r| &r.execution).collect();
-        write_history(&mut tx, &history).await?;
+        write_history(&mut tx, &history, true).await?;
         let finished: Vec<i64> = recovered
             .iter()
             .filter(|r| r.retry_at.is_none())

@@ -142,7 +142,8 @@ async fn cancel(
         .iter()
         .map(|task| NewExecution::cancelled(task, runner, now))
         .collect();
-    write_history(tx, &history.iter().collect::<Vec<_>>()).await?;
+    // Pending tasks never started: their cancellations count no start.
+    write_history(tx, &history.iter().collect::<Vec<_>>(), false).await?;
     let cancelled_ids: Vec<i64> = cancelled.iter().map(|task| task.id).collect();
     release_keys(tx, &cancelled_ids).await?;
     // The running ones are asked to stop.

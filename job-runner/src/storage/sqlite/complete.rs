@@ -1,6 +1,6 @@
 //! Recording the ends of attempts on SQLite, with their history rows.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::{Row, SqliteConnection};
 
 use super::{Sqlite, insert, json_batch};
+use crate::storage::overview::{MinuteRow, roll_up};
 use crate::storage::rows::millis;
 use crate::storage::{Completion, Completions, Doing, NewExecution, StoreError, TaskState};
 
@@ -72,10 +73,24 @@ pub(super) async fn release_keys(
     Ok(())
 }
 
-/// Writes history rows inside the caller's transaction, with one statement.
+/// Writes history rows inside the caller's transaction, with one statement, and adds their
+/// attempts to the per-minute rollup (`jobs_minutes`) with a second: every history row is
+/// written here. `ran`: whether the attempts ran (`false` for the cancellation of a pending
+/// task, which never started).
 pub(super) async fn write_history(
     connection: &mut SqliteConnection,
     rows: &[&NewExecution],
+    ran: bool,
+) -> Result<(), StoreError> {
+    write_rows(connection, rows, Some(ran)).await
+}
+
+/// Writes history rows, and with `rollup` (whether the attempts ran) adds them to the
+/// per-minute rollup; without, the caller adds them itself.
+async fn write_rows(
+    connection: &mut SqliteConnection,
+    rows: &[&NewExecution],
+    rollup: Option<bool>,
 ) -> Result<(), StoreError> {
     const DOING: &str = "writing the execution history";
     if rows.is_empty() {
@@ -102,6 +117,7 @@ pub(super) async fn write_history(
             progress: e.progress.as_deref(),
         })
         .collect();
+    let batch = json_batch(&json, DOING)?;
     // `jsonb_each` parses the array once; each element is then read in place.
     sqlx::query(
         "INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, started_at, \
@@ -114,7 +130,74 @@ pub(super) async fn write_history(
              value->>'chain_step', value->>'result', value->>'progress' \
          FROM jsonb_each($1) ORDER BY key",
     )
-    .bind(json_batch(&json, DOING)?)
+    .bind(&batch)
+    .execute(&mut *connection)
+    .await
+    .doing(DOING)?;
+    let Some(ran) = rollup else {
+        return Ok(());
+    };
+    // Grouped per minute, job and queue (the task's, read by id), so that each row of the
+    // rollup is written once per batch. A task's first start is its first attempt before
+    // any snooze (`snoozes` already counts this attempt's own).
+    sqlx::query(
+        "INSERT INTO jobs_minutes (minute, job, queue, succeeded, failed, dead, cancelled, \
+             snoozed, duration_ms, started, waited_ms, max_waited_ms) \
+         SELECT s.ended / 60000 * 60000 AS m, s.job, s.queue, \
+             SUM(s.status = 'succeeded'), \
+             SUM(s.status IN ('failed', 'panicked', 'timed_out')), \
+             SUM(s.status = 'dead'), SUM(s.status = 'cancelled'), SUM(s.status = 'snoozed'), \
+             SUM(s.duration_ms), SUM(s.first), SUM(s.first * s.waited), MAX(s.first * s.waited) \
+         FROM (SELECT e.value->>'finished_at' AS ended, e.value->>'job' AS job, t.queue, \
+                   e.value->>'status' AS status, e.value->>'duration_ms' AS duration_ms, \
+                   ($2 AND e.value->>'attempt' = 1 \
+                       AND t.snoozes - (e.value->>'status' = 'snoozed') = 0) AS first, \
+                   MAX(e.value->>'started_at' - e.value->>'scheduled_at', 0) AS waited \
+               FROM jsonb_each($1) e JOIN jobs_tasks t ON t.id = e.value->>'task_id') s \
+         WHERE true GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 \
+         ON CONFLICT (minute, job, queue) DO UPDATE SET \
+             succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed, \
+             dead = dead + excluded.dead, cancelled = cancelled + excluded.cancelled, \
+             snoozed = snoozed + excluded.snoozed, \
+             duration_ms = duration_ms + excluded.duration_ms, \
+             started = started + excluded.started, waited_ms = waited_ms + excluded.waited_ms, \
+             max_waited_ms = MAX(max_waited_ms, excluded.max_waited_ms)",
+    )
+    .bind(&batch)
+    .bind(ran)
+    .execute(connection)
+    .await
+    .doing("adding attempts to the per-minute rollup")?;
+    Ok(())
+}
+
+/// Adds `rows` (in their key's order) to the per-minute rollup, inside the caller's
+/// transaction, with one statement.
+async fn write_minutes(
+    connection: &mut SqliteConnection,
+    rows: &[MinuteRow],
+) -> Result<(), StoreError> {
+    const DOING: &str = "adding attempts to the per-minute rollup";
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO jobs_minutes (minute, job, queue, succeeded, failed, dead, cancelled, \
+             snoozed, duration_ms, started, waited_ms, max_waited_ms) \
+         SELECT value->>'minute', value->>'job', value->>'queue', value->>'succeeded', \
+             value->>'failed', value->>'dead', value->>'cancelled', value->>'snoozed', \
+             value->>'duration_ms', value->>'started', value->>'waited_ms', \
+             value->>'max_waited_ms' \
+         FROM jsonb_each($1) WHERE true ORDER BY key \
+         ON CONFLICT (minute, job, queue) DO UPDATE SET \
+             succeeded = succeeded + excluded.succeeded, failed = failed + excluded.failed, \
+             dead = dead + excluded.dead, cancelled = cancelled + excluded.cancelled, \
+             snoozed = snoozed + excluded.snoozed, \
+             duration_ms = duration_ms + excluded.duration_ms, \
+             started = started + excluded.started, waited_ms = waited_ms + excluded.waited_ms, \
+             max_waited_ms = MAX(max_waited_ms, excluded.max_waited_ms)",
+    )
+    .bind(json_batch(rows, DOING)?)
     .execute(connection)
     .await
     .doing(DOING)?;
@@ -150,7 +233,7 @@ async fn complete_batch(
     // `+` keeps SQLite from reaching the tasks through the index of running tasks, which
     // would read the whole array once per running task: each element finds its task by
     // id instead.
-    let applied: HashSet<i64> = sqlx::query(
+    let applied: HashMap<i64, (String, i64)> = sqlx::query(
         "UPDATE jobs_tasks SET state = c.state, \
                  run_at = COALESCE(c.run_at, jobs_tasks.run_at), \
                  last_error = c.error, finished_at = c.finished_at, \
@@ -166,7 +249,7 @@ async fn complete_batch(
                    FROM jsonb_each($1)) AS c \
              WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
                AND +jobs_tasks.state = 'running' AND +jobs_tasks.locked_by = $2 \
-             RETURNING jobs_tasks.id",
+             RETURNING jobs_tasks.id, jobs_tasks.queue, jobs_tasks.snoozes",
     )
     .bind(updates)
     .bind(runner)
@@ -174,26 +257,35 @@ async fn complete_batch(
     .await
     .doing(DOING)?
     .iter()
-    .map(|row| row.try_get::<i64, _>(0))
-    .collect::<Result<_, _>>()
+    .map(|row| Ok((row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?))))
+    .collect::<Result<_, sqlx::Error>>()
     .doing(DOING)?;
     // An attempt whose claim was recovered meanwhile already has its history row
     // (written by the rescue); its late end is not recorded a second time.
     let recorded: Vec<&NewExecution> = completions
         .iter()
         .map(|c| &c.execution)
-        .filter(|e| applied.contains(&e.task_id))
+        .filter(|e| applied.contains_key(&e.task_id))
         .collect();
-    write_history(&mut *connection, &recorded).await?;
+    write_rows(&mut *connection, &recorded, None).await?;
+    // The rollup from what the update returned (each task's queue, and its snoozes, this
+    // attempt's own included): summed here, it is one small upsert, with no second read of
+    // the batch.
+    let minutes = roll_up(completions.iter().filter_map(|c| {
+        let (queue, snoozes) = applied.get(&c.task_id)?;
+        let first = c.attempt == 1 && *snoozes - i64::from(c.snoozed) == 0;
+        Some((&c.execution, queue.as_str(), first))
+    }));
+    write_minutes(&mut *connection, &minutes).await?;
     let finished: Vec<i64> = completions
         .iter()
-        .filter(|c| c.finishes() && applied.contains(&c.task_id))
+        .filter(|c| c.finishes() && applied.contains_key(&c.task_id))
         .map(|c| c.task_id)
         .collect();
     release_keys(connection, &finished).await?;
     Ok(completions
         .iter()
-        .filter(|c| !applied.contains(&c.task_id))
+        .filter(|c| !applied.contains_key(&c.task_id))
         .map(|c| c.task_id)
         .collect())
 }
@@ -230,7 +322,7 @@ async fn complete_step(
     if held.rows_affected() == 0 {
         return Ok(false);
     }
-    write_history(&mut *connection, &[e]).await?;
+    write_history(&mut *connection, &[e], true).await?;
     if let (TaskState::Succeeded, Some(next)) = (c.next_state, &c.follow_up) {
         let link = &next.link;
         insert::insert_step(

@@ -25,6 +25,7 @@ mod events;
 mod flow;
 pub(crate) mod insert;
 mod migrate;
+mod overview;
 mod read;
 mod retention;
 mod runners;

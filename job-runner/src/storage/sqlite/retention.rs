@@ -1,4 +1,5 @@
-//! Retention on SQLite: old history rows, finished tasks, ticks and events go, in batches.
+//! Retention on SQLite: old history rows (and their per-minute rollup), finished tasks, ticks
+//! and events go, in batches.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -55,6 +56,16 @@ impl Retention for Sqlite {
         .await
         .doing(DOING)?
         .rows_affected();
+        // The per-minute rollup of attempts as old as the history that goes.
+        sqlx::query(
+            "DELETE FROM jobs_minutes WHERE (minute, job, queue) IN \
+             (SELECT minute, job, queue FROM jobs_minutes WHERE minute < $1 LIMIT $2)",
+        )
+        .bind(millis(before))
+        .bind(i64::from(batch))
+        .execute(&self.pool)
+        .await
+        .doing(DOING)?;
         // Uniqueness keys that no task holds any more.
         sqlx::query(
             "DELETE FROM jobs_unique WHERE (job, key) IN \
