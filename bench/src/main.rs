@@ -12,6 +12,9 @@
 //! `bench latency --backend sqlite|postgres` measures the enqueue-to-start latency only,
 //! in this process and across processes.
 //!
+//! `bench console --backend sqlite|postgres [--finished N]` measures the console API's
+//! latency on a database of `N` finished tasks.
+//!
 //! `bench child ...` is a runner process that `run` starts (see `child.rs`).
 
 use std::path::{Path, PathBuf};
@@ -58,6 +61,8 @@ enum Command {
     /// Enqueue-to-start latency only, in this process and across processes: prints the
     /// percentiles of each.
     Latency(LatencyArgs),
+    /// The console API's latency on a large database: prints each request's percentiles.
+    Console(ConsoleArgs),
     /// The virtual-clock simulation: a year of a daily job, a week of an every-minute job
     /// (run it from a debug build: its target is for one). Writes simulation.json.
     Simulate(simulate::SimulateArgs),
@@ -131,6 +136,26 @@ struct LatencyArgs {
 }
 
 #[derive(Debug, Clone, clap::Args)]
+struct ConsoleArgs {
+    /// The backend.
+    #[arg(long, value_enum)]
+    backend: Backend,
+    /// Finished tasks (each with its history row) in the database.
+    #[arg(long, default_value_t = 1_000_000)]
+    finished: u64,
+    /// Samples of each request.
+    #[arg(long, default_value_t = 100)]
+    samples: u32,
+    /// The PostgreSQL server.
+    #[arg(
+        long,
+        env = "JOBS_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
 struct RunArgs {
     /// Which backends to measure.
     #[arg(long, value_enum, default_value = "all")]
@@ -191,6 +216,8 @@ struct Plan {
     large_pending: u32,
     large_rounds: u32,
     processes: u32,
+    console_finished: u64,
+    console_samples: u32,
 }
 
 impl Plan {
@@ -208,6 +235,8 @@ impl Plan {
                 large_pending: 2_000,
                 large_rounds: 1,
                 processes: 3,
+                console_finished: 20_000,
+                console_samples: 30,
             }
         } else {
             Plan {
@@ -222,6 +251,8 @@ impl Plan {
                 large_pending: 100_000,
                 large_rounds: 3,
                 processes: 3,
+                console_finished: 1_000_000,
+                console_samples: 100,
             }
         };
         plan.latency_spacing_ms = args.latency_spacing_ms;
@@ -263,6 +294,7 @@ fn main() -> std::process::ExitCode {
             Command::Drain(args) => drain_once(args).await,
             Command::Enqueue(args) => enqueue_once(args).await,
             Command::Latency(args) => latency_once(args).await,
+            Command::Console(args) => console_once(args).await,
             Command::Simulate(args) => simulate::main(args).await,
         }
     });
@@ -471,6 +503,28 @@ async fn enqueue_once(args: DrainArgs) -> anyhow::Result<()> {
         db.remove().await;
     }
     let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+async fn console_once(args: ConsoleArgs) -> anyhow::Result<()> {
+    let work = std::env::temp_dir().join(format!("bench-console-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let place = Place {
+        work: work.clone(),
+        postgres: args.postgres.clone(),
+    };
+    let db = db::Db::fresh(args.backend, &place).await?;
+    let result = measure::console_on(&db, args.backend, args.finished, args.samples).await;
+    db.remove().await;
+    let _ = std::fs::remove_dir_all(&work);
+    let (fill_seconds, measured) = result?;
+    println!("filled in {fill_seconds:.1} s");
+    for (path, what, p) in measured {
+        println!(
+            "{what:<32} {path:<48} p50 {:>7.1} ms  p95 {:>7.1} ms  p99 {:>7.1} ms",
+            p.p50_ms, p.p95_ms, p.p99_ms
+        );
+    }
     Ok(())
 }
 

@@ -5,7 +5,10 @@
 //! enqueues in the application's transaction, and several runner processes (PostgreSQL).
 
 mod app;
+mod console;
 mod flow;
+
+pub(crate) use console::console_on;
 
 use std::time::Duration;
 
@@ -66,6 +69,8 @@ pub async fn measure_backend(
     measure.flow_control().await?;
     // Jobs inside the application: results and progress, enqueues in a transaction.
     measure.app_integration(best.concurrency).await?;
+    // The console's API with a large history.
+    measure.console_api().await?;
     // 5: several runner processes (PostgreSQL).
     if backend == Backend::Postgres {
         measure.several_processes(best).await?;
