@@ -43,8 +43,8 @@ const REQUESTS: &[(&str, &str)] = &[
     ("/api/tasks?state=pending", "tasks: pending"),
     ("/api/tasks", "tasks: all, newest first"),
     (
-        "/api/tasks?state=dead&q=timeout",
-        "tasks: dead, argument text",
+        "/api/tasks?state=dead&q=nowhere",
+        "tasks: dead, text found nowhere",
     ),
     (
         "/api/tasks/count?state=dead&job=bench_noop",
@@ -193,7 +193,7 @@ async fn fill_the_rest(conn: &mut Conn, backend: Backend, pending: u64) -> anyho
     conn.execute(&format!(
         "INSERT INTO jobs_tasks (job, queue, args, state, priority, run_at, scheduled_at, attempt, \
              max_attempts, trigger, exclusive, created_at, finished_at, last_error) \
-         SELECT 'bench_noop', 'default', '{{\"order\": ' || CAST(n AS TEXT) || '}}', 'dead', 0, \
+         SELECT 'bench_noop', 'default', CAST(n AS TEXT), 'dead', 0, \
              {now} - n * 1000, {now} - n * 1000, 2, 2, 'enqueue', 0, {now} - n * 1000, \
              {now} - n * 1000 + 500, 'upstream timeout after 30 s (order ' || CAST(n AS TEXT) || ')' \
          FROM ({}) AS s",

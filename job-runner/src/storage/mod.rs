@@ -51,7 +51,7 @@ pub mod text;
 mod tick;
 
 pub use bulk::{BULK_BATCH, BulkAction, BulkOutcome, ChainStep, Pulse, TaskCount, TaskLinks};
-pub(crate) use bulk::{bind_all, task_conditions};
+pub(crate) use bulk::{bind_all, listing_order, task_conditions};
 pub use driver::{
     Bulk, Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations,
     Overview, Reads, Retention, Runners, Running, Schedules, Ticks,

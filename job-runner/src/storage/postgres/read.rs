@@ -8,7 +8,8 @@ use super::Postgres;
 use crate::storage::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
 use crate::storage::{
     Doing, Execution, ExecutionFilter, ExecutionStatus, Pulse, QueueStats, Reads, StoreError,
-    TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, bind_all, task_conditions,
+    TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, bind_all, listing_order,
+    task_conditions,
 };
 
 #[async_trait]
@@ -48,8 +49,9 @@ impl Reads for Postgres {
         // Newest first by id: the primary key read backwards, or the matching rows of one
         // state read through its index and sorted (never the whole table).
         let (conditions, binds) = task_conditions(filter, 2, false);
+        let (order, _) = listing_order(filter);
         let query = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE {conditions} ORDER BY id DESC LIMIT $1"
+            "SELECT {TASK_COLUMNS} FROM jobs_tasks WHERE {conditions} ORDER BY {order} LIMIT $1"
         )))
         .bind(i64::from(filter.limit.max(1)));
         let rows = bind_all(query, binds)
@@ -63,9 +65,13 @@ impl Reads for Postgres {
         const DOING: &str = "reading a task's links";
         // A chain's id is its first task's (which may not hold it itself).
         let chain = sqlx::query(
+            // Two reads joined, each through its own index (the primary key, the chained
+            // tasks' index): an OR of the two makes SQLite scan the table.
             "SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
              WHERE id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
-                OR chain_id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
+             UNION \
+             SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
+             WHERE chain_id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
              ORDER BY step, id",
         )
         .bind(id)
@@ -230,8 +236,16 @@ impl Reads for Postgres {
     async fn last_executions(&self) -> Result<Vec<Execution>, StoreError> {
         const DOING: &str = "reading the last executions";
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EXECUTION_COLUMNS} FROM jobs_executions \
-             WHERE id IN (SELECT MAX(id) FROM jobs_executions GROUP BY job)"
+            // The job names one index step each (a loose scan of the (job, id) index), then
+            // each job's latest row: a GROUP BY would read every history row's entry.
+            "WITH RECURSIVE names(job) AS (\
+                 SELECT MIN(job) FROM jobs_executions \
+                 UNION ALL \
+                 SELECT (SELECT MIN(job) FROM jobs_executions WHERE job > names.job) \
+                 FROM names WHERE names.job IS NOT NULL) \
+             SELECT {EXECUTION_COLUMNS} FROM jobs_executions WHERE id IN (\
+                 SELECT (SELECT MAX(id) FROM jobs_executions e WHERE e.job = names.job) \
+                 FROM names WHERE names.job IS NOT NULL)"
         )))
         .fetch_all(&self.pool)
         .await
