@@ -192,6 +192,33 @@ pub(crate) const EXECUTION_COLUMNS: &str = "id, job, task_id, attempt, trigger, 
      started_at, finished_at, duration_ms, status, error, records_processed, runner_id, \
      chain_id, chain_step, result, progress";
 
+/// The latest history row of each job, the same statement on every backend: the job names
+/// one index step each (a loose scan of the `(job, id)` index), then each job's latest row;
+/// a `GROUP BY` would read every history row's entry.
+pub(crate) fn last_executions_statement() -> String {
+    format!(
+        "WITH RECURSIVE names(job) AS (\
+             SELECT MIN(job) FROM jobs_executions \
+             UNION ALL \
+             SELECT (SELECT MIN(job) FROM jobs_executions WHERE job > names.job) \
+             FROM names WHERE names.job IS NOT NULL) \
+         SELECT {EXECUTION_COLUMNS} FROM jobs_executions WHERE id IN (\
+             SELECT (SELECT MAX(id) FROM jobs_executions e WHERE e.job = names.job) \
+             FROM names WHERE names.job IS NOT NULL)"
+    )
+}
+
+/// Every step of task `$1`'s chain (a chain's id is its first task's, which may not hold it
+/// itself), the same statement on every backend: two reads joined, each through its own
+/// index (the primary key, the chained tasks' index), where an OR of the two makes SQLite
+/// scan the table.
+pub(crate) const CHAIN_OF_TASK: &str = "SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
+     WHERE id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
+     UNION \
+     SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
+     WHERE chain_id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
+     ORDER BY step, id";
+
 /// A history row, from [`EXECUTION_COLUMNS`].
 pub(crate) fn execution(row: &impl Columns) -> Result<Execution, StoreError> {
     const DOING: &str = "reading the execution history";

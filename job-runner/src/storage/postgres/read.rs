@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::Postgres;
-use crate::storage::rows::{self, EXECUTION_COLUMNS, TASK_COLUMNS, millis};
+use crate::storage::rows::{
+    self, CHAIN_OF_TASK, EXECUTION_COLUMNS, TASK_COLUMNS, last_executions_statement, millis,
+};
 use crate::storage::{
     Doing, Execution, ExecutionFilter, ExecutionStatus, Pulse, QueueStats, Reads, StoreError,
     TaskEndRow, TaskFilter, TaskLinks, TaskRow, TaskState, bind_all, listing_order,
@@ -63,21 +65,11 @@ impl Reads for Postgres {
 
     async fn task_links(&self, id: i64) -> Result<TaskLinks, StoreError> {
         const DOING: &str = "reading a task's links";
-        // A chain's id is its first task's (which may not hold it itself).
-        let chain = sqlx::query(
-            // Two reads joined, each through its own index (the primary key, the chained
-            // tasks' index): an OR of the two makes SQLite scan the table.
-            "SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
-             WHERE id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
-             UNION \
-             SELECT id, COALESCE(chain_step, 1) AS step, job, state FROM jobs_tasks \
-             WHERE chain_id = (SELECT COALESCE(chain_id, id) FROM jobs_tasks WHERE id = $1) \
-             ORDER BY step, id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .doing(DOING)?;
+        let chain = sqlx::query(CHAIN_OF_TASK)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .doing(DOING)?;
         let mut chain = chain
             .iter()
             .map(rows::chain_step)
@@ -235,21 +227,10 @@ impl Reads for Postgres {
 
     async fn last_executions(&self) -> Result<Vec<Execution>, StoreError> {
         const DOING: &str = "reading the last executions";
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            // The job names one index step each (a loose scan of the (job, id) index), then
-            // each job's latest row: a GROUP BY would read every history row's entry.
-            "WITH RECURSIVE names(job) AS (\
-                 SELECT MIN(job) FROM jobs_executions \
-                 UNION ALL \
-                 SELECT (SELECT MIN(job) FROM jobs_executions WHERE job > names.job) \
-                 FROM names WHERE names.job IS NOT NULL) \
-             SELECT {EXECUTION_COLUMNS} FROM jobs_executions WHERE id IN (\
-                 SELECT (SELECT MAX(id) FROM jobs_executions e WHERE e.job = names.job) \
-                 FROM names WHERE names.job IS NOT NULL)"
-        )))
-        .fetch_all(&self.pool)
-        .await
-        .doing(DOING)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(last_executions_statement()))
+            .fetch_all(&self.pool)
+            .await
+            .doing(DOING)?;
         rows.iter().map(rows::execution).collect()
     }
 }
