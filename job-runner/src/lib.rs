@@ -23,6 +23,7 @@ mod listener;
 pub mod metrics;
 pub mod plan;
 mod process;
+mod reclaimer;
 pub mod queue_control;
 mod reporter;
 mod rescuer;

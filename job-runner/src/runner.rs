@@ -25,6 +25,7 @@ use crate::listener::Listener;
 use crate::plan::{JobSettings, Plan};
 use crate::process::{host_name, runner_id, shutdown_signal};
 use crate::reporter::{REPORT_EVERY, Reporter};
+use crate::reclaimer::{self, Reclaimer};
 use crate::rescuer::Rescuer;
 use crate::scheduler::Scheduler;
 use crate::sources::SourceConfig;
@@ -341,6 +342,14 @@ impl Runner {
                     clock: clock.clone(),
                     retention: self.config.history_retention,
                     every: Duration::from_secs(3600),
+                }
+                .run(stopped.clone()),
+            ),
+            tokio::spawn(
+                Reclaimer {
+                    store: self.store.clone(),
+                    clock: clock.clone(),
+                    every: reclaimer::EVERY,
                 }
                 .run(stopped.clone()),
             ),

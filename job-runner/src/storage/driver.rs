@@ -45,6 +45,7 @@ pub trait Driver:
     + Flow
     + Running
     + Overview
+    + Upkeep
     + Send
     + Sync
     + 'static
@@ -308,6 +309,16 @@ pub trait Retention {
     /// each went. Dead tasks stay, and so does the
     /// latest tick of each schedule (a missed run is caught up from it, however long ago).
     async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<Pruned, StoreError>;
+}
+
+/// Upkeep of the tasks table, which every attempt rewrites.
+#[async_trait]
+pub trait Upkeep {
+    /// Reclaims the row versions that claims and ends of attempts left behind in the tasks
+    /// table, once there are enough of them to slow the next claims down; `Some(n)` with
+    /// the number reclaimed, `None` when there was nothing worth a pass (or the backend
+    /// needs none).
+    async fn reclaim(&self) -> Result<Option<u64>, StoreError>;
 }
 
 /// Cron ticks: each tick becomes one task across all runners.

@@ -54,7 +54,7 @@ pub use bulk::{BULK_BATCH, BulkAction, BulkOutcome, ChainStep, Pulse, TaskCount,
 pub(crate) use bulk::{bind_all, listing_order, task_conditions};
 pub use driver::{
     Bulk, Claims, Completions, Controls, Driver, Events, Flow, Inserts, Listener, Migrations,
-    Overview, Reads, Retention, Runners, Running, Schedules, Ticks,
+    Overview, Reads, Retention, Runners, Running, Schedules, Ticks, Upkeep,
 };
 pub(crate) use error::Doing;
 pub use error::StoreError;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 
-use super::{ENDS_CHANNEL, Postgres, announce_task, insert};
+use super::{ENDS_CHANNEL, Postgres, announce_task, held_by, insert};
 use crate::storage::rows::millis;
 use crate::storage::{Completion, Completions, Doing, NewExecution, StoreError, TaskState};
 
@@ -226,6 +226,7 @@ fn complete_batch_statement(rollup: bool) -> String {
     } else {
         String::new()
     };
+    let held = held_by("$16", Some("c.attempt"));
     format!(
         "WITH applied AS (\
                      UPDATE jobs_tasks SET state = c.state, \
@@ -244,8 +245,7 @@ fn complete_batch_statement(rollup: bool) -> String {
                      AS c(id, attempt, state, run_at, error, finished_at, job, trigger, \
                          scheduled_at, started_at, ended_at, duration_ms, status, records, \
                          runner_id, chain_id, chain_step, result, progress, snoozed) \
-                     WHERE jobs_tasks.id = c.id AND jobs_tasks.attempt = c.attempt \
-                       AND jobs_tasks.state = 'running' AND jobs_tasks.locked_by = $16 \
+                     WHERE jobs_tasks.id = c.id AND {held} \
                      RETURNING jobs_tasks.id, c.job, c.attempt, c.trigger, c.scheduled_at, \
                          c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
                          c.records, c.runner_id, c.chain_id, c.chain_step, c.result, c.progress, \

@@ -31,6 +31,7 @@ mod runners;
 mod running;
 mod schedules;
 mod ticks;
+mod upkeep;
 
 /// The channel on which tasks that are due are announced (payload: the job's name).
 const TASKS_CHANNEL: &str = "jobs_tasks";
@@ -48,6 +49,25 @@ const ENDS_CHANNEL: &str = "jobs_ended";
 /// The database server's clock, in unix milliseconds: leases are judged on it, never on
 /// the clocks of the runners' hosts, which may disagree.
 const SERVER_NOW: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
+
+/// The condition that a task of a batch updated by id is still running, held by `runner`
+/// (and, given `attempt`, in that attempt). Written as one `CASE`, which the planner cannot
+/// split: so it looks each task up by its primary key and checks the rest there, whatever
+/// its statistics say. As plain conditions, they let it choose the partial index of
+/// running tasks, whose bitmap scan reads every entry since the last vacuum, the dead ones
+/// of ended tasks too (measured: a completion batch at 112 ms, 10,000 pages read, in a
+/// drain of 1,000,000 tasks; by id, a few hundred pages); or, where the statistics say that
+/// no task is running yet, a nested loop that reads the whole batch once per running task
+/// (240 ms for a batch of 400).
+fn held_by(runner: &str, attempt: Option<&str>) -> String {
+    let attempt = attempt
+        .map(|attempt| format!(" AND jobs_tasks.attempt = {attempt}"))
+        .unwrap_or_default();
+    format!(
+        "CASE WHEN jobs_tasks.state = 'running' AND jobs_tasks.locked_by = {runner}{attempt} \
+         THEN true ELSE false END"
+    )
+}
 
 /// A PostgreSQL database.
 pub(crate) struct Postgres {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{Postgres, listen};
+use super::{Postgres, held_by, listen};
 use crate::storage::{Doing, Listener, Running, StoreError};
 
 #[async_trait]
@@ -22,12 +22,12 @@ impl Running for Postgres {
             .iter()
             .map(|(id, text)| (*id, text.as_str()))
             .unzip();
-        sqlx::query(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs_tasks SET progress = p.progress \
              FROM UNNEST($1::bigint[], $2::text[]) AS p(id, progress) \
-             WHERE jobs_tasks.id = p.id AND jobs_tasks.state = 'running' \
-               AND jobs_tasks.locked_by = $3",
-        )
+             WHERE jobs_tasks.id = p.id AND {}",
+            held_by("$3", None)
+        )))
         // Planned with the batch in hand (see the completion's statement).
         .persistent(false)
         .bind(ids)

@@ -32,6 +32,7 @@ mod runners;
 mod running;
 mod schedules;
 mod ticks;
+mod upkeep;
 #[cfg(target_os = "linux")]
 mod watch;
 
