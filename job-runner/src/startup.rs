@@ -88,6 +88,8 @@ pub fn connect_options(config: &Config) -> ConnectOptions {
     ConnectOptions {
         pool_size: config.pool_size,
         sqlite_durability: config.sqlite_durability,
+        pool_mode: config.pool_mode,
+        listen_url: config.listen_url.clone(),
         ..ConnectOptions::default()
     }
 }

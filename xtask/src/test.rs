@@ -1,7 +1,7 @@
 //! `cargo xtask test`: what CI runs, on any machine. It makes sure the suite has what it
-//! needs (PostgreSQL at `JOBS_TEST_POSTGRES_URL`, Chromium for the dashboard test), starting
-//! or installing it when it can and otherwise saying what is missing and how to get it (with
-//! `CI=true`, that is a failure); then it runs `cargo fmt --check`, clippy, `cargo test
+//! needs (PostgreSQL at `JOBS_TEST_POSTGRES_URL`, Chromium for the dashboard test, PgBouncer
+//! for the PgBouncer tests), starting or installing it when it can and otherwise saying what
+//! is missing and how to get it (with `CI=true`, that is a failure); then it runs `cargo fmt --check`, clippy, `cargo test
 //! --workspace` and the bench's quick run, as a smoke test.
 //!
 //! xtask links nothing of the runtime: the services are checked with their own programs
@@ -18,6 +18,7 @@ use crate::workspace::Workspace;
 
 mod chromium;
 mod machine;
+mod pgbouncer;
 mod postgres;
 
 /// The options of `cargo xtask test`.
@@ -123,14 +124,18 @@ impl Steps {
     }
 }
 
-/// Makes sure PostgreSQL and Chromium are there. What cannot be provided is listed with how
+/// Makes sure PostgreSQL, Chromium and PgBouncer are there. What cannot be provided is listed with how
 /// to get it; with `CI=true` that is a failure, otherwise the tests that need it skip
 /// themselves, loudly.
 fn set_up(postgres_url: &str) -> anyhow::Result<()> {
-    let missing: Vec<machine::Missing> = [postgres::ensure(postgres_url), chromium::ensure()]
-        .into_iter()
-        .filter_map(Result::err)
-        .collect();
+    let missing: Vec<machine::Missing> = [
+        postgres::ensure(postgres_url),
+        chromium::ensure(),
+        pgbouncer::ensure(),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -2,7 +2,7 @@
 
 use super::error::ConfigError;
 use super::values::{
-    admin_addr, boolean, number, positive, secret, set_duration, sqlite_durability,
+    admin_addr, boolean, number, pool_mode, positive, secret, set_duration, sqlite_durability,
 };
 use super::{Config, Env, JobOverride};
 
@@ -11,6 +11,13 @@ impl Config {
     pub(super) fn apply_env(&mut self, env: Env<'_>) -> Result<(), ConfigError> {
         if let Some(url) = env("JOBS_DATABASE_URL") {
             self.database_url = url;
+        }
+        if let Some(mode) = env("JOBS_DATABASE_POOL_MODE") {
+            self.pool_mode = pool_mode(&mode, "JOBS_DATABASE_POOL_MODE")?;
+        }
+        if let Some(url) = env("JOBS_LISTEN_URL") {
+            // Empty: none, as when it is not set.
+            self.listen_url = Some(url).filter(|u| !u.is_empty());
         }
         if let Some(value) = env("JOBS_ENABLED") {
             self.enabled = boolean(&value, "JOBS_ENABLED")?;

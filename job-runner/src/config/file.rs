@@ -6,13 +6,15 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::values::{admin_addr, positive, secret, set_duration, sqlite_durability};
+use super::values::{admin_addr, pool_mode, positive, secret, set_duration, sqlite_durability};
 use super::{Config, JobOverride};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
+    database_pool_mode: Option<String>,
+    listen_url: Option<String>,
     enabled: Option<bool>,
     #[serde(default)]
     runner: RunnerFile,
@@ -66,6 +68,12 @@ impl Config {
         let origin = |key: &str| format!("`{key}` in {}", path.display());
         if let Some(url) = file.database_url {
             self.database_url = url;
+        }
+        if let Some(mode) = file.database_pool_mode {
+            self.pool_mode = pool_mode(&mode, &origin("database_pool_mode"))?;
+        }
+        if let Some(url) = file.listen_url {
+            self.listen_url = Some(url);
         }
         if let Some(enabled) = file.enabled {
             self.enabled = enabled;

@@ -3,6 +3,8 @@
 //! ```toml
 //! # jobs.toml (every key is optional)
 //! database_url = "sqlite://jobs.db"
+//! database_pool_mode = "session"  # PostgreSQL: "transaction" behind PgBouncer's pool_mode = transaction
+//! listen_url = "postgres://jobs@db:5432/jobs"  # PostgreSQL: LISTEN on this direct connection
 //! enabled = true
 //!
 //! [runner]
@@ -37,7 +39,8 @@
 //! service_name = "job-runner"         # the spans' service.name
 //! ```
 //!
-//! Environment variables override the file: `JOBS_DATABASE_URL`, `JOBS_ENABLED`,
+//! Environment variables override the file: `JOBS_DATABASE_URL`,
+//! `JOBS_DATABASE_POOL_MODE`, `JOBS_LISTEN_URL`, `JOBS_ENABLED`,
 //! `JOBS_ADMIN_ADDR`, `JOBS_ADMIN_TOKEN`,
 //! `JOBS_CONFIG` (the file's path), `JOBS_POOL_SIZE`, `JOBS_HEARTBEAT`, `JOBS_LEASE`,
 //! `JOBS_POLL_INTERVAL`, `JOBS_SHUTDOWN_GRACE`, `JOBS_HISTORY_RETENTION`, `JOBS_QUEUES`
@@ -58,7 +61,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::storage::SqliteDurability;
+use crate::storage::{PoolMode, SqliteDurability};
 
 mod env;
 mod error;
@@ -108,6 +111,12 @@ pub struct JobOverride {
 pub struct Config {
     /// Where tasks and history are stored.
     pub database_url: String,
+    /// PostgreSQL only: how the pooler between the runner and the server, if any, pools
+    /// (`transaction` for PgBouncer's `pool_mode = transaction`).
+    pub pool_mode: PoolMode,
+    /// PostgreSQL only: a direct connection to the same database, for LISTEN. Without it,
+    /// a runner behind a pooler in transaction mode polls (every `poll_interval`).
+    pub listen_url: Option<String>,
     /// `false` (`JOBS_ENABLED=false`) runs nothing.
     pub enabled: bool,
     /// Largest number of pooled database connections.
@@ -155,6 +164,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
+            pool_mode: PoolMode::Session,
+            listen_url: None,
             enabled: true,
             pool_size: 8,
             sqlite_durability: SqliteDurability::Full,
@@ -261,6 +272,36 @@ pub(crate) mod tests {
         assert_eq!(config.jobs["nightly"].retries, Some(2));
         assert_eq!(config.queue_concurrency["exports"], 2);
         assert_eq!(config.queue_limits["exports"], 10);
+    }
+
+    #[test]
+    fn the_pool_mode_and_the_listen_url_from_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"postgres://jobs@pgbouncer:6432/jobs\"\ndatabase_pool_mode = \"transaction\"\nlisten_url = \"postgres://jobs@db:5432/jobs\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), &env_of(&[])).unwrap();
+        assert_eq!(config.pool_mode, PoolMode::Transaction);
+        assert_eq!(
+            config.listen_url.as_deref(),
+            Some("postgres://jobs@db:5432/jobs")
+        );
+        let env = env_of(&[
+            ("JOBS_DATABASE_POOL_MODE", "Session"),
+            ("JOBS_LISTEN_URL", ""),
+        ]);
+        let config = Config::load(Some(&path), &env).unwrap();
+        assert_eq!(config.pool_mode, PoolMode::Session);
+        assert_eq!(config.listen_url, None);
+
+        let error = Config::load(None, &env_of(&[("JOBS_DATABASE_POOL_MODE", "statement")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("JOBS_DATABASE_POOL_MODE"), "{error}");
+        assert!(error.contains("`transaction`"), "{error}");
     }
 
     #[test]

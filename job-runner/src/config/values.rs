@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::error::ConfigError;
-use crate::storage::SqliteDurability;
+use crate::storage::{PoolMode, SqliteDurability};
 
 /// An admin address: `HOST:PORT`, or `off`.
 pub fn admin_addr(text: &str, origin: &str) -> Result<Option<SocketAddr>, ConfigError> {
@@ -26,6 +26,20 @@ pub(super) fn sqlite_durability(text: &str, origin: &str) -> Result<SqliteDurabi
         _ => Err(ConfigError::Value {
             origin: origin.to_owned(),
             message: format!("sqlite_durability is `full` (the default) or `normal`, not `{text}`"),
+        }),
+    }
+}
+
+/// How the pooler in front of PostgreSQL pools: `session` or `transaction`, in any case.
+pub(super) fn pool_mode(text: &str, origin: &str) -> Result<PoolMode, ConfigError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "session" => Ok(PoolMode::Session),
+        "transaction" => Ok(PoolMode::Transaction),
+        _ => Err(ConfigError::Value {
+            origin: origin.to_owned(),
+            message: format!(
+                "database_pool_mode is `session` (the default: PostgreSQL itself, or a pooler in session mode) or `transaction` (PgBouncer's `pool_mode = transaction`), not `{text}`"
+            ),
         }),
     }
 }

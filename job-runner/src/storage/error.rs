@@ -17,6 +17,17 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// The database URL carries startup `options` that the pooler in transaction mode in
+    /// front of the server refused or dropped.
+    #[error(
+        "cannot use the `options` of database URL `{url}` through a pooler in transaction mode: {problem}. PgBouncer before 1.20 refuses startup options, or drops them when told to ignore them: set what they set on the role instead (`ALTER ROLE name SET search_path = ...`) or give the jobs a database of their own, and take `options` out of the URL"
+    )]
+    PoolerOptions {
+        /// The URL, without its password.
+        url: String,
+        /// What went wrong.
+        problem: String,
+    },
     /// The database's schema is newer than this runner.
     #[error(
         "the database's schema is at version {found}, newer than this runner knows ({known}): upgrade the runner before running it against this database"

@@ -108,6 +108,23 @@ pub enum SqliteDurability {
     Off,
 }
 
+/// PostgreSQL only: how the pooler between the runner and the server (PgBouncer, say)
+/// hands out server connections, in PgBouncer's words (its `pool_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// Each connection is a server connection of its own for as long as it lives: the
+    /// server itself, or a pooler in session mode (the default).
+    #[default]
+    Session,
+    /// A pooler in transaction mode (PgBouncer's `pool_mode = transaction`): a server
+    /// connection is lent for one transaction at a time, so nothing may outlive one. Every
+    /// statement then runs in a transaction, is prepared again each time (no named
+    /// statement is reused), and LISTEN needs a direct connection of its own
+    /// ([`ConnectOptions::listen_url`]), without which the runner polls.
+    Transaction,
+}
+
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
@@ -117,6 +134,12 @@ pub struct ConnectOptions {
     pub sqlite_durability: SqliteDurability,
     /// How long a statement waits for a lock or a connection before failing.
     pub busy_timeout: Duration,
+    /// PostgreSQL only: how the pooler in front of the server, if any, pools.
+    pub pool_mode: PoolMode,
+    /// PostgreSQL only: the URL of a direct connection to the same database for LISTEN
+    /// (`None`: LISTEN on a connection of the database URL's, or, with
+    /// [`PoolMode::Transaction`], no LISTEN at all: the runner polls).
+    pub listen_url: Option<String>,
 }
 
 impl Default for ConnectOptions {
@@ -125,6 +148,8 @@ impl Default for ConnectOptions {
             pool_size: 8,
             sqlite_durability: SqliteDurability::Full,
             busy_timeout: Duration::from_secs(30),
+            pool_mode: PoolMode::Session,
+            listen_url: None,
         }
     }
 }

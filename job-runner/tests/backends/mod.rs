@@ -76,7 +76,8 @@ pub async fn drop_schema(base: &str, schema: &str) {
     }
 }
 
-fn rand_suffix() -> u64 {
+/// A random number, for names no other test takes.
+pub fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     std::collections::hash_map::RandomState::new()
         .build_hasher()

@@ -52,6 +52,7 @@ mod examples;
 mod flow;
 mod fuzz;
 mod overview;
+mod pgbouncer;
 mod recovery;
 mod retries;
 mod running;
@@ -82,6 +83,7 @@ const TOPICS: &[&[Test]] = &[
     overview::TESTS,
     tasks::TESTS,
     traces::TESTS,
+    pgbouncer::TESTS,
 ];
 
 /// One test: its name, its body, and the backends it runs on.

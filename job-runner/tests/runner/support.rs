@@ -63,6 +63,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 pub struct Site {
     pub dir: tempfile::TempDir,
     pub database_url: String,
+    /// How this process's own connections (enqueuing, say) reach the database.
+    pub connect: job_runner::storage::ConnectOptions,
     schema: Option<String>,
     env: Vec<(String, String)>,
 }
@@ -90,10 +92,19 @@ impl Site {
                 (url, Some(schema))
             }
         };
+        let mut site = Site::on(database_url);
+        site.dir = dir;
+        site.schema = schema;
+        site
+    }
+
+    /// A site on a database the test made (and removes) itself.
+    pub fn on(database_url: String) -> Site {
         Site {
-            dir,
+            dir: tempfile::tempdir().expect("create a temporary folder"),
             database_url,
-            schema,
+            connect: Default::default(),
+            schema: None,
             env: [
                 // Test timing: quick heartbeats and recovery, quick polling.
                 ("JOBS_HEARTBEAT", "300ms"),
@@ -218,10 +229,9 @@ impl Site {
     /// panicking.
     fn try_with_jobs<T>(&self, f: impl AsyncFnOnce(&job_runner::Jobs) -> T) -> Result<T, String> {
         block_on(async {
-            let store =
-                job_runner::storage::Store::connect(&self.database_url, &Default::default())
-                    .await
-                    .map_err(|e| format!("open the database: {e}"))?;
+            let store = job_runner::storage::Store::connect(&self.database_url, &self.connect)
+                .await
+                .map_err(|e| format!("open the database: {e}"))?;
             let migrated = store.migrate().await.map_err(|e| format!("migrate: {e}"));
             let out = match migrated {
                 Ok(()) => {
@@ -543,7 +553,7 @@ pub fn restart_postgres() -> Child {
 }
 
 /// The `host:port` of a PostgreSQL URL.
-fn server_of(database_url: &str) -> &str {
+pub fn server_of(database_url: &str) -> &str {
     let after = database_url
         .split_once('@')
         .map_or(database_url, |(_, rest)| rest);

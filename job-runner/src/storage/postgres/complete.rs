@@ -454,7 +454,9 @@ impl Completions for Postgres {
         // Without chain steps, one statement: atomic by itself, one round trip.
         if steps.is_empty() {
             let mut connection = self.pool.acquire().await.doing(DOING)?;
-            return complete_batch(&mut connection, runner, &plain, true).await;
+            let stale = complete_batch(&mut connection, runner, &plain, true).await?;
+            connection.finish().await.doing(DOING)?;
+            return Ok(stale);
         }
         // With them, one transaction, all or nothing: a failure leaves every end to be
         // written again. The attempts go to the rollup with one statement at the end, in

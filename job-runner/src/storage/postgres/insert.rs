@@ -318,7 +318,9 @@ impl Inserts for Postgres {
             return Ok(Vec::new());
         }
         let mut connection = self.pool.acquire().await.doing(DOING)?;
-        insert_tasks_on(&mut connection, tasks, now).await
+        let ids = insert_tasks_on(&mut connection, tasks, now).await?;
+        connection.finish().await.doing(DOING)?;
+        Ok(ids)
     }
 
     async fn insert_running_task(

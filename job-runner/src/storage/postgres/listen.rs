@@ -1,4 +1,6 @@
-//! Announcements on PostgreSQL: LISTEN on one connection of its own.
+//! Announcements on PostgreSQL: LISTEN on one connection of its own, from the driver's
+//! pool, or from a pool of direct connections (`listen_url`) when the driver's connections
+//! go through a pooler in transaction mode, which cannot carry a session's LISTEN.
 
 use async_trait::async_trait;
 use sqlx::PgPool;

@@ -5,7 +5,8 @@
 //! batch. Leases (heartbeats, the times claims were made, their expiry) are judged on the
 //! server's clock, so that runners on hosts whose clocks disagree never take over each
 //! other's live claims. Tasks due now and schedule changes are announced with `NOTIFY` inside the
-//! transaction that stores them, so listening runners wake when it commits.
+//! transaction that stores them, so listening runners wake when it commits. The connections
+//! may go through a pooler in transaction mode (PgBouncer): see `pool.rs`.
 
 use std::str::FromStr;
 
@@ -13,7 +14,7 @@ use async_trait::async_trait;
 use sqlx::PgConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use super::{Backend, ConnectOptions, Doing, Driver, Listener, StoreError, redact};
+use super::{Backend, ConnectOptions, Doing, Driver, Listener, PoolMode, StoreError, redact};
 
 mod bulk;
 mod claim;
@@ -25,6 +26,7 @@ pub(crate) mod insert;
 mod listen;
 mod migrate;
 pub(crate) mod overview;
+mod pool;
 mod read;
 mod retention;
 mod runners;
@@ -71,7 +73,10 @@ fn held_by(runner: &str, attempt: Option<&str>) -> String {
 
 /// A PostgreSQL database.
 pub(crate) struct Postgres {
-    pool: PgPool,
+    pool: pool::Pool,
+    /// The connections that LISTEN: the pool's own, a direct connection's of their own
+    /// (`listen_url`), or none (a pooler in transaction mode and no `listen_url`).
+    listen: Option<PgPool>,
 }
 
 impl Postgres {
@@ -85,13 +90,48 @@ impl Postgres {
             source,
         };
         let connect_options = PgConnectOptions::from_str(url).map_err(connect)?;
-        let pool = PgPoolOptions::new()
+        let inner = PgPoolOptions::new()
             .max_connections(options.pool_size.max(1))
             .acquire_timeout(options.busy_timeout)
-            .connect_with(connect_options)
+            .connect_with(pool::options(connect_options.clone(), options.pool_mode))
             .await
-            .map_err(connect)?;
-        Ok(Postgres { pool })
+            .map_err(|source| {
+                // PgBouncer's "unsupported startup parameter: options": say what to do.
+                let refused = source.to_string().contains("startup parameter");
+                if refused && connect_options.get_options().is_some() {
+                    StoreError::PoolerOptions {
+                        url: redact(url),
+                        problem: source.to_string(),
+                    }
+                } else {
+                    connect(source)
+                }
+            })?;
+        let pool = pool::Pool::new(inner.clone(), options.pool_mode);
+        pool::check_options(&pool, &connect_options, &redact(url)).await?;
+        let listen = match (&options.listen_url, options.pool_mode) {
+            (Some(listen_url), _) => {
+                let listen_options = PgConnectOptions::from_str(listen_url).map_err(|source| {
+                    StoreError::Connect {
+                        url: redact(listen_url),
+                        source,
+                    }
+                })?;
+                // One connection for the runner's announcements, one for the ends of the
+                // tasks its callers await; opened when first listened on, and kept.
+                Some(
+                    PgPoolOptions::new()
+                        .max_connections(2)
+                        .acquire_timeout(options.busy_timeout)
+                        .max_lifetime(None)
+                        .idle_timeout(None)
+                        .connect_lazy_with(listen_options),
+                )
+            }
+            (None, PoolMode::Session) => Some(inner),
+            (None, PoolMode::Transaction) => None,
+        };
+        Ok(Postgres { pool, listen })
     }
 
     /// Opens a transaction.
@@ -151,11 +191,20 @@ impl Driver for Postgres {
 
     async fn close(&self) {
         self.pool.close().await;
+        if let Some(listen) = &self.listen {
+            listen.close().await;
+        }
     }
 
     async fn listen(&self) -> Result<Option<Box<dyn Listener>>, StoreError> {
+        let Some(listen) = &self.listen else {
+            tracing::info!(
+                "no LISTEN through a pooler in transaction mode, and no listen_url: polling for tasks stored by other processes"
+            );
+            return Ok(None);
+        };
         Ok(Some(Box::new(
-            listen::Announcements::subscribe(&self.pool).await?,
+            listen::Announcements::subscribe(listen).await?,
         )))
     }
 }

@@ -53,9 +53,10 @@ impl Running for Postgres {
     }
 
     async fn listen_ends(&self) -> Result<Option<Box<dyn Listener>>, StoreError> {
-        Ok(Some(Box::new(
-            listen::Announcements::ends(&self.pool).await?,
-        )))
+        let Some(listen) = &self.listen else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(listen::Announcements::ends(listen).await?)))
     }
 
     async fn await_end(&self, id: i64) -> Result<(), StoreError> {
