@@ -153,9 +153,12 @@ enum Renewal {
 
 impl Heartbeat {
     /// How long without a successful renewal raises the fence: two renewals short of the
-    /// lease, so that the attempts have that long to stop before the lease ends.
+    /// lease, so that the attempts have that long to stop before the lease ends; but never
+    /// sooner than two renewals, since a renewal is sent `every` after the last one and
+    /// may take up to `every` to answer (with a lease of 3 renewals, the shortest allowed,
+    /// the fence rose at every renewal's round trip when it rose after one).
     pub(crate) fn fence_after(every: Duration, lease: Duration) -> Duration {
-        lease.saturating_sub(every * 2).max(every)
+        lease.saturating_sub(every * 2).max(every * 2)
     }
 
     /// Renews the lease every `every` until `stop`, and raises the fence when no renewal
@@ -290,8 +293,10 @@ mod tests {
         };
         assert_eq!(fence_after(2_000, 10_000), Duration::from_secs(6));
         assert_eq!(fence_after(300, 2_000), Duration::from_millis(1_400));
-        // Never sooner than one renewal.
-        assert_eq!(fence_after(2_000, 3_000), Duration::from_secs(2));
+        // Never sooner than two renewals: one sent a renewal after the last, answered
+        // within a renewal.
+        assert_eq!(fence_after(1_000, 3_000), Duration::from_secs(2));
+        assert_eq!(fence_after(1_000, 4_000), Duration::from_secs(2));
     }
 
     #[tokio::test]

@@ -229,7 +229,7 @@ impl Config {
             return Err(ConfigError::Value {
                 origin: origin.to_owned(),
                 message: format!(
-                    "the lease ({}) must be at least 3 heartbeats ({}): a runner stops its attempts when no renewal has succeeded for two heartbeats short of the lease, and runners would lose their claims while alive; a lease of 3 to 5 heartbeats is usual",
+                    "the lease ({}) must be at least 3 heartbeats ({}): a runner stops its attempts when no renewal has succeeded for two heartbeats short of the lease (one, at 3 heartbeats), and runners would lose their claims while alive; a lease of 3 to 5 heartbeats is usual",
                     job_schedule::format_duration(self.lease),
                     job_schedule::format_duration(self.heartbeat)
                 ),

@@ -34,6 +34,7 @@ mod runners;
 mod running;
 mod schedules;
 mod ticks;
+mod upkeep;
 
 fn task(job: &str, run_at: DateTime<Utc>) -> NewTask {
     NewTask {

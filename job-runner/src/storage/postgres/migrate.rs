@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "operations console",
         sql: include_str!("migrations/0007_operations_console.sql"),
     },
+    Migration {
+        version: 9,
+        name: "lighter claims",
+        sql: include_str!("migrations/0009_lighter_claims.sql"),
+    },
 ];
 
 /// The key of the advisory lock that serializes migrations.

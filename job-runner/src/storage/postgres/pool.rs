@@ -28,6 +28,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgQueryResult, PgRow, PgStatement, PgTypeInfo};
 use sqlx::{Either, Execute, Executor, PgConnection, Postgres, SqlStr, Transaction};
+use sqlx_core::describe::Describe;
 
 use crate::storage::{PoolMode, StoreError};
 
@@ -70,6 +71,14 @@ impl Pool {
         } else {
             Held::Connection(self.inner.acquire().await?)
         })
+    }
+
+    /// Runs `sql`, which must not run inside a transaction (`VACUUM`), alone: as one
+    /// simple-protocol message, which prepares nothing and which a pooler in transaction
+    /// mode sends whole to one server connection.
+    pub(super) async fn run_alone(&self, sql: &'static str) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql(sql).execute(&self.inner).await?;
+        Ok(())
     }
 
     /// Closes every connection.
@@ -219,6 +228,14 @@ impl<'p> Executor<'p> for &'_ Pool {
             tx.commit().await?;
             Ok(row)
         })
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Postgres>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        // Only sqlx's query macros describe statements; the driver uses none.
+        (&self.inner).describe(sql)
     }
 
     fn prepare_with<'e>(

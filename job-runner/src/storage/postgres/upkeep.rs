@@ -50,8 +50,8 @@ impl Upkeep for Postgres {
         // enough. INDEX_CLEANUP ON: the index entries are the point, and PostgreSQL would
         // otherwise skip them when few heap pages hold dead versions. TRUNCATE OFF: giving
         // the table's empty tail back to the file system takes a lock that claims wait for.
-        sqlx::raw_sql("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE OFF) jobs_tasks")
-            .execute(&self.pool)
+        self.pool
+            .run_alone("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE OFF) jobs_tasks")
             .await
             .doing(DOING)?;
         Ok(Some(u64::try_from(dead).unwrap_or(0)))
