@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "operations console",
         sql: include_str!("migrations/0007_operations_console.sql"),
     },
+    Migration {
+        version: 8,
+        name: "partitioned history",
+        sql: include_str!("migrations/0008_partitioned_history.sql"),
+    },
 ];
 
 /// The key of the advisory lock that serializes migrations.

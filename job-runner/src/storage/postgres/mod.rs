@@ -25,7 +25,7 @@ pub(crate) mod insert;
 mod listen;
 mod migrate;
 pub(crate) mod overview;
-mod read;
+pub(crate) mod read;
 mod retention;
 mod runners;
 mod running;
