@@ -39,10 +39,10 @@ impl Postgres {
                 .fetch_one(&self.pool)
                 .await
                 .doing(DOING)?;
-                // Detaching locks the whole history briefly: rather than queue the
+                // Detaching locks the whole history for a moment: rather than queue the
                 // runners' completions behind a long read, give up and try at the next pass.
                 let mut tx = self.begin(DOING).await?;
-                sqlx::query("SET LOCAL lock_timeout = '5s'")
+                sqlx::query("SET LOCAL lock_timeout = '1s'")
                     .execute(&mut *tx)
                     .await
                     .doing(DOING)?;

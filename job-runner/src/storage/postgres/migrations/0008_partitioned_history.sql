@@ -101,21 +101,17 @@ BEGIN
         CONTINUE WHEN EXISTS (
             SELECT 1 FROM jobs_executions_partitions p
             WHERE NOT p.is_default AND (p.lo IS NULL OR p.lo < day_hi) AND p.hi > day_lo);
-        IF EXISTS (SELECT 1 FROM jobs_executions_default
-                   WHERE finished_at >= day_lo AND finished_at < day_hi) THEN
-            EXECUTE format('CREATE TABLE %I (LIKE jobs_executions INCLUDING DEFAULTS)', part);
-            EXECUTE format(
-                'WITH moved AS (DELETE FROM jobs_executions_default '
-                'WHERE finished_at >= %s AND finished_at < %s RETURNING *) '
-                'INSERT INTO %I SELECT * FROM moved', day_lo, day_hi, part);
-            EXECUTE format(
-                'ALTER TABLE jobs_executions ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',
-                part, day_lo, day_hi);
-        ELSE
-            EXECUTE format(
-                'CREATE TABLE %I PARTITION OF jobs_executions FOR VALUES FROM (%s) TO (%s)',
-                part, day_lo, day_hi);
-        END IF;
+        -- Made apart and attached, rather than `CREATE TABLE ... PARTITION OF`, which would
+        -- lock the whole history (and every completion) out for a moment: attaching locks
+        -- out only other changes of the partitions, and the default partition.
+        EXECUTE format('CREATE TABLE %I (LIKE jobs_executions INCLUDING DEFAULTS)', part);
+        EXECUTE format(
+            'WITH moved AS (DELETE FROM jobs_executions_default '
+            'WHERE finished_at >= %s AND finished_at < %s RETURNING *) '
+            'INSERT INTO %I SELECT * FROM moved', day_lo, day_hi, part);
+        EXECUTE format(
+            'ALTER TABLE jobs_executions ATTACH PARTITION %I FOR VALUES FROM (%s) TO (%s)',
+            part, day_lo, day_hi);
         created := created + 1;
     END LOOP;
     RETURN created;
@@ -133,5 +129,5 @@ BEGIN
 END
 $$;
 
--- The days ahead (the runners' cleaner keeps adding them).
+-- The days ahead: as many as the runners' cleaner keeps ready (`HISTORY_DAYS_AHEAD`).
 SELECT jobs_executions_add_days((extract(epoch FROM now()) * 1000)::BIGINT, 8);
