@@ -372,29 +372,7 @@ async fn postgres_history_reads_use_indexes_across_partitions() {
             .expect("fill");
     }
     for (statement, parameters) in job_runner::storage::postgres_history_queries() {
-        let explain = format!("EXPLAIN (FORMAT JSON) {statement}");
-        // Not kept prepared: the same statement comes again with other types of NULL.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(explain)).persistent(false);
-        for parameter in parameters {
-            query = match parameter.map(|p| p.parse::<i64>()) {
-                Some(Ok(number)) => query.bind(number),
-                Some(Err(_)) => query.bind(parameter.map(str::to_owned)),
-                None => query.bind(None::<String>),
-            };
-        }
-        let row = query
-            .fetch_one(&mut c)
-            .await
-            .unwrap_or_else(|e| panic!("EXPLAIN {statement}: {e}"));
-        let text: String = sqlx::Row::try_get_unchecked(&row, 0).expect("the plan's text");
-        let plan: serde_json::Value = serde_json::from_str(&text).expect("the plan as JSON");
-        let mut scans = Vec::new();
-        super::overview::seq_scans(&plan, &mut scans);
-        assert!(
-            scans.is_empty(),
-            "{statement}\nscans {scans:?} whole:\n{}",
-            serde_json::to_string_pretty(&plan).unwrap_or_default()
-        );
+        super::overview::assert_reads_through_indexes(&mut c, &statement, &parameters).await;
     }
     drop(c);
     store.close().await;
