@@ -15,6 +15,10 @@
 //! `bench console --backend sqlite|postgres [--finished N]` measures the console API's
 //! latency on a database of `N` finished tasks.
 //!
+//! `bench history --backend sqlite|postgres [--history N]` measures the drain beside a
+//! history of `N` rows against the same drain beside an empty one, and times a retention
+//! pass over that history.
+//!
 //! `bench child ...` is a runner process that `run` starts (see `child.rs`).
 
 use std::path::{Path, PathBuf};
@@ -63,6 +67,9 @@ enum Command {
     Latency(LatencyArgs),
     /// The console API's latency on a large database: prints each request's percentiles.
     Console(ConsoleArgs),
+    /// The drain beside a large history against the drain beside an empty one, and a
+    /// retention pass over that history: prints the rates, their ratio and the pass.
+    History(HistoryArgs),
     /// The virtual-clock simulation: a year of a daily job, a week of an every-minute job
     /// (run it from a debug build: its target is for one). Writes simulation.json.
     Simulate(simulate::SimulateArgs),
@@ -153,6 +160,35 @@ struct ConsoleArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     postgres: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct HistoryArgs {
+    /// The backend.
+    #[arg(long, value_enum)]
+    backend: Backend,
+    /// History rows, spread over the 30 days before today.
+    #[arg(long, default_value_t = 10_000_000)]
+    history: u64,
+    /// Tasks per drain.
+    #[arg(long, default_value_t = 20_000)]
+    jobs: u32,
+    /// Tasks run at once.
+    #[arg(long, default_value_t = 1024)]
+    concurrency: u32,
+    /// Drains beside each history, alternated.
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// The PostgreSQL server.
+    #[arg(
+        long,
+        env = "JOBS_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+    /// Pooled connections.
+    #[arg(long, default_value_t = 8)]
+    pool: u32,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -295,6 +331,7 @@ fn main() -> std::process::ExitCode {
             Command::Enqueue(args) => enqueue_once(args).await,
             Command::Latency(args) => latency_once(args).await,
             Command::Console(args) => console_once(args).await,
+            Command::History(args) => history_once(args).await,
             Command::Simulate(args) => simulate::main(args).await,
         }
     });
@@ -525,6 +562,44 @@ async fn console_once(args: ConsoleArgs) -> anyhow::Result<()> {
             p.p50_ms, p.p95_ms, p.p99_ms
         );
     }
+    Ok(())
+}
+
+async fn history_once(args: HistoryArgs) -> anyhow::Result<()> {
+    let (place, work) = measure::history::place(&args.postgres)?;
+    let bench = Bench {
+        place,
+        exe: std::env::current_exe()?,
+        pool: args.pool,
+    };
+    let result = measure::history::history(
+        &bench,
+        args.backend,
+        args.history,
+        args.jobs,
+        args.concurrency,
+        args.runs,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&work);
+    let f = result?;
+    let rates = |v: &[f64]| {
+        v.iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    println!(
+        "history of {} rows, filled in {:.1} s",
+        args.history, f.fill_seconds
+    );
+    println!("drain beside an empty history: {} tasks/s", rates(&f.empty));
+    println!("drain beside the full history: {} tasks/s", rates(&f.full));
+    println!("median full / median empty: {:.3}", f.ratio());
+    println!(
+        "retention pass (older than 7 days): {} rows in {:.2} s, {} calls (the first {:.2} s)",
+        f.pruned, f.prune_seconds, f.prune_calls, f.first_call_seconds
+    );
     Ok(())
 }
 

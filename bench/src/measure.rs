@@ -7,6 +7,7 @@
 mod app;
 mod console;
 mod flow;
+pub(crate) mod history;
 
 pub(crate) use console::console_on;
 

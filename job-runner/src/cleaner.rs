@@ -1,5 +1,6 @@
-//! The cleaner: prunes history rows, finished tasks, ticks and events past the retention
-//! period (the latest tick of each schedule stays, for catching up).
+//! The cleaner: prepares the history's place for the days ahead (PostgreSQL's day
+//! partitions), and prunes history rows, finished tasks, ticks and events past the
+//! retention period (the latest tick of each schedule stays, for catching up).
 //! Dead tasks stay until they are retried or cancelled by hand.
 
 use std::time::Duration;
@@ -23,7 +24,8 @@ pub(crate) struct Cleaner {
 }
 
 impl Cleaner {
-    /// Prunes once a while after start and then every `every`, until `stop`.
+    /// Prepares the days ahead at start; prunes (and prepares again) once a while after
+    /// start and then every `every`, until `stop`.
     pub(crate) async fn run(self, mut stop: watch::Receiver<bool>) {
         let Cleaner {
             store,
@@ -32,12 +34,14 @@ impl Cleaner {
             every,
         } = self;
         let mut wait = Duration::from_secs(60).min(every);
+        prepare(&store, &clock).await;
         loop {
             tokio::select! {
                 _ = clock.sleep(wait) => {}
                 _ = stop.changed() => return,
             }
             wait = every;
+            prepare(&store, &clock).await;
             let before = job_schedule::sub_saturating(clock.now(), retention);
             let mut total = Pruned::default();
             loop {
@@ -68,5 +72,16 @@ impl Cleaner {
                 );
             }
         }
+    }
+}
+
+/// Prepares the history's place for the days ahead; a failure is said, and tried again at
+/// the next pass (until then rows of those days are stored all the same, in the default
+/// partition).
+async fn prepare(store: &Store, clock: &Clock) {
+    match store.prepare_history(clock.now()).await {
+        Ok(0) => {}
+        Ok(days) => tracing::info!(days, "prepared the history for the days ahead"),
+        Err(error) => tracing::warn!(%error, "cannot prepare the history for the days ahead"),
     }
 }

@@ -304,10 +304,24 @@ pub trait Reads {
 /// Retention: what is old enough goes.
 #[async_trait]
 pub trait Retention {
+    /// Makes ready the place of the history rows of the [`HISTORY_DAYS_AHEAD`] days from
+    /// the one of `now`, and says how many days it prepared: on PostgreSQL the day
+    /// partitions of the history that do not exist yet (the rows of such a day already
+    /// stored in the default partition move into its partition); nothing on SQLite. Safe
+    /// when several runners call it at once. A history row of any time is stored without
+    /// it (in the default partition); it keeps retention whole-partition.
+    ///
+    /// [`HISTORY_DAYS_AHEAD`]: crate::storage::HISTORY_DAYS_AHEAD
+    async fn prepare_history(&self, now: DateTime<Utc>) -> Result<u32, StoreError>;
+
     /// Deletes history rows (and their minutes of the per-minute rollup), finished tasks,
     /// ticks and events older than `before`, at most `batch` of each, and says how many of
     /// each went. Dead tasks stay, and so does the
     /// latest tick of each schedule (a missed run is caught up from it, however long ago).
+    /// On PostgreSQL the history partitions whose every row is older than `before` are
+    /// dropped whole besides (their rows count in [`Pruned::executions`]). Each batch is a
+    /// short transaction of its own: the runners' claims and completions go on between
+    /// batches.
     async fn prune(&self, before: DateTime<Utc>, batch: u32) -> Result<Pruned, StoreError>;
 }
 

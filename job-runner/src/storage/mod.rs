@@ -67,6 +67,9 @@ pub use overview::{
 /// The statements of the overview on PostgreSQL, for the test of their plans.
 #[doc(hidden)]
 pub use postgres::overview::OVERVIEW_QUERIES as POSTGRES_OVERVIEW_QUERIES;
+/// The statements that read the history on PostgreSQL, for the test of their plans.
+#[doc(hidden)]
+pub use postgres::read::history_queries as postgres_history_queries;
 pub use runner::{KnownJob, RescuedTask, RunnerRow};
 pub use schedule::ScheduleRow;
 pub use task::{
@@ -153,6 +156,10 @@ impl Default for ConnectOptions {
         }
     }
 }
+
+/// How many days ahead of now [`Retention::prepare_history`] prepares (the runners'
+/// cleaner calls it at start and then every hour).
+pub const HISTORY_DAYS_AHEAD: u32 = 8;
 
 /// What one pass of [`Retention::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -25,6 +25,7 @@ mod controls;
 mod driver;
 mod events;
 mod flow;
+mod history;
 mod inserts;
 mod migrations;
 mod overview;

@@ -46,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0007_operations_console.sql"),
     },
     Migration {
+        version: 8,
+        name: "partitioned history",
+        sql: include_str!("migrations/0008_partitioned_history.sql"),
+    },
+    Migration {
         version: 9,
         name: "lighter claims",
         sql: include_str!("migrations/0009_lighter_claims.sql"),

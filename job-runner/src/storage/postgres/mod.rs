@@ -27,7 +27,7 @@ mod listen;
 mod migrate;
 pub(crate) mod overview;
 mod pool;
-mod read;
+pub(crate) mod read;
 mod retention;
 mod runners;
 mod running;

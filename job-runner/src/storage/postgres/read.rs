@@ -14,6 +14,64 @@ use crate::storage::{
     task_conditions,
 };
 
+/// How a task ended: its state, last error and the result of its last successful attempt
+/// (a task retried by hand after a success has one per success).
+const TASK_END_SQL: &str = "SELECT t.state, t.last_error, \
+         (SELECT e.result FROM jobs_executions e \
+          WHERE e.task_id = t.id AND e.status = 'succeeded' \
+          ORDER BY e.id DESC LIMIT 1) AS result \
+     FROM jobs_tasks t WHERE t.id = $1";
+
+/// The id of the newest history row.
+const LATEST_EXECUTION_SQL: &str = "SELECT MAX(id) FROM jobs_executions";
+
+/// History rows by job, status, task, start and id, newest first (each parameter cast to
+/// its type, so that a NULL of any type reads as "any").
+fn executions_statement() -> String {
+    format!(
+        "SELECT {EXECUTION_COLUMNS} FROM jobs_executions \
+         WHERE ($1::TEXT IS NULL OR job = $1::TEXT) \
+           AND ($2::TEXT IS NULL OR status = $2::TEXT) \
+           AND ($3::BIGINT IS NULL OR task_id = $3::BIGINT) \
+           AND ($4::BIGINT IS NULL OR started_at >= $4::BIGINT) \
+           AND ($5::BIGINT IS NULL OR started_at < $5::BIGINT) \
+           AND ($6::BIGINT IS NULL OR id < $6::BIGINT) \
+         ORDER BY id DESC LIMIT $7"
+    )
+}
+
+/// Every statement that reads the history (partitioned by day of `finished_at`, so that an
+/// id names no partition: each must reach its rows through the partitions' indexes) with
+/// example parameters, for the test of their plans: `(statement, parameters)`, as
+/// [`OVERVIEW_QUERIES`](super::overview::OVERVIEW_QUERIES).
+pub fn history_queries() -> Vec<(String, Vec<Option<&'static str>>)> {
+    vec![
+        (TASK_END_SQL.to_owned(), vec![Some("7")]),
+        (LATEST_EXECUTION_SQL.to_owned(), vec![]),
+        (last_executions_statement(), vec![]),
+        (
+            executions_statement(),
+            vec![None, None, None, None, None, None, Some("50")],
+        ),
+        (
+            executions_statement(),
+            vec![
+                Some("job3"),
+                None,
+                None,
+                None,
+                None,
+                Some("40000"),
+                Some("50"),
+            ],
+        ),
+        (
+            executions_statement(),
+            vec![None, None, Some("7"), None, None, None, Some("50")],
+        ),
+    ]
+}
+
 #[async_trait]
 impl Reads for Postgres {
     async fn task(&self, id: i64) -> Result<Option<TaskRow>, StoreError> {
@@ -30,19 +88,11 @@ impl Reads for Postgres {
 
     async fn task_end(&self, id: i64) -> Result<Option<TaskEndRow>, StoreError> {
         const DOING: &str = "reading how a task ended";
-        // The result is that of the task's last successful attempt (a task retried by hand
-        // after a success has one per success).
-        let row = sqlx::query(
-            "SELECT t.state, t.last_error, \
-                 (SELECT e.result FROM jobs_executions e \
-                  WHERE e.task_id = t.id AND e.status = 'succeeded' \
-                  ORDER BY e.id DESC LIMIT 1) AS result \
-             FROM jobs_tasks t WHERE t.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .doing(DOING)?;
+        let row = sqlx::query(TASK_END_SQL)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .doing(DOING)?;
         row.as_ref().map(rows::task_end).transpose()
     }
 
@@ -113,11 +163,10 @@ impl Reads for Postgres {
             .iter()
             .filter_map(|row| rows::state_count(row).transpose())
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let latest_execution_id: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(id) FROM jobs_executions")
-                .fetch_one(&self.pool)
-                .await
-                .doing(DOING)?;
+        let latest_execution_id: Option<i64> = sqlx::query_scalar(LATEST_EXECUTION_SQL)
+            .fetch_one(&self.pool)
+            .await
+            .doing(DOING)?;
         let paused_queues: Vec<String> =
             sqlx::query_scalar("SELECT queue FROM jobs_queues_paused ORDER BY queue")
                 .fetch_all(&self.pool)
@@ -205,23 +254,17 @@ impl Reads for Postgres {
 
     async fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
         const DOING: &str = "reading the execution history";
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {EXECUTION_COLUMNS} FROM jobs_executions \
-             WHERE ($1 IS NULL OR job = $1) AND ($2 IS NULL OR status = $2) \
-               AND ($3 IS NULL OR task_id = $3) AND ($4 IS NULL OR started_at >= $4) \
-               AND ($5 IS NULL OR started_at < $5) AND ($6 IS NULL OR id < $6) \
-             ORDER BY id DESC LIMIT $7"
-        )))
-        .bind(filter.job.as_deref())
-        .bind(filter.status.map(ExecutionStatus::as_str))
-        .bind(filter.task_id)
-        .bind(filter.since.map(millis))
-        .bind(filter.until.map(millis))
-        .bind(filter.before_id)
-        .bind(i64::from(filter.limit.max(1)))
-        .fetch_all(&self.pool)
-        .await
-        .doing(DOING)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(executions_statement()))
+            .bind(filter.job.as_deref())
+            .bind(filter.status.map(ExecutionStatus::as_str))
+            .bind(filter.task_id)
+            .bind(filter.since.map(millis))
+            .bind(filter.until.map(millis))
+            .bind(filter.before_id)
+            .bind(i64::from(filter.limit.max(1)))
+            .fetch_all(&self.pool)
+            .await
+            .doing(DOING)?;
         rows.iter().map(rows::execution).collect()
     }
 

@@ -46,6 +46,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "operations console",
         sql: include_str!("migrations/0007_operations_console.sql"),
     },
+    Migration {
+        version: 8,
+        name: "partitioned history",
+        sql: include_str!("migrations/0008_partitioned_history.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "lighter claims",
+        sql: include_str!("migrations/0009_lighter_claims.sql"),
+    },
 ];
 
 /// Before one change had one number on every backend, SQLite numbered "events, chains" 3

@@ -1,0 +1,3 @@
+-- Version 8 partitions the history by day on PostgreSQL. SQLite has no partitioning: its
+-- history stays one table, pruned in batches (each its own short write transaction). The
+-- version is recorded all the same, so that one version names one schema on every backend.

@@ -1,0 +1,4 @@
+-- Version 9 lightens the PostgreSQL tasks table's indexes for claims (each claim there
+-- writes a new version of the row, with an entry in every index whose condition it meets).
+-- SQLite updates a row in place and keeps its own indexes; the version is recorded all the
+-- same, so that one version names one schema on every backend.
