@@ -110,16 +110,26 @@ fn main() -> ExitCode {
     if let Ok(args) = std::env::var(support::CHILD) {
         return support::child(&args);
     }
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    // Name filters, as libtest takes them: `NAME` runs the tests whose name holds it,
+    // `--skip NAME` leaves them out; other flags are ignored.
+    let mut filters: Vec<String> = Vec::new();
+    let mut skips: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--skip" {
+            skips.extend(args.next());
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
     let mut backends = vec![Backend::Sqlite];
     if backends::postgres_url().is_some() {
         backends.push(Backend::Postgres);
     }
-    let wanted =
-        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let wanted = |name: &str| {
+        (filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+            && !skips.iter().any(|s| name.contains(s.as_str()))
+    };
     let mut names = BTreeSet::new();
     let mut selected: Vec<(String, &Test, Backend)> = Vec::new();
     let mut alone = Vec::new();

@@ -250,13 +250,14 @@ fn complete_batch_statement(rollup: bool) -> String {
                          c.started_at, c.ended_at, c.duration_ms, c.status, c.error, \
                          c.records, c.runner_id, c.chain_id, c.chain_step, c.result, c.progress, \
                          jobs_tasks.state AS done, jobs_tasks.finished_at AS done_at, \
-                         jobs_tasks.awaited, jobs_tasks.queue, \
+                         jobs_tasks.awaited, jobs_tasks.queue, jobs_tasks.unique_key, \
                          jobs_tasks.snoozes - c.snoozed AS snoozes_before), \
                  released AS (\
                      UPDATE jobs_unique SET until = CASE WHEN a.done = 'succeeded' AND jobs_unique.period_ms > 0 \
                          THEN a.done_at + jobs_unique.period_ms ELSE 0 END \
                      FROM applied a \
-                     WHERE jobs_unique.task_id = a.id AND a.done IN ('succeeded', 'dead', 'cancelled')), \
+                     WHERE a.unique_key IS NOT NULL AND jobs_unique.task_id = a.id \
+                       AND a.done IN ('succeeded', 'dead', 'cancelled')), \
                  history AS (\
                      INSERT INTO jobs_executions (task_id, job, attempt, trigger, scheduled_at, \
                          started_at, finished_at, duration_ms, status, error, \
