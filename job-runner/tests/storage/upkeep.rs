@@ -38,7 +38,10 @@ async fn reclaiming_vacuums_the_tasks_table_once_ended_attempts_leave_enough_dea
     let tasks: Vec<NewTask> = (0..30_000).map(|_| task("a", now)).collect();
     store.insert_tasks(&tasks, now).await.expect("insert");
     loop {
-        let claimed = store.claim("a", "r1", now, 1000, false).await.expect("claim");
+        let claimed = store
+            .claim("a", "r1", now, 1000, false)
+            .await
+            .expect("claim");
         if claimed.is_empty() {
             break;
         }
@@ -68,7 +71,10 @@ async fn reclaiming_vacuums_the_tasks_table_once_ended_attempts_leave_enough_dea
     }
     let dead = reclaimed.expect("the dead versions of 30,000 ended tasks are reclaimed");
     assert!(dead >= 20_000, "dead versions reclaimed: {dead}");
-    assert!(vacuums(&mut connection).await > before, "the table was vacuumed");
+    assert!(
+        vacuums(&mut connection).await > before,
+        "the table was vacuumed"
+    );
     drop(connection);
     store.close().await;
     backends::drop_schema(&base, &schema).await;
@@ -88,7 +94,11 @@ async fn sqlite_has_nothing_to_reclaim() {
             .insert_tasks(&[task("a", now)], now)
             .await
             .expect("insert");
-        backend.store.claim("a", "r1", now, 1, false).await.expect("claim");
+        backend
+            .store
+            .claim("a", "r1", now, 1, false)
+            .await
+            .expect("claim");
         assert_eq!(ids.len(), 1);
         assert_eq!(backend.store.reclaim().await.expect("reclaim"), None);
         backend.cleanup().await;
