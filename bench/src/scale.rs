@@ -419,7 +419,19 @@ async fn cost_in(
             "PostgreSQL: the database's cost per job, {n} runner process(es) draining {}",
             report::thousands(jobs.into())
         ));
-        costs.push(cost_once(&local, url, database, jobs, n, concurrency, statements).await?);
+        costs.push(
+            cost_once(
+                &local,
+                &bench.place.postgres,
+                url,
+                database,
+                jobs,
+                n,
+                concurrency,
+                statements,
+            )
+            .await?,
+        );
         let c = costs.last().context("a cost was measured")?;
         eprintln!(
             "bench:   {} ; server {:.1} us/job, runner {:.1} us/job, others {:.2} cores",
@@ -512,8 +524,12 @@ fn machine_busy_seconds() -> f64 {
     busy as f64 / clock_ticks()
 }
 
+/// One cost drain in `database` (at `url`); the CPU sampler's connection goes to `base`, a
+/// database of its own, so that its statements are not counted as the drain's.
+#[allow(clippy::too_many_arguments)] // the drain's own, with the databases
 async fn cost_once(
     bench: &Bench,
+    base: &str,
     url: &str,
     database: &str,
     jobs: u32,
@@ -529,7 +545,7 @@ async fn cost_once(
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let before = counters(database, url, statements).await?;
-    let mut admin = Conn::open(Backend::Postgres, &bench.place.postgres).await?;
+    let mut admin = Conn::open(Backend::Postgres, base).await?;
     let mut first: HashMap<u32, f64> = HashMap::new();
     for pid in server_pids(&mut admin, database).await? {
         if let Some(cpu) = cpu_seconds(Some(pid)) {

@@ -145,7 +145,7 @@ async fn drain(args: &Args, admin: &tokio_postgres::Client) -> anyhow::Result<St
 
     let running = worker.clone();
     let task = tokio::spawn(async move { running.run().await });
-    let limit = Duration::from_secs(120 + u64::from(args.jobs) / 100);
+    let limit = Duration::from_secs(120 + u64::from(args.jobs) / 1000);
     let deadline = Instant::now() + limit;
     let n = u64::from(args.jobs);
     while STARTED.load(Ordering::Relaxed) < n {
