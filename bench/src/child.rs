@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::baseline::{self, Target};
 use crate::db::Backend;
-use crate::probe::{Probe, Summary, Workload, memory_kib};
+use crate::probe::{Probe, Summary, Workload, cpu_seconds, memory_kib};
 use crate::sdk::{self, Settings};
 
 /// What a child runs.
@@ -116,6 +116,7 @@ pub async fn main(args: ChildArgs) -> anyhow::Result<()> {
     }
     let mut summary = probe.summary();
     (summary.peak_rss_kib, summary.rss_kib) = memory_kib(None);
+    summary.cpu_seconds = cpu_seconds(None).unwrap_or(0.0);
     println!("RESULT {}", serde_json::to_string(&summary)?);
     Ok(())
 }

@@ -19,6 +19,13 @@
 //! history of `N` rows against the same drain beside an empty one, and times a retention
 //! pass over that history.
 //!
+//! `bench scale [--backend ...] [--out DIR]` drains backlogs of 20,000 to 1,000,000 tasks on
+//! each backend, graphile_worker (the `graphile-peer` program beside this one) on the same
+//! PostgreSQL server, and the database's cost per job with its model (`bench run` does the
+//! same in its full mode); it writes `DIR/scale.json`.
+//!
+//! `bench cost [--jobs N] [--processes 1,2,4]` measures the database's cost per job alone.
+//!
 //! `bench child ...` is a runner process that `run` starts (see `child.rs`).
 
 use std::path::{Path, PathBuf};
@@ -34,6 +41,7 @@ mod db;
 mod measure;
 mod probe;
 mod report;
+mod scale;
 mod scenarios;
 mod sdk;
 mod simulate;
@@ -70,6 +78,13 @@ enum Command {
     /// The drain beside a large history against the drain beside an empty one, and a
     /// retention pass over that history: prints the rates, their ratio and the pass.
     History(HistoryArgs),
+    /// Backlogs of 20,000 to 1,000,000 drained on each backend, graphile_worker's drains
+    /// beside the SDK's on PostgreSQL, and the database's cost per job: prints the tables,
+    /// writes scale.json.
+    Scale(ScaleArgs),
+    /// The database's cost per job (statements, rows, WAL, CPU) in drains by 1, 2, 4... runner
+    /// processes on PostgreSQL, and the model of the rate they give.
+    Cost(CostArgs),
     /// The virtual-clock simulation: a year of a daily job, a week of an every-minute job
     /// (run it from a debug build: its target is for one). Writes simulation.json.
     Simulate(simulate::SimulateArgs),
@@ -112,6 +127,59 @@ struct DrainArgs {
     )]
     postgres: String,
     /// Pooled connections.
+    #[arg(long, default_value_t = 8)]
+    pool: u32,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ScaleArgs {
+    /// Which backends to measure.
+    #[arg(long, value_enum, default_value = "all")]
+    backend: BackendChoice,
+    /// Backlogs of each drain, instead of 20,000, 100,000, 300,000 and 1,000,000 (the peer
+    /// drains the first and the last).
+    #[arg(long, value_delimiter = ',')]
+    backlogs: Option<Vec<u32>>,
+    /// Tasks of each cost drain.
+    #[arg(long, default_value_t = 100_000)]
+    cost_jobs: u32,
+    /// Where scale.json goes.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// The PostgreSQL server (the bench makes and drops schemas in this database).
+    #[arg(
+        long,
+        env = "JOBS_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+    /// Pooled connections of every runner.
+    #[arg(long, default_value_t = 8)]
+    pool: u32,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct CostArgs {
+    /// The backend (PostgreSQL only).
+    #[arg(long, value_enum, default_value = "postgres")]
+    backend: Backend,
+    /// Tasks of each drain.
+    #[arg(long, default_value_t = 100_000)]
+    jobs: u32,
+    /// Runner processes of each drain.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    processes: Vec<u32>,
+    /// Tasks run at once per process.
+    #[arg(long, default_value_t = 1024)]
+    concurrency: u32,
+    /// The PostgreSQL server (the bench makes and drops a database of its own there).
+    #[arg(
+        long,
+        env = "JOBS_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres: String,
+    /// Pooled connections of every runner.
     #[arg(long, default_value_t = 8)]
     pool: u32,
 }
@@ -254,6 +322,8 @@ struct Plan {
     processes: u32,
     console_finished: u64,
     console_samples: u32,
+    /// The backlog curve, the graphile_worker peer and the cost model (full runs only).
+    scale: Option<scale::ScalePlan>,
 }
 
 impl Plan {
@@ -273,6 +343,7 @@ impl Plan {
                 processes: 3,
                 console_finished: 20_000,
                 console_samples: 30,
+                scale: None,
             }
         } else {
             Plan {
@@ -289,6 +360,7 @@ impl Plan {
                 processes: 3,
                 console_finished: 1_000_000,
                 console_samples: 100,
+                scale: Some(scale::ScalePlan::full()),
             }
         };
         plan.latency_spacing_ms = args.latency_spacing_ms;
@@ -332,6 +404,8 @@ fn main() -> std::process::ExitCode {
             Command::Latency(args) => latency_once(args).await,
             Command::Console(args) => console_once(args).await,
             Command::History(args) => history_once(args).await,
+            Command::Scale(args) => scale_once(args).await,
+            Command::Cost(args) => cost_once(args).await,
             Command::Simulate(args) => simulate::main(args).await,
         }
     });
@@ -379,11 +453,24 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         series.extend(results.series);
         per_backend.insert(backend.name().into(), Value::Object(results.json));
     }
+    let mut scale_lines = Vec::new();
+    if let Some(scale_plan) = &plan.scale {
+        let results = scale::measure(&bench, scale_plan, &backends).await?;
+        scale_lines = results.lines;
+        targets.extend(results.targets);
+        per_backend.insert("scale".into(), Value::Object(results.json));
+    }
     let memory = idle_memory(&bench, &backends, &mut lines, &mut targets).await;
     step("the system clock through job_core::Clock, against direct calls");
     let clock = clock::measure(if args.quick { 100_000 } else { 1_000_000 }).await;
     let table = report::table(&lines);
     println!("\n{table}");
+    if !scale_lines.is_empty() {
+        println!(
+            "{}",
+            report::table_against("graphile_worker (tuned)", "SDK/graphile", &scale_lines)
+        );
+    }
     print_clock(&clock);
     write_chart(&args.out.join("throughput.svg"), &backends, &series)?;
     let results = json!({
@@ -398,6 +485,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         "clock_ns_per_call": clock,
         "targets": targets,
         "table": lines,
+        "scale_table": scale_lines,
         "seconds": started.elapsed().as_secs_f64(),
         "exactly_once": true,
     });
@@ -540,6 +628,81 @@ async fn enqueue_once(args: DrainArgs) -> anyhow::Result<()> {
         db.remove().await;
     }
     let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+async fn scale_once(args: ScaleArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let work = args.out.join("work-scale");
+    std::fs::create_dir_all(&work)?;
+    let bench = Bench {
+        place: Place {
+            work: std::fs::canonicalize(&work)?,
+            postgres: args.postgres.clone(),
+        },
+        exe: std::env::current_exe()?,
+        pool: args.pool,
+    };
+    let mut plan = scale::ScalePlan::full();
+    plan.cost_jobs = args.cost_jobs;
+    if let Some(backlogs) = args.backlogs {
+        plan.peer_backlogs = [backlogs.first(), backlogs.last()]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        plan.peer_backlogs.dedup();
+        plan.backlogs = backlogs;
+    }
+    let results = scale::measure(&bench, &plan, &args.backend.backends()).await;
+    let _ = std::fs::remove_dir_all(&work);
+    let results = results?;
+    println!(
+        "\n{}",
+        report::table_against("graphile_worker (tuned)", "SDK/graphile", &results.lines)
+    );
+    let path = args.out.join("scale.json");
+    let json = json!({
+        "date": chrono::Utc::now().to_rfc3339(),
+        "commit": commit(),
+        "machine": machine(&args.postgres).await,
+        "plan": plan,
+        "scale": results.json,
+        "targets": results.targets,
+        "table": results.lines,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
+    println!(
+        "{} of {} targets met; wrote {} in {:.0} s",
+        results.targets.iter().filter(|t| t.met).count(),
+        results.targets.len(),
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn cost_once(args: CostArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.backend == Backend::Postgres,
+        "the cost per job is measured on PostgreSQL only: pass --backend postgres"
+    );
+    let work = std::env::temp_dir().join(format!("bench-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let bench = Bench {
+        place: Place {
+            work: work.clone(),
+            postgres: args.postgres.clone(),
+        },
+        exe: std::env::current_exe()?,
+        pool: args.pool,
+    };
+    let costs = scale::cost(&bench, args.jobs, &args.processes, args.concurrency).await;
+    let _ = std::fs::remove_dir_all(&work);
+    scale::print_cost(&costs?);
     Ok(())
 }
 

@@ -106,6 +106,9 @@ pub struct Summary {
     pub rss_kib: u64,
     /// The start of each task, in unix nanoseconds, when recorded.
     pub starts_ns: Option<Vec<u64>>,
+    /// CPU time of the process (user and system), in seconds, at its end.
+    #[serde(default)]
+    pub cpu_seconds: f64,
 }
 
 /// Unix nanoseconds of an instant.
@@ -197,6 +200,39 @@ pub fn registry(workloads: &[Workload]) -> anyhow::Result<job_core::Registry> {
         "the bench jobs are not all registered: {workloads:?}"
     );
     Ok(registry)
+}
+
+/// The CPU time (user and system) of process `pid` (this one for `None`), in seconds, from
+/// `/proc/PID/stat`; `None` where it cannot be read (the process is gone, or no `/proc`).
+pub fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The fields after the command's name (which may hold spaces) in parentheses: utime and
+    // stime are the 14th and 15th of the line, the 12th and 13th after the name.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / clock_ticks())
+}
+
+/// The kernel's clock ticks per second (`sysconf(_SC_CLK_TCK)`, read once through `getconf`;
+/// 100, Linux's value everywhere, if that fails).
+pub fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t: &f64| t > 0.0)
+            .unwrap_or(100.0)
+    })
 }
 
 /// This process's `(VmHWM, VmRSS)` in KiB (zeros where `/proc` is missing).

@@ -91,12 +91,18 @@ pub struct Target {
 
 /// The table, aligned.
 pub fn table(lines: &[Line]) -> String {
+    table_against("raw apalis", "SDK/apalis", lines)
+}
+
+/// The table, aligned, with `peer` and `ratio` as the titles of the third and fourth
+/// columns (the system the SDK is compared with).
+pub fn table_against(peer: &str, ratio: &str, lines: &[Line]) -> String {
     let header = Line {
         scenario: "scenario".into(),
         backend: "backend".into(),
         sdk: "SDK".into(),
-        apalis: "raw apalis".into(),
-        ratio: "SDK/apalis".into(),
+        apalis: peer.into(),
+        ratio: ratio.into(),
         target: "target".into(),
         met: "met".into(),
     };

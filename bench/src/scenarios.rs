@@ -80,6 +80,12 @@ pub struct DrainResult {
     pub spread: Vec<u64>,
     /// Largest peak resident memory of the processes, in KiB.
     pub peak_rss_kib: u64,
+    /// CPU time (user and system) of the runner processes together, in seconds, from their
+    /// start to their end.
+    pub runner_cpu_seconds: f64,
+    /// The bench's own queries that watched for the drain's end, in the database's
+    /// statement counts.
+    pub polls: u64,
 }
 
 /// The SQL that says whether SDK tasks remain pending or running (1) or not (0).
@@ -150,7 +156,7 @@ impl Bench {
             workload: drain.flow.workload,
             limit: drain.flow.limit,
         };
-        let (summaries, end) = self
+        let (summaries, end, polls) = self
             .supervise(&args, drain, &mut conn, |row| row[0] == 0, SDK_BUSY)
             .await?;
         // Every task ran exactly once: one attempt each, one history row each, all stored.
@@ -175,7 +181,7 @@ impl Bench {
             check == [n, n, 1, n] && tasks == [n, n],
             "not every task ran exactly once: history (rows, tasks, max attempt, succeeded) = {check:?}, tasks (all, succeeded at attempt 1) = {tasks:?}, expected {n} each"
         );
-        let result = finish(drain, &summaries, end, enqueue_rate)?;
+        let result = finish(drain, &summaries, end, enqueue_rate, polls)?;
         Ok((result, summaries))
     }
 
@@ -281,7 +287,7 @@ impl Bench {
         };
         let n = i64::from(drain.jobs);
         let query = baseline::done_query(&target);
-        let (summaries, end) = self
+        let (summaries, end, polls) = self
             .supervise(&args, drain, &mut conn, |row| row[0] == n, &query)
             .await?;
         let check = conn.row(&query).await?;
@@ -290,7 +296,7 @@ impl Bench {
             check[0] == n && check[1] == n,
             "apalis did not finish every task once: (done, all) = {check:?}, expected {n}"
         );
-        finish(drain, &summaries, end, enqueue_rate)
+        finish(drain, &summaries, end, enqueue_rate, polls)
     }
 
     /// The apalis storage of a run on `db`.
@@ -324,7 +330,7 @@ impl Bench {
         conn: &mut Conn,
         done: impl Fn(&[i64]) -> bool,
         query: &str,
-    ) -> anyhow::Result<(Vec<crate::probe::Summary>, u64)> {
+    ) -> anyhow::Result<(Vec<crate::probe::Summary>, u64, u64)> {
         let limit = Duration::from_secs(60 + u64::from(drain.jobs) / 50);
         let mut children = (0..drain.processes.max(1))
             .map(|_| Child::spawn(&self.exe, args))
@@ -338,7 +344,9 @@ impl Bench {
         } else {
             Duration::from_millis(5)
         };
+        let mut polls = 0;
         let end = loop {
+            polls += 1;
             let row = conn.row(query).await?;
             if done(&row) {
                 break unix_ns(SystemTime::now());
@@ -352,7 +360,7 @@ impl Bench {
         for child in children.drain(..) {
             summaries.push(child.finish().await?);
         }
-        Ok((summaries, end))
+        Ok((summaries, end, polls))
     }
 
     /// Enqueue-to-start latencies within one process: an idle runner (or apalis worker),
@@ -663,6 +671,7 @@ fn finish(
     summaries: &[Summary],
     end: u64,
     enqueue_rate: f64,
+    polls: u64,
 ) -> anyhow::Result<DrainResult> {
     let ran: u64 = summaries.iter().map(|s| s.ran).sum();
     let duplicates: u64 = summaries.iter().map(|s| s.duplicates).sum();
@@ -688,6 +697,8 @@ fn finish(
         enqueue_rate,
         spread: summaries.iter().map(|s| s.ran).collect(),
         peak_rss_kib: summaries.iter().map(|s| s.peak_rss_kib).max().unwrap_or(0),
+        runner_cpu_seconds: summaries.iter().map(|s| s.cpu_seconds).sum(),
+        polls,
     })
 }
 

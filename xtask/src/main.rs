@@ -83,6 +83,10 @@ struct Bench {
     /// A short run (under 3 minutes once built): smaller drains, one run per figure.
     #[arg(long)]
     quick: bool,
+    /// The scale step alone (backlogs of 20,000 to 1,000,000, graphile_worker beside the
+    /// SDK, the database's cost per job): the step that a full run ends with.
+    #[arg(long, conflicts_with = "quick")]
+    scale: bool,
 }
 
 const NEW_JOB_EXAMPLES: &str = "\
@@ -161,6 +165,7 @@ fn bench(options: Bench) -> anyhow::Result<()> {
             backend: options.backend,
             jobs: options.jobs,
             quick: options.quick,
+            scale: options.scale,
         },
         &cwd,
     )

@@ -76,6 +76,7 @@ fn run_steps(request: &Request, root: &Path, steps: &mut Steps) -> anyhow::Resul
                     backend: "all".into(),
                     jobs: None,
                     quick: true,
+                    scale: false,
                 },
                 root,
             )
