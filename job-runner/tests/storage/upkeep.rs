@@ -33,9 +33,9 @@ async fn reclaiming_vacuums_the_tasks_table_once_ended_attempts_leave_enough_dea
         None,
         "an untouched table needs no vacuum"
     );
-    // 30,000 tasks claimed and ended: 60,000 dead versions, past the threshold.
+    // 60,000 tasks claimed and ended: 120,000 dead versions, past the threshold.
     let now = Utc::now();
-    let tasks: Vec<NewTask> = (0..30_000).map(|_| task("a", now)).collect();
+    let tasks: Vec<NewTask> = (0..60_000).map(|_| task("a", now)).collect();
     store.insert_tasks(&tasks, now).await.expect("insert");
     loop {
         let claimed = store
@@ -69,8 +69,8 @@ async fn reclaiming_vacuums_the_tasks_table_once_ended_attempts_leave_enough_dea
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let dead = reclaimed.expect("the dead versions of 30,000 ended tasks are reclaimed");
-    assert!(dead >= 20_000, "dead versions reclaimed: {dead}");
+    let dead = reclaimed.expect("the dead versions of 60,000 ended tasks are reclaimed");
+    assert!(dead >= 100_000, "dead versions reclaimed: {dead}");
     assert!(
         vacuums(&mut connection).await > before,
         "the table was vacuumed"
