@@ -26,10 +26,12 @@ fn threshold(live: i64) -> i64 {
     100_000 + live / 10
 }
 
-/// The rows changed since the table's last analysis worth a new one: as many as it holds,
-/// such as a backlog enqueued at once (the queue's shape changes little otherwise).
-fn analysis_threshold(live: i64) -> i64 {
-    10_000 + live / 2
+/// The rows changed since the table's last analysis worth a new one, for a table whose
+/// statistics counted `counted` rows: as many as it held then, such as a backlog enqueued
+/// at once (the queue's shape changes little otherwise). Measured: half of the live rows
+/// analysed three times in a drain of 100,000, 3.3 us of server time per task.
+fn analysis_threshold(counted: i64) -> i64 {
+    10_000 + counted
 }
 
 #[async_trait]
@@ -40,7 +42,7 @@ impl Upkeep for Postgres {
         // the table at all (a role that does not own it would only be warned, each time).
         let row = sqlx::query(
             "SELECT s.n_dead_tup, s.n_live_tup, s.n_mod_since_analyze, \
-                 pg_has_role(c.relowner, 'USAGE') \
+                 GREATEST(c.reltuples, 0)::bigint, pg_has_role(c.relowner, 'USAGE') \
              FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
              WHERE s.relid = 'jobs_tasks'::regclass",
         )
@@ -53,7 +55,9 @@ impl Upkeep for Postgres {
         let dead: i64 = row.try_get(0).doing(DOING)?;
         let live: i64 = row.try_get(1).doing(DOING)?;
         let changed: i64 = row.try_get(2).doing(DOING)?;
-        let owner: bool = row.try_get(3).doing(DOING)?;
+        // The rows the statistics last counted (at the last analysis or vacuum).
+        let counted: i64 = row.try_get(3).doing(DOING)?;
+        let owner: bool = row.try_get(4).doing(DOING)?;
         if !owner {
             return Ok(None);
         }
@@ -61,7 +65,7 @@ impl Upkeep for Postgres {
             // Statistics as old as a large enqueue plan the next claims as if the table
             // were still small (measured: a backlog of 1,000,000 drained at a third of the
             // speed before its first analysis); autovacuum, where it runs, would do this.
-            if changed >= analysis_threshold(live) {
+            if changed >= analysis_threshold(counted) {
                 self.pool
                     .run_alone("ANALYZE jobs_tasks")
                     .await
@@ -89,6 +93,8 @@ mod tests {
     fn small_tables_wait_for_a_fixed_number_and_large_ones_for_a_share() {
         assert_eq!(threshold(0), 100_000);
         assert_eq!(threshold(1_000_000), 200_000);
-        assert_eq!(analysis_threshold(1_000_000), 510_000);
+        // A backlog of 1,000,000 enqueued into an empty table is analysed at once.
+        assert_eq!(analysis_threshold(0), 10_000);
+        assert_eq!(analysis_threshold(1_000_000), 1_010_000);
     }
 }
