@@ -47,9 +47,14 @@ fn ten_runners_share_twenty_server_connections_through_pgbouncer(_: Backend) {
     else {
         return;
     };
-    // Every runner polls: none has a direct connection to LISTEN on.
+    // Every runner polls: none has a direct connection to LISTEN on. Leases as in
+    // production (the suite's 2 s lease is for recovery tests): ten runners wait their turn
+    // for twenty server connections on this 2-core machine, and a heartbeat that waits
+    // past 2 s has its runner's claims recovered, which is not what this test is about.
     site.env("JOBS_POOL_SIZE", "8")
         .env("JOBS_POLL_INTERVAL", "300ms")
+        .env("JOBS_HEARTBEAT", "2s")
+        .env("JOBS_LEASE", "10s")
         .env("JOBS_JOB_EVERY_SECOND_ENABLED", "true");
     let runners: Vec<Runner> = (0..10).map(|_| site.runner()).collect();
     let notes: Vec<Value> = (0..500)
