@@ -76,13 +76,6 @@ async fn ends_of(store: &Store, ids: &[i64]) -> Vec<Option<DateTime<Utc>>> {
     ends
 }
 
-/// A connection of the test's own to a PostgreSQL store's schema.
-async fn postgres(store: &Store) -> sqlx::PgConnection {
-    sqlx::PgConnection::connect(&store.display_url())
-        .await
-        .expect("connect")
-}
-
 /// The history's partitions on PostgreSQL, by name.
 async fn partitions(store: &Store) -> Vec<String> {
     let mut c = postgres(store).await;

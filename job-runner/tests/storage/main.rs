@@ -121,3 +121,10 @@ async fn each_backend(test: impl AsyncFn(Store, DateTime<Utc>)) {
         backend.cleanup().await;
     }
 }
+
+/// A connection of the test's own to a PostgreSQL store's schema.
+async fn postgres(store: &Store) -> sqlx::PgConnection {
+    <sqlx::PgConnection as sqlx::Connection>::connect(&store.display_url())
+        .await
+        .expect("connect")
+}
